@@ -1,0 +1,133 @@
+//! What a component's imports ask of the host, by interface name.
+
+/// The kind of host access an import gives a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// Streams and polling: plumbing that grants nothing by itself.
+    Io,
+    /// Standard input, output and error.
+    Stdio,
+    /// Ending the process with a status.
+    Exit,
+    /// Environment variables and arguments.
+    Env,
+    /// Host directories.
+    Files,
+    /// Wall and monotonic clocks.
+    Clocks,
+    /// Random numbers.
+    Random,
+    /// TCP/UDP sockets and name lookup.
+    Sockets,
+    /// Outgoing HTTP requests.
+    OutboundHttp,
+    /// HTTP types shared by handlers (granted to served components).
+    HttpTypes,
+    /// An interface no host provides: another component must.
+    Unknown,
+}
+
+impl Capability {
+    /// Short lowercase name, as printed by `inspect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Io => "io",
+            Self::Stdio => "stdio",
+            Self::Exit => "exit",
+            Self::Env => "env",
+            Self::Files => "files",
+            Self::Clocks => "clocks",
+            Self::Random => "random",
+            Self::Sockets => "network (sockets)",
+            Self::OutboundHttp => "network (outbound http)",
+            Self::HttpTypes => "http",
+            Self::Unknown => "not provided by any host",
+        }
+    }
+
+    /// How a user grants this on the command line, where a grant is needed.
+    pub fn cli_grant(self) -> Option<&'static str> {
+        match self {
+            Self::Env => Some("--env NAME or --env NAME=VALUE"),
+            Self::Files => Some("--dir HOST::GUEST[:ro]"),
+            _ => None,
+        }
+    }
+}
+
+/// One import, split into interface and version, with the capability it implies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportNeed {
+    /// `namespace:package/interface` without the version.
+    pub interface: String,
+    /// The `@version` suffix, if any.
+    pub version: Option<String>,
+    /// The capability it implies.
+    pub capability: Capability,
+    /// Whether `wasmhub run`/`invoke` link an implementation (grants still decide access).
+    pub provided: bool,
+}
+
+/// Classifies an import name such as `wasi:filesystem/preopens@0.2.3`.
+pub fn classify_import(name: &str) -> ImportNeed {
+    let (interface, version) = match name.split_once('@') {
+        Some((i, v)) => (i, Some(v.to_owned())),
+        None => (name, None),
+    };
+    let wasi_02 = version.as_deref().is_some_and(|v| v.starts_with("0.2."));
+    let (capability, in_p2) = match interface {
+        "wasi:io/error" | "wasi:io/poll" | "wasi:io/streams" => (Capability::Io, true),
+        "wasi:cli/stdin"
+        | "wasi:cli/stdout"
+        | "wasi:cli/stderr"
+        | "wasi:cli/terminal-input"
+        | "wasi:cli/terminal-output"
+        | "wasi:cli/terminal-stdin"
+        | "wasi:cli/terminal-stdout"
+        | "wasi:cli/terminal-stderr" => (Capability::Stdio, true),
+        "wasi:cli/exit" => (Capability::Exit, true),
+        "wasi:cli/environment" => (Capability::Env, true),
+        "wasi:filesystem/types" | "wasi:filesystem/preopens" => (Capability::Files, true),
+        "wasi:clocks/wall-clock" | "wasi:clocks/monotonic-clock" => (Capability::Clocks, true),
+        "wasi:random/random" | "wasi:random/insecure" | "wasi:random/insecure-seed" => {
+            (Capability::Random, true)
+        }
+        "wasi:sockets/network"
+        | "wasi:sockets/instance-network"
+        | "wasi:sockets/tcp"
+        | "wasi:sockets/tcp-create-socket"
+        | "wasi:sockets/udp"
+        | "wasi:sockets/udp-create-socket"
+        | "wasi:sockets/ip-name-lookup" => (Capability::Sockets, true),
+        "wasi:http/outgoing-handler" => (Capability::OutboundHttp, false),
+        "wasi:http/types" => (Capability::HttpTypes, false),
+        _ => (Capability::Unknown, false),
+    };
+    ImportNeed {
+        interface: interface.to_owned(),
+        version,
+        capability,
+        provided: in_p2 && wasi_02,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_wasi_and_unknown_imports() {
+        let n = classify_import("wasi:filesystem/preopens@0.2.3");
+        assert_eq!(n.interface, "wasi:filesystem/preopens");
+        assert_eq!(n.version.as_deref(), Some("0.2.3"));
+        assert_eq!(n.capability, Capability::Files);
+        assert!(n.provided);
+        let n = classify_import("wasi:cli/environment@0.3.0");
+        assert_eq!(n.capability, Capability::Env);
+        assert!(!n.provided, "0.3 is not linked by the 0.2 host");
+        let n = classify_import("acme:pricing/calc");
+        assert_eq!(n.capability, Capability::Unknown);
+        assert!(n.version.is_none());
+        assert!(!classify_import("wasi:http/outgoing-handler@0.2.0").provided);
+    }
+}

@@ -1,0 +1,132 @@
+//! `invoke`: call one exported function with WAVE arguments.
+
+use anyhow::{Context, Result};
+use wasmhub_caps::Grants;
+use wasmtime::component::wasm_wave::parser::ParserError;
+use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
+use wasmtime::component::{Component, Val};
+use wasmtime::{Engine, Store};
+
+use crate::{
+    ExportedFunc, FuncLookupError, HostState, check_imports, cli_linker, exported_funcs, find_func,
+};
+
+/// A finished call: which function ran and what it returned.
+pub struct Invocation {
+    /// The function that was called.
+    pub func: ExportedFunc,
+    /// Its results (zero or one value).
+    pub results: Vec<Val>,
+}
+
+/// Why a call could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// The call text is not `name(args)`.
+    #[error(
+        "`{0}` is not a call: write NAME(ARGS) with WAVE arguments, for example 'greet(\"world\")' \
+         (the parentheses are required, even with no arguments)"
+    )]
+    Syntax(String),
+    /// The name does not pick one export.
+    #[error(transparent)]
+    Lookup(#[from] FuncLookupError),
+    /// The arguments do not fit the function's parameters.
+    #[error("wrong arguments for {func}: its signature is {signature}")]
+    Args {
+        /// The function's qualified name.
+        func: String,
+        /// Its signature.
+        signature: String,
+        /// What WAVE said.
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+/// Splits `name(args)` into the name and the offset where the arguments start.
+fn split_call(call: &str) -> Result<(&str, usize), InvokeError> {
+    let open = call
+        .find('(')
+        .ok_or_else(|| InvokeError::Syntax(call.trim().to_owned()))?;
+    let name = call[..open].trim();
+    if name.is_empty() || !call.trim_end().ends_with(')') {
+        return Err(InvokeError::Syntax(call.trim().to_owned()));
+    }
+    Ok((name, open))
+}
+
+/// Parses the WAVE arguments of `call` (starting at byte `open`) against `func`'s parameters.
+fn parse_args(func: &ExportedFunc, call: &str, open: usize) -> Result<Vec<Val>, InvokeError> {
+    let types: Vec<_> = func.ty.params().map(|(_, t)| t).collect();
+    // WAVE names are plain labels and ours may be qualified: WAVE parses `f(args)`, and its
+    // error spans are shifted back onto the text the user typed.
+    let source = format!("f{}", &call[open..]);
+    let parsed =
+        UntypedFuncCall::parse(&source).and_then(|c| c.to_wasm_params::<Val>(types.iter()));
+    parsed.map_err(|e| InvokeError::Args {
+        func: func.qualified(),
+        signature: crate::func_signature(&func.ty),
+        source: anyhow::anyhow!(describe_wave_error(&e, call, open.saturating_sub(1))),
+    })
+}
+
+/// WAVE's message with the offending text quoted instead of a byte range.
+fn describe_wave_error(e: &ParserError, call: &str, shift: usize) -> String {
+    let message = e.to_string();
+    let message = message
+        .rsplit_once(" at ")
+        .map_or(message.as_str(), |(m, _)| m);
+    let span = e.span();
+    let span = span.start + shift..span.end + shift;
+    match call.get(span.clone()).filter(|s| !s.is_empty()) {
+        Some(text) => format!("{message}: `{text}` (column {})", span.start + 1),
+        None => format!("{message} (column {})", span.start + 1),
+    }
+}
+
+/// Instantiates `component` with `grants` and calls the function named in `call`.
+pub async fn invoke(
+    engine: &Engine,
+    component: &Component,
+    grants: &Grants,
+    call: &str,
+) -> Result<Invocation> {
+    let (name, open) = split_call(call)?;
+    let funcs = exported_funcs(engine, component);
+    let func = find_func(&funcs, name).map_err(InvokeError::from)?.clone();
+    let params = parse_args(&func, call, open)?;
+    check_imports(engine, component)?;
+
+    let linker = cli_linker(engine)?;
+    let wasi = grants.wasi_builder()?.build();
+    let mut store = Store::new(engine, HostState::new(wasi));
+    let instance = linker
+        .instantiate_async(&mut store, component)
+        .await
+        .map_err(anyhow::Error::from)
+        .context("failed to instantiate the component")?;
+    let f = instance
+        .get_func(&mut store, func.index)
+        .with_context(|| format!("export {} is not a function", func.qualified()))?;
+    let mut results = vec![Val::Bool(false); func.ty.results().len()];
+    f.call_async(&mut store, &params, &mut results)
+        .await
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("the guest trapped in {}", func.qualified()))?;
+    Ok(Invocation { func, results })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_calls() {
+        assert_eq!(split_call(" greet(\"x\") ").unwrap(), ("greet", 6));
+        assert_eq!(split_call("a:b/c#d()").unwrap(), ("a:b/c#d", 7));
+        assert!(split_call("greet").is_err());
+        assert!(split_call("(1)").is_err());
+        assert!(split_call("greet(1").is_err());
+    }
+}

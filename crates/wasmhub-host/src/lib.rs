@@ -1,0 +1,21 @@
+//! Runs components: links WASI from grants, runs commands, invokes typed exports, inspects.
+
+#![deny(missing_docs)]
+
+mod exports;
+mod inspect;
+mod invoke;
+mod json;
+mod linker;
+mod run;
+mod signature;
+mod state;
+
+pub use exports::{ExportedFunc, FuncLookupError, exported_funcs, find_func};
+pub use inspect::{ComponentKind, Inspection, inspect};
+pub use invoke::{Invocation, InvokeError, invoke};
+pub use json::val_to_json;
+pub use linker::{MissingImport, check_imports, cli_linker};
+pub use run::{RunError, run_command};
+pub use signature::{func_signature, type_name};
+pub use state::HostState;

@@ -1,0 +1,58 @@
+//! `run`: execute a `wasi:cli/run` command component.
+
+use anyhow::{Context, Result};
+use wasmhub_caps::Grants;
+use wasmtime::component::Component;
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+use crate::{HostState, check_imports, cli_linker, exported_funcs};
+
+/// Why a component cannot be run as a command.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// It does not export `wasi:cli/run`.
+    #[error(
+        "the component is not a command: it does not export wasi:cli/run@0.2.x; {}",
+        if .exports.is_empty() { "it exports no functions either".to_string() }
+        else { format!("call one of its functions with `wasmhub invoke COMPONENT 'NAME(ARGS)'`:\n  {}", .exports.join("\n  ")) }
+    )]
+    NotACommand {
+        /// Its exported functions, described.
+        exports: Vec<String>,
+    },
+}
+
+/// Runs the command; returns its exit status (0 success, 1 failure, or the guest's code).
+pub async fn run_command(engine: &Engine, component: &Component, grants: &Grants) -> Result<i32> {
+    let ty = component.component_type();
+    let is_command = ty
+        .exports(engine)
+        .any(|(name, _)| name.starts_with("wasi:cli/run@0.2."));
+    if !is_command {
+        let exports = exported_funcs(engine, component)
+            .iter()
+            .map(|f| f.describe())
+            .collect();
+        return Err(RunError::NotACommand { exports }.into());
+    }
+    check_imports(engine, component)?;
+    let linker = cli_linker(engine)?;
+    let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
+    let wasi = grants.wasi_builder()?.build();
+    let mut store = Store::new(engine, HostState::new(wasi));
+    let result = async {
+        let command = pre.instantiate_async(&mut store).await?;
+        command.wasi_cli_run().call_run(&mut store).await
+    }
+    .await;
+    match result {
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(())) => Ok(1),
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => Err(anyhow::Error::from(e)).context("the guest trapped"),
+        },
+    }
+}

@@ -1,0 +1,91 @@
+//! `wasmhub inspect`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use serde_json::json;
+
+use crate::common::CacheFlags;
+
+/// Show a component's world as WIT, its size, kind, and the capabilities its imports need.
+///
+/// Prints text by default, JSON with --json.
+#[derive(Parser)]
+pub struct InspectCommand {
+    #[command(flatten)]
+    cache: CacheFlags,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// The component (.wasm).
+    component: PathBuf,
+}
+
+impl InspectCommand {
+    /// Prints the report.
+    pub fn execute(self) -> Result<i32> {
+        let (engine, loaded) = self.cache.load(&self.component)?;
+        let bytes = std::fs::read(&self.component)
+            .with_context(|| format!("cannot read component {}", self.component.display()))?;
+        let report = wasmhub_host::inspect(&engine, &loaded.component, &bytes)?;
+        if self.json {
+            let caps: serde_json::Map<String, serde_json::Value> = report
+                .capabilities
+                .iter()
+                .map(|(c, imports)| (c.name().to_owned(), json!(imports)))
+                .collect();
+            let out = json!({
+                "path": self.component.display().to_string(),
+                "size": loaded.size,
+                "sha256": loaded.digest,
+                "kind": report.kind.word(),
+                "imports": report.imports,
+                "exports": report.exports,
+                "functions": report.functions,
+                "capabilities": caps,
+                "wit": report.wit,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            return Ok(0);
+        }
+        println!("component: {}", self.component.display());
+        println!(
+            "size:      {} ({} bytes)",
+            human_size(loaded.size),
+            loaded.size
+        );
+        println!("sha256:    {}", loaded.digest);
+        println!("kind:      {}", report.kind.describe());
+        println!("capabilities its imports need:");
+        if report.capabilities.is_empty() {
+            println!("  none");
+        }
+        for (cap, imports) in &report.capabilities {
+            let grant = cap
+                .cli_grant()
+                .map(|g| format!(" (grant with {g})"))
+                .unwrap_or_default();
+            println!("  {}{grant}: {}", cap.name(), imports.join(", "));
+        }
+        if !report.functions.is_empty() {
+            println!("functions:");
+            for f in &report.functions {
+                println!("  {f}");
+            }
+        }
+        println!("world:");
+        for line in report.wit.lines() {
+            println!("  {line}");
+        }
+        Ok(0)
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}

@@ -1,0 +1,50 @@
+//! `wasmhub run`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::common::{CacheFlags, GrantFlags, block_on};
+
+/// Run a wasi:cli command component.
+///
+/// Nothing is granted by default: no environment variables, no files, no network.
+/// stdin, stdout and stderr are the host's. The exit status is the guest's: 0 on success,
+/// 1 when it returns an error (WASI 0.2's `exit` carries only ok/err), or the exact code
+/// when the guest calls `exit-with-code`. Errors of wasmhub itself exit with 2.
+#[derive(Parser)]
+pub struct RunCommand {
+    #[command(flatten)]
+    grants: GrantFlags,
+    #[command(flatten)]
+    cache: CacheFlags,
+    /// The component (.wasm) to run, then the guest's arguments: everything after the
+    /// component goes to the guest, flags included (its argv[0] is the file name).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = false,
+        value_name = "COMPONENT [ARGS]..."
+    )]
+    component_and_args: Vec<String>,
+}
+
+impl RunCommand {
+    /// Runs the command and returns its exit status.
+    pub fn execute(self) -> Result<i32> {
+        let mut rest = self.component_and_args.into_iter();
+        let component = PathBuf::from(rest.next().expect("clap requires the component"));
+        let (engine, loaded) = self.cache.load(&component)?;
+        let argv0 = component
+            .file_name()
+            .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());
+        let args = std::iter::once(argv0).chain(rest).collect();
+        let grants = self.grants.grants(args);
+        block_on(wasmhub_host::run_command(
+            &engine,
+            &loaded.component,
+            &grants,
+        ))?
+    }
+}

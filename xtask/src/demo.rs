@@ -1,0 +1,97 @@
+//! `cargo xtask demo`: build everything and show the main jobs working.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::{self, Result};
+use crate::{guests, setup};
+
+/// Sets up, builds the host and guests, then runs a command and invokes typed exports.
+pub fn demo() -> Result {
+    setup::setup()?;
+    guests::build()?;
+    util::cargo(&["build", "--quiet", "-p", "wasmhub"])?;
+    let bin = util::target_dir().join("debug/wasmhub");
+    let guests = util::target_dir().join("guests");
+    let data = util::root().join("examples/data");
+    let greet = guests.join("greet.wasm");
+
+    step("inspect a component: its world, kind and the capabilities it needs");
+    show(Command::new(&bin).arg("inspect").arg(&greet))?;
+
+    step("run a wasi:cli command, granting one env var and one read-only directory");
+    show(
+        Command::new(&bin)
+            .args(["run", "--env", "GREETING=hello from the host", "--dir"])
+            .arg(format!("{}::/data:ro", data.display()))
+            .arg(guests.join("cli-echo.wasm"))
+            .args([
+                "--env",
+                "GREETING",
+                "--file",
+                "/data/note.txt",
+                "some",
+                "args",
+            ]),
+    )?;
+
+    step("nothing is granted by default: the same command without --dir");
+    let _ = show(
+        Command::new(&bin)
+            .arg("run")
+            .arg(guests.join("cli-echo.wasm"))
+            .args(["--file", "/data/note.txt"]),
+    );
+
+    step("invoke typed exports with WAVE values");
+    for call in [
+        r#"greet("world")"#,
+        r#"greeter.echo-record({x: 3, y: -4})"#,
+        r#"greeter.divide(7, 0)"#,
+        r#"wasmhub:demo/greeter#echo-variant(rectangle({x: 2, y: 5}))"#,
+    ] {
+        show(Command::new(&bin).arg("invoke").arg(&greet).arg(call))?;
+    }
+    step("the same as JSON, for scripts");
+    show(
+        Command::new(&bin)
+            .args(["invoke", "--json"])
+            .arg(&greet)
+            .arg(r#"greeter.echo-tuple(("a", 1, true))"#),
+    )?;
+
+    step("a wrong call names the real signature");
+    let _ = show(
+        Command::new(&bin)
+            .arg("invoke")
+            .arg(&greet)
+            .arg("greet(42)"),
+    );
+    eprintln!("\ndemo done: the binary is {}", rel(&bin));
+    Ok(())
+}
+
+fn step(title: &str) {
+    eprintln!("\n== {title}");
+}
+
+fn show(cmd: &mut Command) -> Result {
+    let shown: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| {
+            let a = rel(Path::new(a));
+            if a.contains([' ', '(', '"', '{']) {
+                format!("'{a}'")
+            } else {
+                a
+            }
+        })
+        .collect();
+    eprintln!("$ {}", shown.join(" "));
+    util::run_quiet(cmd)
+}
+
+fn rel(p: &Path) -> String {
+    let root = util::root();
+    p.strip_prefix(&root).unwrap_or(p).display().to_string()
+}

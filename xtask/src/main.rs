@@ -1,0 +1,59 @@
+//! Project tasks: `cargo xtask setup | guests | demo | test | bench`.
+//!
+//! Plain Rust over `std::process::Command`; every step prints what it runs.
+
+mod bench;
+mod demo;
+mod guests;
+mod setup;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup         install what building and testing need (idempotent)
+  guests        build the guest components into target/guests/
+  demo          set up, build, and show wasmhub running components
+  test          set up, build, and run fmt, clippy and every test
+  bench invoke  time `wasmhub invoke` against native and wasmtime baselines";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["setup"] => setup::setup(),
+        ["guests"] => setup::setup().and_then(|()| guests::build()),
+        ["demo"] => demo::demo(),
+        ["test"] => test(),
+        ["bench", rest @ ..] => bench::bench(rest),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Setup, guests, then formatting, lints and every test.
+fn test() -> util::Result {
+    setup::setup()?;
+    guests::build()?;
+    util::cargo(&["fmt", "--all", "--", "--check"])?;
+    util::cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    util::cargo(&["test", "--workspace"])
+}
