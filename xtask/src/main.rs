@@ -55,5 +55,5 @@ fn test() -> util::Result {
         "-D",
         "warnings",
     ])?;
-    util::cargo(&["test", "--workspace"])
+    util::cargo_test(&["test", "--workspace", "--all-targets"])
 }

@@ -79,3 +79,44 @@ pub fn run_quiet(cmd: &mut Command) -> Result {
         Err(format!("exited with {status}"))
     }
 }
+
+/// Runs `cargo test ...`, passing its output through, then prints one closing line with the
+/// totals of every test binary: `tests: N passed, N failed`.
+pub fn cargo_test(args: &[&str]) -> Result {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = Command::new(cargo_bin());
+    cmd.args(args)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped());
+    eprintln!("+ {}", show(&cmd));
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start cargo test: {e}"))?;
+    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            for part in rest.split(';') {
+                let mut words = part.split_whitespace().rev();
+                let (Some(kind), Some(n)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                let Ok(n) = n.parse::<u64>() else { continue };
+                match kind {
+                    "passed" => passed += n,
+                    "failed" => failed += n,
+                    "ignored" => ignored += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    println!("tests: {passed} passed, {failed} failed, {ignored} skipped");
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo test failed with {status}"))
+    }
+}

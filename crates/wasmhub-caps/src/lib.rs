@@ -5,5 +5,6 @@
 mod grants;
 mod imports;
 
-pub use grants::{DirGrant, DirMode, EnvGrant, GrantError, Grants};
+pub use grants::{GrantError, wasi_builder};
 pub use imports::{Capability, ImportNeed, classify_import};
+pub use wasmhub_app::{DirGrant, DirMode, EnvGrant, Grants, OutboundRule};

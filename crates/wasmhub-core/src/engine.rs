@@ -1,23 +1,46 @@
 //! Engine configuration shared by every verb.
 
 use anyhow::Result;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// What the engine will be used for; each kind is one fixed configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
     /// One short-lived instance per process (`run`, `invoke`, `inspect`).
     OneShot,
+    /// Many short-lived instances at once (`serve`): pooled slots, epoch deadlines.
+    Serve {
+        /// How many instances may be alive at once (pool slots).
+        max_instances: u32,
+    },
 }
+
+/// Largest linear memory a served instance may grow to (per memory).
+pub const SERVE_MAX_MEMORY: usize = 256 << 20;
 
 /// Builds the engine for `kind`; the compile cache keys entries by this configuration.
 pub fn new_engine(kind: EngineKind) -> Result<Engine> {
     let mut config = Config::new();
-    match kind {
-        EngineKind::OneShot => {
-            // Wasm backtraces (on by default) name functions on traps.
-            config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        }
+    // Wasm backtraces (on by default) name functions on traps.
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if let EngineKind::Serve { max_instances } = kind {
+        // Deadlines interrupt guests that never yield; the ticker lives with the server.
+        config.epoch_interruption(true);
+        let mut pool = PoolingAllocationConfig::default();
+        // Each component instance may hold several core instances, memories and tables.
+        pool.total_component_instances(max_instances);
+        pool.total_core_instances(max_instances.saturating_mul(8));
+        pool.total_memories(max_instances.saturating_mul(2));
+        pool.total_tables(max_instances.saturating_mul(8));
+        pool.max_memories_per_component(4);
+        pool.max_tables_per_component(16);
+        pool.max_memory_size(SERVE_MAX_MEMORY);
+        // Keep the first pages of each slot mapped between requests: a reused slot costs
+        // a memset instead of madvise + page faults.
+        pool.linear_memory_keep_resident(1 << 20);
+        pool.table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config.memory_init_cow(true);
     }
     Ok(Engine::new(&config)?)
 }

@@ -96,10 +96,10 @@ pub async fn invoke(
     let funcs = exported_funcs(engine, component);
     let func = find_func(&funcs, name).map_err(InvokeError::from)?.clone();
     let params = parse_args(&func, call, open)?;
-    check_imports(engine, component)?;
+    check_imports(engine, component, crate::Provides::Cli)?;
 
     let linker = cli_linker(engine)?;
-    let wasi = grants.wasi_builder()?.build();
+    let wasi = wasmhub_caps::wasi_builder(grants)?.build();
     let mut store = Store::new(engine, HostState::new(wasi));
     let instance = linker
         .instantiate_async(&mut store, component)

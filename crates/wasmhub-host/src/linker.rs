@@ -41,12 +41,32 @@ fn describe(import: &str, capability: &Capability) -> String {
     }
 }
 
-/// Fails with the first import `cli_linker` cannot satisfy, naming it and what would.
-pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), MissingImport> {
+/// Which host interfaces a verb links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provides {
+    /// WASI 0.2 `wasi:cli` world: `run` and `invoke`.
+    Cli,
+    /// That plus `wasi:http` types and outgoing handler: `serve`.
+    Http,
+}
+
+/// Fails with the first import the linker for `provides` cannot satisfy, naming it and what would.
+pub fn check_imports(
+    engine: &Engine,
+    component: &Component,
+    provides: Provides,
+) -> Result<(), MissingImport> {
     let ty = component.component_type();
     for (name, _) in ty.imports(engine) {
         let need = classify_import(name);
-        if !need.provided {
+        let http = matches!(
+            need.capability,
+            Capability::OutboundHttp | Capability::HttpTypes
+        ) && need
+            .version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("0.2."));
+        if !(need.provided || (http && provides == Provides::Http)) {
             return Err(MissingImport {
                 import: name.to_owned(),
                 capability: need.capability,

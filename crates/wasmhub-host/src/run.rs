@@ -37,10 +37,10 @@ pub async fn run_command(engine: &Engine, component: &Component, grants: &Grants
             .collect();
         return Err(RunError::NotACommand { exports }.into());
     }
-    check_imports(engine, component)?;
+    check_imports(engine, component, crate::Provides::Cli)?;
     let linker = cli_linker(engine)?;
     let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
-    let wasi = grants.wasi_builder()?.build();
+    let wasi = wasmhub_caps::wasi_builder(grants)?.build();
     let mut store = Store::new(engine, HostState::new(wasi));
     let result = async {
         let command = pre.instantiate_async(&mut store).await?;

@@ -3,9 +3,9 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{InspectCommand, InvokeCommand, RunCommand};
+use crate::commands::{CheckCommand, InspectCommand, InvokeCommand, RunCommand, ServeCommand};
 
-/// Run WebAssembly components: commands, typed exports, with nothing granted by default.
+/// Run WebAssembly components: commands, typed exports and wasi:http apps, with nothing granted by default.
 #[derive(Parser)]
 #[command(name = "wasmhub", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -18,15 +18,24 @@ enum Command {
     Run(RunCommand),
     Invoke(InvokeCommand),
     Inspect(InspectCommand),
+    Serve(ServeCommand),
+    Check(CheckCommand),
 }
 
 impl Cli {
+    /// The log filter a verb uses when WASMHUB_LOG is unset.
+    pub fn default_log(&self) -> Option<&'static str> {
+        matches!(self.command, Command::Serve(_)).then_some("info")
+    }
+
     /// Runs the chosen verb; returns the process exit code.
     pub fn execute(self) -> Result<i32> {
         match self.command {
             Command::Run(c) => c.execute(),
             Command::Invoke(c) => c.execute(),
             Command::Inspect(c) => c.execute(),
+            Command::Serve(c) => c.execute(),
+            Command::Check(c) => c.execute(),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
+use wasmhub_app::App;
 use wasmhub_caps::{DirGrant, EnvGrant, Grants};
 use wasmhub_core::{CompileCache, EngineKind, Loaded, load_component, new_engine};
 use wasmtime::Engine;
@@ -25,6 +26,7 @@ impl GrantFlags {
         Grants {
             env: self.env,
             dirs: self.dirs,
+            outbound: Vec::new(),
             args,
             inherit_stdio: true,
         }
@@ -43,20 +45,40 @@ pub struct CacheFlags {
 }
 
 impl CacheFlags {
-    /// Builds the engine and loads `path` through the cache.
+    /// The cache these flags select, if any.
+    pub fn cache(&self) -> Option<CompileCache> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir
+            .clone()
+            .or_else(CompileCache::default_dir)
+            .map(CompileCache::new)
+    }
+
+    /// Builds the one-shot engine and loads `path` through the cache.
     pub fn load(&self, path: &Path) -> Result<(Engine, Loaded)> {
         let engine = new_engine(EngineKind::OneShot)?;
-        let cache = if self.no_cache {
-            None
-        } else {
-            self.cache_dir
-                .clone()
-                .or_else(CompileCache::default_dir)
-                .map(CompileCache::new)
-        };
-        let loaded = load_component(&engine, cache.as_ref(), path)?;
+        let loaded = load_component(&engine, self.cache().as_ref(), path)?;
         Ok((engine, loaded))
     }
+}
+
+/// An app from a manifest (`.toml`), or from one component and the CLI's grants.
+pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
+    if target.extension().is_some_and(|e| e == "toml") {
+        if grants.env.len() + grants.dirs.len() > 0 {
+            anyhow::bail!(
+                "--env and --dir apply to a lone component; grant a manifest's components \
+                 under [component.NAME.grant] in {}",
+                target.display()
+            );
+        }
+        return Ok(App::from_manifest(target)?);
+    }
+    let mut grants = grants.grants(Vec::new());
+    grants.inherit_stdio = false;
+    Ok(App::single(target, grants))
 }
 
 /// A single-threaded runtime: one-shot verbs run one instance.

@@ -8,15 +8,18 @@ mod report;
 use clap::Parser;
 
 fn main() {
-    // Diagnostics only when asked for, e.g. WASMHUB_LOG=debug: start-up stays lean.
-    if let Ok(filter) = std::env::var("WASMHUB_LOG") {
+    let cli = cli::Cli::parse();
+    // WASMHUB_LOG overrides; otherwise `serve` logs at info and one-shot verbs stay silent,
+    // so their start-up stays lean.
+    if let Some(filter) = std::env::var("WASMHUB_LOG")
+        .ok()
+        .or_else(|| cli.default_log().map(String::from))
+    {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_writer(std::io::stderr)
-            .without_time()
             .init();
     }
-    let cli = cli::Cli::parse();
     let code = match cli.execute() {
         Ok(code) => code,
         Err(err) => {

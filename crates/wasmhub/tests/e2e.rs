@@ -7,4 +7,6 @@ mod e2e {
     pub mod inspect;
     pub mod invoke;
     pub mod run;
+    pub mod serve;
+    pub mod server;
 }

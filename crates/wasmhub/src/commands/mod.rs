@@ -1,9 +1,13 @@
 //! One file per verb.
 
+mod check;
 mod inspect;
 mod invoke;
 mod run;
+mod serve;
 
+pub use check::CheckCommand;
 pub use inspect::InspectCommand;
 pub use invoke::InvokeCommand;
 pub use run::RunCommand;
+pub use serve::ServeCommand;

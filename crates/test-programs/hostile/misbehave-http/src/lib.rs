@@ -1,0 +1,93 @@
+//! `misbehave-http`: fails in the way its path names, to prove a guest hurts only its own request.
+//!
+//! The last path segment: `trap`, `loop`, `grow` (memory until the cap), `no-response`, `twice`,
+//! `sleep` (1 s), `outbound?url=...` (an outgoing GET); anything else answers `ok`.
+
+use wasip2::http::types::{
+    Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam,
+    Scheme,
+};
+
+struct Misbehave;
+
+fn answer(out: ResponseOutparam, status: u16, text: &str) {
+    let response = OutgoingResponse::new(Fields::new());
+    response.set_status_code(status).unwrap();
+    let body = response.body().unwrap();
+    ResponseOutparam::set(out, Ok(response));
+    let stream = body.write().unwrap();
+    stream.blocking_write_and_flush(text.as_bytes()).unwrap();
+    drop(stream);
+    OutgoingBody::finish(body, None).unwrap();
+}
+
+#[inline(never)]
+fn spin_forever() -> u64 {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+impl wasip2::exports::http::incoming_handler::Guest for Misbehave {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let path = request.path_with_query().unwrap_or_default();
+        let (path, query) = path.split_once('?').unwrap_or((&path, ""));
+        // The last segment names the behaviour, whatever route prefix the app gives.
+        let action = path.rsplit('/').next().unwrap_or_default();
+        match action {
+            "trap" => panic!("misbehave-http: trapping as asked"),
+            "loop" => {
+                spin_forever();
+            }
+            "grow" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                }
+            }
+            "no-response" => {}
+            "twice" => {
+                let first = OutgoingResponse::new(Fields::new());
+                let out2 = unsafe { std::ptr::read(&out) };
+                ResponseOutparam::set(out, Ok(first));
+                ResponseOutparam::set(out2, Ok(OutgoingResponse::new(Fields::new())));
+            }
+            "sleep" => {
+                wasip2::clocks::monotonic_clock::subscribe_duration(1_000_000_000).block();
+                answer(out, 200, "slept");
+            }
+            "outbound" => {
+                let url = query.strip_prefix("url=").unwrap_or("");
+                let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+                let (authority, path) = rest
+                    .find('/')
+                    .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+                let req = OutgoingRequest::new(Fields::new());
+                req.set_scheme(Some(&if scheme == "https" {
+                    Scheme::Https
+                } else {
+                    Scheme::Http
+                }))
+                .unwrap();
+                req.set_authority(Some(authority)).unwrap();
+                req.set_path_with_query(Some(path)).unwrap();
+                match wasip2::http::outgoing_handler::handle(req, None) {
+                    Ok(future) => {
+                        future.subscribe().block();
+                        match future.get().unwrap().unwrap() {
+                            Ok(resp) => {
+                                answer(out, 200, &format!("upstream status {}", resp.status()))
+                            }
+                            Err(e) => answer(out, 502, &format!("outbound failed: {e:?}")),
+                        }
+                    }
+                    Err(e) => answer(out, 502, &format!("outbound refused: {e:?}")),
+                }
+            }
+            _ => answer(out, 200, "ok"),
+        }
+    }
+}
+
+wasip2::http::proxy::export!(Misbehave);

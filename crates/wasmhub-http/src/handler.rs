@@ -1,0 +1,252 @@
+//! One request: route it, instantiate a fresh instance, call its handler, map failures.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode, header};
+use tokio::sync::Semaphore;
+use wasmtime::{Engine, Store};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
+
+use crate::ServeOptions;
+use crate::guest_log::GuestLog;
+use crate::prepared::{PreparedApp, Served};
+use crate::respond::{REQUEST_ID, plain};
+use crate::state::{Outbound, ServeState};
+
+/// Everything requests share.
+pub struct Shared {
+    pub engine: Engine,
+    pub app: PreparedApp,
+    pub options: ServeOptions,
+    pub permits: Arc<Semaphore>,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(engine: Engine, app: PreparedApp, options: ServeOptions) -> Self {
+        let permits = Arc::new(Semaphore::new(options.max_instances as usize));
+        Self {
+            engine,
+            app,
+            options,
+            permits,
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+/// Serves one request; never fails: every failure is a response with the request id.
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+    let start = Instant::now();
+    let id: Arc<str> = format!("{:016x}", shared.next_id.fetch_add(1, Ordering::Relaxed)).into();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let Some(served) = shared
+        .app
+        .app
+        .route(&path)
+        .and_then(|i| shared.app.served[i].as_ref())
+    else {
+        let resp = plain(
+            StatusCode::NOT_FOUND,
+            &id,
+            format!("no route matches {path}"),
+        );
+        access(&id, "-", "-", &method, &path, resp.status(), start);
+        return resp;
+    };
+    let resp = match call(&shared, served, &id, req, start).await {
+        Ok(mut resp) => {
+            if let Ok(v) = header::HeaderValue::from_str(&id) {
+                resp.headers_mut().insert(REQUEST_ID, v);
+            }
+            resp
+        }
+        Err(resp) => resp,
+    };
+    access(
+        &id,
+        &served.name,
+        &served.route,
+        &method,
+        &path,
+        resp.status(),
+        start,
+    );
+    resp
+}
+
+fn access(
+    id: &str,
+    component: &str,
+    route: &str,
+    method: &hyper::Method,
+    path: &str,
+    status: StatusCode,
+    start: Instant,
+) {
+    tracing::info!(
+        target: "wasmhub::access",
+        request_id = id,
+        component,
+        route,
+        method = %method,
+        path,
+        status = status.as_u16(),
+        latency_us = start.elapsed().as_micros() as u64,
+    );
+}
+
+type Failed = Response<HyperOutgoingBody>;
+
+async fn call(
+    shared: &Shared,
+    served: &Served,
+    id: &Arc<str>,
+    req: Request<Incoming>,
+    start: Instant,
+) -> Result<Response<HyperOutgoingBody>, Failed> {
+    let fail = |status: StatusCode, what: &str| {
+        plain(
+            status,
+            id,
+            format!("{what} (component \"{}\", request id {id})", served.name),
+        )
+    };
+    let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+        tracing::warn!(request_id = %id, component = %served.name, "instance limit reached: answering 503");
+        return Err(fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests in flight; retry",
+        ));
+    };
+    let mut store = new_store(shared, served, id).map_err(|e| {
+        tracing::error!(request_id = %id, component = %served.name, error = ?e, "cannot prepare the instance");
+        fail(StatusCode::INTERNAL_SERVER_ERROR, "the host could not prepare the instance")
+    })?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let resources = (|| {
+        let mut http = store.data_mut().http();
+        let req = http.new_incoming_request(Scheme::Http, req)?;
+        let out = http.new_response_outparam(tx)?;
+        anyhow::Ok((req, out))
+    })();
+    let (wreq, out) = resources.map_err(|e| {
+        tracing::warn!(request_id = %id, error = ?e, "bad request");
+        plain(StatusCode::BAD_REQUEST, id, format!("bad request: {e}"))
+    })?;
+
+    let deadline = shared.options.request_timeout;
+    let pre = served.pre.clone();
+    let task = tokio::spawn(async move {
+        let _permit = permit;
+        let run = async {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, wreq, out)
+                .await
+        };
+        // The instance never outlives the request's deadline, body streaming included.
+        match tokio::time::timeout(deadline, run).await {
+            Ok(r) => r.map_err(anyhow::Error::from),
+            Err(_) => Err(anyhow::anyhow!("deadline of {deadline:?} exceeded")),
+        }
+    });
+
+    let log_failure = |kind: &str, detail: &dyn std::fmt::Debug| {
+        // One line per failure: the backtrace's lines joined, so log tools keep it whole.
+        let detail = format!("{detail:?}");
+        let detail: Vec<&str> = detail
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        tracing::error!(
+            request_id = %id,
+            component = %served.name,
+            route = %served.route,
+            kind,
+            "guest failed: {}",
+            detail.join(" | ")
+        );
+    };
+    match tokio::time::timeout(deadline.saturating_sub(start.elapsed()), rx).await {
+        Ok(Ok(Ok(resp))) => Ok(resp),
+        Ok(Ok(Err(code))) => {
+            log_failure("error-code", &code);
+            Err(fail(
+                StatusCode::BAD_GATEWAY,
+                &format!("the component answered with an error: {code:?}"),
+            ))
+        }
+        Ok(Err(_)) => match task.await {
+            Ok(Err(e)) if e.to_string().starts_with("deadline of") => {
+                log_failure("deadline", &e);
+                Err(fail(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the component did not answer in time",
+                ))
+            }
+            Ok(Err(e)) => {
+                log_failure("trap", &e);
+                Err(fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the component failed",
+                ))
+            }
+            Ok(Ok(())) => {
+                log_failure("no-response", &"returned without setting a response");
+                Err(fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the component returned without a response",
+                ))
+            }
+            Err(join) => {
+                log_failure("panic", &join);
+                Err(fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the component failed",
+                ))
+            }
+        },
+        Err(_) => {
+            task.abort();
+            log_failure("deadline", &format!("no response within {deadline:?}"));
+            Err(fail(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the component did not answer in time",
+            ))
+        }
+    }
+}
+
+fn new_store(shared: &Shared, served: &Served, id: &Arc<str>) -> anyhow::Result<Store<ServeState>> {
+    let mut wasi = wasmhub_caps::wasi_builder(&served.grants)?;
+    let log = |stream| GuestLog {
+        request_id: id.clone(),
+        component: served.name.clone(),
+        stream,
+    };
+    wasi.stdout(log("stdout")).stderr(log("stderr"));
+    let state = ServeState {
+        wasi: wasi.build(),
+        http: WasiHttpCtx::new(),
+        table: wasmtime::component::ResourceTable::new(),
+        hooks: Outbound {
+            rules: served.outbound.clone(),
+            component: served.name.clone(),
+        },
+    };
+    let mut store = Store::new(&shared.engine, state);
+    // Yield to the runtime at every epoch tick so a busy guest never holds a worker thread;
+    // the request's deadline is enforced by the timeouts around it.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+    Ok(store)
+}

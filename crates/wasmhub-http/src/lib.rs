@@ -1,0 +1,15 @@
+//! Serves `wasi:http` components: routes, a fresh isolated instance per request, limits, logs.
+
+#![deny(missing_docs)]
+
+mod guest_log;
+mod handler;
+mod options;
+mod prepared;
+mod respond;
+mod server;
+mod state;
+
+pub use options::ServeOptions;
+pub use prepared::{PreparedApp, prepare};
+pub use server::{Server, serve};

@@ -1,0 +1,28 @@
+//! Serving limits and their defaults.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How the server listens and what it allows each request.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to bind; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// Instances alive at once; requests beyond it get 503 with `Retry-After`.
+    pub max_instances: u32,
+    /// Wall-clock limit for a request, from arrival to the response head.
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_instances: 1000,
+            request_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! An app made ready to serve: every component compiled, checked and pre-linked once.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use wasmhub_app::{App, Grants};
+use wasmhub_core::{CompileCache, load_component};
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use crate::state::ServeState;
+
+/// One served component: its pre-linked instance template and what it is granted.
+pub struct Served {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its route, as written.
+    pub route: String,
+    /// Instantiates a fresh instance per request.
+    pub pre: ProxyPre<ServeState>,
+    /// What each instance may touch.
+    pub grants: Grants,
+    /// Outbound allow-list, shared by its instances.
+    pub outbound: Arc<[wasmhub_app::OutboundRule]>,
+}
+
+/// The whole app, ready for requests.
+pub struct PreparedApp {
+    /// The app as resolved.
+    pub app: App,
+    /// Its components, in `app.components` order (unrouted ones too).
+    pub served: Vec<Option<Served>>,
+}
+
+/// Compiles (or maps from the cache) and pre-links every routed component; fails before
+/// any socket is bound if one cannot be served.
+pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Result<PreparedApp> {
+    let mut linker: Linker<ServeState> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    let mut served = Vec::new();
+    for c in &app.components {
+        let Some(route) = &c.route else {
+            served.push(None);
+            continue;
+        };
+        let at = || {
+            format!(
+                "component \"{}\" ({}{})",
+                c.name,
+                c.source.display(),
+                c.origin
+                    .as_ref()
+                    .map(|o| format!(", declared at {o}"))
+                    .unwrap_or_default()
+            )
+        };
+        let loaded = load_component(engine, cache, &c.source).with_context(at)?;
+        let component = &loaded.component;
+        let exports_handler = component
+            .component_type()
+            .exports(engine)
+            .any(|(n, _)| n.starts_with("wasi:http/incoming-handler@0.2."));
+        if !exports_handler {
+            bail!(
+                "{} cannot be served: it does not export wasi:http/incoming-handler@0.2.x; \
+                 build it as a wasi:http proxy (for example with the `wasip2` crate's http \
+                 bindings), or remove its route",
+                at()
+            );
+        }
+        wasmhub_host::check_imports(engine, component, wasmhub_host::Provides::Http)
+            .with_context(at)?;
+        let pre = ProxyPre::new(
+            linker
+                .instantiate_pre(component)
+                .map_err(anyhow::Error::from)
+                .with_context(at)?,
+        )
+        .map_err(anyhow::Error::from)
+        .with_context(at)?;
+        served.push(Some(Served {
+            name: c.name.as_str().into(),
+            route: route.to_string(),
+            pre,
+            grants: c.grants.clone(),
+            outbound: c.grants.outbound.clone().into(),
+        }));
+    }
+    if served.iter().all(Option::is_none) {
+        bail!(
+            "the app \"{}\" has no routed component: give at least one component a route = \"/...\"",
+            app.name
+        );
+    }
+    Ok(PreparedApp { app, served })
+}

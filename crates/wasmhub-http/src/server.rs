@@ -1,0 +1,140 @@
+//! The listener: HTTP/1.1 keep-alive and HTTP/2 cleartext, graceful shutdown, epoch ticker.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use wasmtime::Engine;
+
+use crate::handler::{Shared, handle};
+use crate::{PreparedApp, ServeOptions};
+
+/// A bound server, not yet accepting.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds the address; the app has already been checked, so binding is the last step that can fail.
+    pub async fn bind(engine: Engine, app: PreparedApp, options: ServeOptions) -> Result<Self> {
+        let listener = TcpListener::bind(options.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}; pick another --addr", options.addr))?;
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared::new(engine, app, options)),
+        })
+    }
+
+    /// The address actually bound (port 0 resolved).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Accepts connections until `shutdown` resolves, then drains in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let ticker = start_epoch_ticker(self.shared.engine.clone());
+        let graceful = GracefulShutdown::new();
+        let builder = auto::Builder::new(TokioExecutor::new());
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, _peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = self.shared.clone();
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(shared, req).await) }
+            });
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn.into_owned());
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        let drain = self.shared.options.drain_timeout;
+        tracing::info!("shutting down: draining in-flight requests (up to {drain:?})");
+        if tokio::time::timeout(drain, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("drain timeout reached; closing remaining connections");
+        }
+        ticker.stop();
+        Ok(())
+    }
+}
+
+/// Binds, prints the address, and serves until SIGINT or SIGTERM.
+pub async fn serve(engine: Engine, app: PreparedApp, options: ServeOptions) -> Result<()> {
+    let server = Server::bind(engine, app, options).await?;
+    let addr = server.local_addr()?;
+    for (name, route) in server.routes() {
+        println!("route {route} -> {name}");
+    }
+    println!("listening on http://{addr}");
+    server.run(shutdown_signal()).await
+}
+
+impl Server {
+    fn routes(&self) -> Vec<(String, String)> {
+        self.shared
+            .app
+            .served
+            .iter()
+            .flatten()
+            .map(|s| (s.name.to_string(), s.route.clone()))
+            .collect()
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Advances the engine's epoch every millisecond, so guests yield and deadlines are seen.
+struct Ticker(Arc<std::sync::atomic::AtomicBool>);
+
+fn start_epoch_ticker(engine: Engine) -> Ticker {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name("wasmhub-epoch".into())
+        .spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawn the epoch ticker");
+    Ticker(stop)
+}
+
+impl Ticker {
+    fn stop(self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

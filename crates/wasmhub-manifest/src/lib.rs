@@ -1,0 +1,17 @@
+//! The `wasmhub.toml` app manifest: schema, validated values, and errors with file and line.
+
+#![deny(missing_docs)]
+
+mod error;
+mod grant;
+mod load;
+mod names;
+mod outbound;
+mod schema;
+
+pub use error::ManifestError;
+pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
+pub use load::load;
+pub use names::{ComponentName, Route};
+pub use outbound::{OutboundRule, Port};
+pub use schema::{AppSection, ComponentSection, FileGrantEntry, GrantSection, Manifest};

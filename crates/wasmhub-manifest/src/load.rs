@@ -1,0 +1,173 @@
+//! Reading and validating a manifest file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::line_of;
+use crate::{ComponentName, Manifest, ManifestError, Route};
+
+/// Reads `path`, checks every key and value, and checks that named files exist.
+pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let invalid = |offset: usize, message: String| ManifestError::Invalid {
+        path: path.to_owned(),
+        line: line_of(&text, offset),
+        message,
+    };
+    let mut manifest: Manifest = toml::from_str(&text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        invalid(offset, e.message().trim_end().to_owned())
+    })?;
+    manifest.base_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    manifest.path = path.to_owned();
+
+    if manifest.component.is_empty() {
+        return Err(invalid(
+            text.len(),
+            "the app has no components: add a [component.NAME] table with source = \"path/to.wasm\""
+                .into(),
+        ));
+    }
+    let mut routes: HashMap<&Route, &ComponentName> = HashMap::new();
+    for (name, c) in manifest.in_file_order() {
+        let source = c.source.get_ref();
+        if source.contains("://") {
+            return Err(invalid(
+                c.source.span().start,
+                format!(
+                    "component \"{name}\": source \"{source}\" is not a file path; give the path of a .wasm file, relative to the manifest"
+                ),
+            ));
+        }
+        let file = manifest.base_dir.join(source);
+        if !file.is_file() {
+            return Err(invalid(
+                c.source.span().start,
+                format!(
+                    "component \"{name}\": source file {} does not exist; build it or fix the path (relative to the manifest)",
+                    file.display()
+                ),
+            ));
+        }
+        if let Some(route) = &c.route
+            && let Some(other) = routes.insert(route.get_ref(), name)
+        {
+            {
+                return Err(invalid(
+                    route.span().start,
+                    format!(
+                        "component \"{name}\": route \"{}\" is already claimed by component \"{other}\"; give each component its own route",
+                        route.get_ref()
+                    ),
+                ));
+            }
+        }
+        for f in &c.grant.files {
+            let dir = manifest.base_dir.join(f.host.get_ref());
+            if !dir.is_dir() {
+                return Err(invalid(
+                    f.host.span().start,
+                    format!(
+                        "component \"{name}\": granted directory {} does not exist; create it or fix `host` (relative to the manifest)",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+    }
+    manifest.text = text;
+    Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.wasm"), b"\0asm").unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let path = dir.path().join("wasmhub.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    fn error(text: &str) -> String {
+        let (dir, path) = manifest(text);
+        let err = load(&path).unwrap_err().to_string();
+        err.replace(&dir.path().display().to_string(), "$DIR")
+    }
+
+    #[test]
+    fn a_good_manifest_loads() {
+        let (_dir, path) = manifest(
+            r#"
+[app]
+name = "shop"
+
+[component.cart]
+source = "a.wasm"
+route = "/cart/..."
+
+[component.cart.grant]
+env = ["CURRENCY=EUR", "TZ"]
+files = [{ host = "data", guest = "/data" }]
+outbound = ["http://127.0.0.1:8081"]
+"#,
+        );
+        let m = load(&path).unwrap();
+        let cart = &m.component[&ComponentName::try_from("cart".to_owned()).unwrap()];
+        assert_eq!(
+            cart.route.as_ref().unwrap().get_ref().to_string(),
+            "/cart/..."
+        );
+        assert_eq!(cart.grant.env.len(), 2);
+        assert_eq!(cart.grant.files[0].mode, crate::DirMode::ReadOnly);
+    }
+
+    #[test]
+    fn errors_name_line_and_fix() {
+        let head = "[app]\nname = \"shop\"\n\n[component.cart]\nsource = \"a.wasm\"\n";
+        let e = error(&format!("{head}rout = \"/x\"\n"));
+        assert!(
+            e.starts_with("$DIR/wasmhub.toml:6: unknown field `rout`"),
+            "{e}"
+        );
+        let e = error(&format!("{head}route = \"x\"\n"));
+        assert!(
+            e.starts_with("$DIR/wasmhub.toml:6: invalid route `x`"),
+            "{e}"
+        );
+        let e = error("[app]\nname = \"shop\"\n\n[component.cart]\nsource = \"missing.wasm\"\n");
+        assert!(e.starts_with("$DIR/wasmhub.toml:5: component \"cart\": source file $DIR/missing.wasm does not exist"), "{e}");
+        let e = error(&format!(
+            "{head}route = \"/x\"\n[component.shop]\nsource = \"a.wasm\"\nroute = \"/x\"\n"
+        ));
+        assert!(
+            e.contains(
+                ":9: component \"shop\": route \"/x\" is already claimed by component \"cart\""
+            ),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{head}[component.cart.grant]\nfiles = [{{ host = \"nope\", guest = \"/d\" }}]\n"
+        ));
+        assert!(
+            e.contains(":7: component \"cart\": granted directory $DIR/nope does not exist"),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{head}[component.cart.grant]\noutbound = [\"example.com\"]\n"
+        ));
+        assert!(e.contains(":7: invalid outbound rule `example.com`"), "{e}");
+        let e = error("[app]\nname = \"shop\"\n");
+        assert!(e.contains("the app has no components"), "{e}");
+    }
+}

@@ -1,0 +1,101 @@
+//! The manifest's shape; unknown keys are errors.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::{ComponentName, DirMode, EnvGrant, OutboundRule, Route};
+
+/// A whole `wasmhub.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// `[app]`.
+    pub app: AppSection,
+    /// `[component.NAME]` tables, by name.
+    #[serde(default)]
+    pub component: BTreeMap<ComponentName, ComponentSection>,
+    /// The directory relative paths are resolved against (the manifest's own).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The manifest file.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// Its text, for turning spans into lines.
+    #[serde(skip)]
+    pub text: String,
+}
+
+impl Manifest {
+    /// The components in the order the file declares them.
+    pub fn in_file_order(&self) -> Vec<(&ComponentName, &ComponentSection)> {
+        let mut all: Vec<_> = self.component.iter().collect();
+        all.sort_by_key(|(_, c)| c.source.span().start);
+        all
+    }
+
+    /// `wasmhub.toml:12`: where byte `offset` of the manifest sits.
+    pub fn location(&self, offset: usize) -> String {
+        format!(
+            "{}:{}",
+            self.path.display(),
+            crate::error::line_of(&self.text, offset)
+        )
+    }
+}
+
+/// `[app]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    /// The app's name, for logs and metrics.
+    pub name: ComponentName,
+}
+
+/// `[component.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentSection {
+    /// Path of the `.wasm`, relative to the manifest.
+    pub source: Spanned<String>,
+    /// Where `serve` routes requests to it; none means it is not served.
+    #[serde(default)]
+    pub route: Option<Spanned<Route>>,
+    /// `[component.NAME.grant]`: what it may touch.
+    #[serde(default)]
+    pub grant: GrantSection,
+}
+
+/// `[component.NAME.grant]`; everything absent is denied.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSection {
+    /// `env = ["NAME=VALUE", "INHERITED"]`.
+    #[serde(default)]
+    pub env: Vec<EnvGrant>,
+    /// `files = [{ host = "data", guest = "/data", mode = "ro" }]`.
+    #[serde(default)]
+    pub files: Vec<FileGrantEntry>,
+    /// `outbound = ["https://api.example.com"]`: allowed outgoing HTTP destinations.
+    #[serde(default)]
+    pub outbound: Vec<OutboundRule>,
+}
+
+/// One directory in `files`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGrantEntry {
+    /// Host directory, relative to the manifest.
+    pub host: Spanned<String>,
+    /// Path the guest sees.
+    pub guest: String,
+    /// `ro` or `rw` (default `ro`).
+    #[serde(default = "read_only")]
+    pub mode: DirMode,
+}
+
+fn read_only() -> DirMode {
+    DirMode::ReadOnly
+}

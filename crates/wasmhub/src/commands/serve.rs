@@ -1,0 +1,76 @@
+//! `wasmhub serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Parser;
+use wasmhub_core::{EngineKind, new_engine};
+use wasmhub_http::ServeOptions;
+
+use crate::common::{CacheFlags, GrantFlags, load_app};
+
+/// Serve wasi:http components: one component, or an app manifest (wasmhub.toml).
+///
+/// Every request gets a fresh, isolated instance. A lone component is served on every
+/// path with the grants given here (default: none); a manifest routes paths to its
+/// components, each with the grants it declares. Guest stdout/stderr go to the log with
+/// the request id. Stops on SIGINT/SIGTERM after draining in-flight requests.
+#[derive(Parser)]
+pub struct ServeCommand {
+    #[command(flatten)]
+    grants: GrantFlags,
+    #[command(flatten)]
+    cache: CacheFlags,
+    /// Address to listen on; port 0 picks a free port (printed on start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Instances alive at once; beyond it requests get 503 with Retry-After.
+    #[arg(long, default_value_t = 1000)]
+    max_instances: u32,
+    /// Wall-clock limit per request, e.g. 30s or 500ms; past it the client gets 504.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// A component (.wasm) or an app manifest (.toml).
+    target: PathBuf,
+}
+
+impl ServeCommand {
+    /// Serves until a signal arrives.
+    pub fn execute(self) -> Result<i32> {
+        let options = ServeOptions {
+            addr: self.addr,
+            max_instances: self.max_instances,
+            request_timeout: self.request_timeout,
+            ..ServeOptions::default()
+        };
+        let engine = new_engine(EngineKind::Serve {
+            max_instances: options.max_instances,
+        })?;
+        let app = load_app(&self.target, self.grants)?;
+        let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(wasmhub_http::serve(engine, prepared, options))?;
+        Ok(0)
+    }
+}
+
+/// `30s`, `500ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| {
+        format!("`{s}` is not a duration: write a number and a unit, e.g. 30s or 500ms")
+    })?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!(
+            "`{s}` has an unknown unit `{unit}`: use ms, s or m"
+        )),
+    }
+}

@@ -1,0 +1,283 @@
+//! `wasmhub serve` and `check`: routing, isolation, failures, limits, streaming, shutdown.
+
+use std::time::{Duration, Instant};
+
+use test_programs_artifacts::{COUNTER_HTTP, ECHO_HTTP, GREET, HELLO_HTTP, MISBEHAVE_HTTP};
+
+use super::harness::{Hub, g, golden};
+use super::server::{Served, manifest, request, toml_path};
+
+fn app(hub: &Hub, extra: &str) -> String {
+    manifest(
+        hub,
+        &format!(
+            r#"[app]
+name = "shop"
+
+[component.hello]
+source = {hello}
+route = "/hello"
+
+[component.counter]
+source = {counter}
+route = "/count/..."
+
+[component.echo]
+source = {echo}
+route = "/echo"
+
+[component.bad]
+source = {bad}
+route = "/bad/..."
+{extra}"#,
+            hello = toml_path(g(HELLO_HTTP)),
+            counter = toml_path(g(COUNTER_HTTP)),
+            echo = toml_path(g(ECHO_HTTP)),
+            bad = toml_path(g(MISBEHAVE_HTTP)),
+        ),
+    )
+}
+
+#[test]
+fn serves_a_lone_component_on_every_path() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &[g(HELLO_HTTP)]);
+    for path in ["/", "/any/path?x=1"] {
+        let r = s.get(path);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "Hello, wasm!");
+        assert_eq!(r.header("x-request-id").map(str::len), Some(16));
+    }
+}
+
+#[test]
+fn routes_longest_match_and_404() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &[&app(&hub, "")]);
+    assert_eq!(s.get("/hello").text(), "Hello, wasm!");
+    assert_eq!(s.get("/count").status, 200);
+    assert_eq!(s.get("/count/deeper/still").status, 200);
+    let missing = s.get("/hello/x");
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.text().contains("no route matches /hello/x"),
+        "{}",
+        missing.text()
+    );
+    let log = s.wait_log("status=404");
+    assert!(log.contains("wasmhub::access"), "{log}");
+}
+
+#[test]
+fn every_request_gets_a_fresh_instance() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &[&app(&hub, "")]);
+    for _ in 0..5 {
+        assert_eq!(s.get("/count").text(), "1", "state leaked between requests");
+    }
+    let r = s.get("/count");
+    let id = r.header("x-request-id").unwrap().to_owned();
+    let log = s.wait_log("counter-http: count is 1");
+    let line = log
+        .lines()
+        .find(|l| l.contains("counter-http: count is 1") && l.contains(&id));
+    assert!(
+        line.is_some(),
+        "guest stderr is logged with the request id {id}: {log}"
+    );
+}
+
+#[test]
+fn guest_failures_hurt_only_their_request() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &["--request-timeout", "2s", &app(&hub, "")]);
+    let cases = [
+        ("/bad/trap", 500, "trap"),
+        ("/bad/no-response", 500, "no-response"),
+        ("/bad/grow", 500, "trap"),
+        ("/bad/loop", 504, "deadline"),
+    ];
+    for (path, status, kind) in cases {
+        let start = Instant::now();
+        let r = s.get(path);
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        let id = r.header("x-request-id").unwrap().to_owned();
+        assert!(
+            r.text().contains(&id),
+            "{path}: the body names the request id: {}",
+            r.text()
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{path} took {:?}",
+            start.elapsed()
+        );
+        let log = s.wait_log(&format!("kind=\"{kind}\""));
+        let line = log
+            .lines()
+            .find(|l| l.contains(&id) && l.contains("guest failed"))
+            .unwrap_or_else(|| panic!("no failure line for {path} ({id}): {log}"));
+        assert!(
+            line.contains("component=bad") && line.contains("route=/bad/..."),
+            "{line}"
+        );
+        // Healthy routes keep answering.
+        assert_eq!(s.get("/hello").text(), "Hello, wasm!");
+    }
+    let log = s.log();
+    let trap = log.lines().find(|l| l.contains("kind=\"trap\"")).unwrap();
+    assert!(
+        trap.contains("wasm backtrace") && trap.contains("misbehave_http"),
+        "trap logs its backtrace: {trap}"
+    );
+}
+
+#[test]
+fn bodies_stream_both_ways() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &[&app(&hub, "")]);
+    let body: Vec<u8> = (0..32u32 << 20).map(|i| (i % 251) as u8).collect();
+    let r = request(s.addr, "POST", "/echo", &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), body.len());
+    assert!(r.body == body, "echoed bytes differ");
+}
+
+#[test]
+fn over_the_instance_limit_is_503_not_a_queue() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &["--max-instances", "1", &app(&hub, "")]);
+    let addr = s.addr;
+    let slow = std::thread::spawn(move || request(addr, "GET", "/bad/sleep", &[]));
+    std::thread::sleep(Duration::from_millis(300));
+    let r = s.get("/hello");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(slow.join().unwrap().text(), "slept");
+    assert_eq!(s.get("/hello").status, 200);
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests() {
+    let hub = Hub::new();
+    let mut s = Served::start(&hub, &[&app(&hub, "")]);
+    let addr = s.addr;
+    let slow = std::thread::spawn(move || request(addr, "GET", "/bad/sleep", &[]));
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = s.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(
+        slow.join().unwrap().text(),
+        "slept",
+        "the in-flight request completes"
+    );
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn http2_cleartext() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &[g(HELLO_HTTP)]);
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--http2-prior-knowledge",
+            "-w",
+            " %{http_version}",
+        ])
+        .arg(format!("http://{}/", s.addr))
+        .output()
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, wasm! 2");
+}
+
+#[test]
+fn outbound_only_to_granted_hosts() {
+    let hub = Hub::new();
+    // The upstream is a second server; the app may call it only once granted.
+    let upstream = Served::start(&hub, &[g(HELLO_HTTP)]);
+    let url = format!("/bad/outbound?url=http://{}/", upstream.addr);
+    let denied = Served::start(&hub, &[&app(&hub, "")]);
+    let r = denied.get(&url);
+    assert_eq!(r.status, 502);
+    assert!(r.text().contains("HttpRequestDenied"), "{}", r.text());
+    let log = denied.wait_log("outbound request denied");
+    assert!(log.contains(&format!("http://{}", upstream.addr)), "{log}");
+
+    let hub2 = Hub::new();
+    let grant = format!(
+        "[component.bad.grant]\noutbound = [\"http://{}\"]\n",
+        upstream.addr
+    );
+    let granted = Served::start(&hub2, &[&app(&hub2, &grant)]);
+    let r = granted.get(&url);
+    assert_eq!(r.text(), "upstream status 200");
+}
+
+fn check_fails(hub: &Hub, text: &str) -> String {
+    let path = manifest(hub, text);
+    let r = hub.run(&["check", &path]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    hub.normalize(&r.stderr)
+}
+
+#[test]
+fn check_reports_manifest_errors() {
+    let hub = Hub::new();
+    let ok = hub.run(&["check", &app(&hub, "")]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("/count/... -> counter"), "{}", ok.stdout);
+
+    let head = format!(
+        "[app]\nname = \"shop\"\n\n[component.hello]\nsource = {}\n",
+        toml_path(g(HELLO_HTTP))
+    );
+    golden(
+        "manifest-unknown-key",
+        &check_fails(&hub, &format!("{head}rout = \"/x\"\n")),
+    );
+    golden(
+        "manifest-bad-route",
+        &check_fails(&hub, &format!("{head}route = \"hello\"\n")),
+    );
+    golden(
+        "manifest-duplicate-route",
+        &check_fails(
+            &hub,
+            &format!(
+                "{head}route = \"/x\"\n\n[component.again]\nsource = {}\nroute = \"/x\"\n",
+                toml_path(g(HELLO_HTTP))
+            ),
+        ),
+    );
+    golden(
+        "manifest-missing-source",
+        &check_fails(
+            &hub,
+            "[app]\nname = \"shop\"\n\n[component.x]\nsource = \"nope.wasm\"\nroute = \"/x\"\n",
+        ),
+    );
+    golden(
+        "manifest-wrong-type",
+        &check_fails(&hub, &format!("{head}route = 42\n")),
+    );
+    golden(
+        "manifest-not-http",
+        &check_fails(
+            &hub,
+            &format!(
+                "[app]\nname = \"shop\"\n\n[component.lib]\nsource = {}\nroute = \"/lib\"\n",
+                toml_path(g(GREET))
+            ),
+        ),
+    );
+}
