@@ -17,7 +17,9 @@ commands:
   guests        build the guest components into target/guests/
   demo          set up, build, and show wasmhub running components
   test          set up, build, and run fmt, clippy and every test
-  bench invoke  time `wasmhub invoke` against native and wasmtime baselines";
+  bench invoke  time `wasmhub invoke` against native and wasmtime baselines
+  bench serve   wrk against wasmhub serve, raw hyper and wasmtime serve
+                (add --with-peers to install wasmtime 48 into target/peers)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

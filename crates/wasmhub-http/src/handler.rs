@@ -13,7 +13,10 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 use crate::ServeOptions;
+use http_body_util::BodyExt;
+
 use crate::guest_log::GuestLog;
+use crate::metrics::Metrics;
 use crate::prepared::{PreparedApp, Served};
 use crate::respond::{REQUEST_ID, plain};
 use crate::state::{Outbound, ServeState};
@@ -24,6 +27,7 @@ pub struct Shared {
     pub app: PreparedApp,
     pub options: ServeOptions,
     pub permits: Arc<Semaphore>,
+    pub metrics: Arc<Metrics>,
     next_id: AtomicU64,
 }
 
@@ -35,6 +39,7 @@ impl Shared {
             app,
             options,
             permits,
+            metrics: Arc::default(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -57,7 +62,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Hyp
             &id,
             format!("no route matches {path}"),
         );
-        access(&id, "-", "-", &method, &path, resp.status(), start);
+        access(&shared, &id, "-", "-", &method, &path, resp.status(), start);
         return resp;
     };
     let resp = match call(&shared, served, &id, req, start).await {
@@ -70,6 +75,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Hyp
         Err(resp) => resp,
     };
     access(
+        &shared,
         &id,
         &served.name,
         &served.route,
@@ -81,7 +87,12 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Hyp
     resp
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one access-log line names each field"
+)]
 fn access(
+    shared: &Shared,
     id: &str,
     component: &str,
     route: &str,
@@ -90,6 +101,7 @@ fn access(
     status: StatusCode,
     start: Instant,
 ) {
+    shared.metrics.request(status.as_u16(), start.elapsed());
     tracing::info!(
         target: "wasmhub::access",
         request_id = id,
@@ -119,6 +131,7 @@ async fn call(
         )
     };
     let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+        shared.metrics.failure("overloaded");
         tracing::warn!(request_id = %id, component = %served.name, "instance limit reached: answering 503");
         return Err(fail(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -129,6 +142,25 @@ async fn call(
         tracing::error!(request_id = %id, component = %served.name, error = ?e, "cannot prepare the instance");
         fail(StatusCode::INTERNAL_SERVER_ERROR, "the host could not prepare the instance")
     })?;
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && len > shared.options.max_body_bytes
+    {
+        return Err(fail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the body is {len} bytes; this server accepts at most {}",
+                shared.options.max_body_bytes
+            ),
+        ));
+    }
+    let limit = shared.options.max_body_bytes;
+    let req = req.map(move |body| {
+        http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+            .map_err(move |_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit)))
+    });
     let (tx, rx) = tokio::sync::oneshot::channel();
     let resources = (|| {
         let mut http = store.data_mut().http();
@@ -143,8 +175,10 @@ async fn call(
 
     let deadline = shared.options.request_timeout;
     let pre = served.pre.clone();
+    let live = shared.metrics.instance();
     let task = tokio::spawn(async move {
         let _permit = permit;
+        let _live = live;
         let run = async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
@@ -161,6 +195,7 @@ async fn call(
 
     let log_failure = |kind: &str, detail: &dyn std::fmt::Debug| {
         // One line per failure: the backtrace's lines joined, so log tools keep it whole.
+        shared.metrics.failure(kind);
         let detail = format!("{detail:?}");
         let detail: Vec<&str> = detail
             .lines()

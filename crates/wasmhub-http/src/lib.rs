@@ -4,6 +4,8 @@
 
 mod guest_log;
 mod handler;
+mod metrics;
+mod metrics_server;
 mod options;
 mod prepared;
 mod respond;

@@ -14,6 +14,12 @@ pub struct ServeOptions {
     pub request_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Largest request body; larger ones get 413 before the guest reads past it.
+    pub max_body_bytes: u64,
+    /// Largest request head (HTTP/1 buffer, HTTP/2 header list); larger ones get 431.
+    pub max_header_bytes: usize,
+    /// Where to serve Prometheus `/metrics`, if anywhere (never on the app's address).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServeOptions {
@@ -23,6 +29,9 @@ impl Default for ServeOptions {
             max_instances: 1000,
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
+            max_body_bytes: 1 << 30,
+            max_header_bytes: 64 << 10,
+            metrics_addr: None,
         }
     }
 }

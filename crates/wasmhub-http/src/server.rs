@@ -17,6 +17,7 @@ use crate::{PreparedApp, ServeOptions};
 /// A bound server, not yet accepting.
 pub struct Server {
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     shared: Arc<Shared>,
 }
 
@@ -26,8 +27,15 @@ impl Server {
         let listener = TcpListener::bind(options.addr)
             .await
             .with_context(|| format!("cannot listen on {}; pick another --addr", options.addr))?;
+        let metrics = match options.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen on {addr} for metrics; pick another --metrics-addr")
+            })?),
+            None => None,
+        };
         Ok(Self {
             listener,
+            metrics,
             shared: Arc::new(Shared::new(engine, app, options)),
         })
     }
@@ -37,11 +45,27 @@ impl Server {
         Ok(self.listener.local_addr()?)
     }
 
+    /// The metrics address, if one was asked for.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Accepts connections until `shutdown` resolves, then drains in-flight requests.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
         let ticker = start_epoch_ticker(self.shared.engine.clone());
+        if let Some(listener) = self.metrics.take() {
+            tokio::spawn(crate::metrics_server::serve(
+                listener,
+                self.shared.metrics.clone(),
+            ));
+        }
         let graceful = GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        let max_header = self.shared.options.max_header_bytes;
+        builder.http1().max_buf_size(max_header.max(8192));
+        builder
+            .http2()
+            .max_header_list_size(u32::try_from(max_header).unwrap_or(u32::MAX));
         tokio::pin!(shutdown);
         loop {
             let (stream, _peer) = tokio::select! {
@@ -89,6 +113,9 @@ pub async fn serve(engine: Engine, app: PreparedApp, options: ServeOptions) -> R
     let addr = server.local_addr()?;
     for (name, route) in server.routes() {
         println!("route {route} -> {name}");
+    }
+    if let Some(m) = server.metrics_addr() {
+        println!("metrics on http://{m}/metrics");
     }
     println!("listening on http://{addr}");
     server.run(shutdown_signal()).await

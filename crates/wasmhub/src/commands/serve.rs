@@ -32,6 +32,15 @@ pub struct ServeCommand {
     /// Wall-clock limit per request, e.g. 30s or 500ms; past it the client gets 504.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     request_timeout: Duration,
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 1 << 30)]
+    max_body_bytes: u64,
+    /// Largest request head in bytes; larger ones get 431.
+    #[arg(long, default_value_t = 64 << 10)]
+    max_header_bytes: usize,
+    /// Serve Prometheus metrics at http://ADDR/metrics. Default: no metrics listener.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
     /// A component (.wasm) or an app manifest (.toml).
     target: PathBuf,
 }
@@ -43,6 +52,9 @@ impl ServeCommand {
             addr: self.addr,
             max_instances: self.max_instances,
             request_timeout: self.request_timeout,
+            max_body_bytes: self.max_body_bytes,
+            max_header_bytes: self.max_header_bytes,
+            metrics_addr: self.metrics_addr,
             ..ServeOptions::default()
         };
         let engine = new_engine(EngineKind::Serve {

@@ -281,3 +281,60 @@ fn check_reports_manifest_errors() {
         ),
     );
 }
+
+#[test]
+fn limits_on_body_and_headers() {
+    let hub = Hub::new();
+    let s = Served::start(
+        &hub,
+        &[
+            "--max-body-bytes",
+            "1000",
+            "--max-header-bytes",
+            "8192",
+            &app(&hub, ""),
+        ],
+    );
+    let small = request(s.addr, "POST", "/echo", &[7u8; 1000]);
+    assert_eq!(small.status, 200);
+    assert_eq!(small.body.len(), 1000);
+    let big = request(s.addr, "POST", "/echo", &[7u8; 1001]);
+    assert_eq!(big.status, 413);
+    assert!(big.text().contains("at most 1000"), "{}", big.text());
+
+    let huge_header = format!("/hello?{}", "x".repeat(20_000));
+    let r = s.get(&huge_header);
+    assert_eq!(r.status, 431, "oversized head");
+    assert_eq!(s.get("/hello").status, 200);
+}
+
+#[test]
+fn prometheus_metrics() {
+    let hub = Hub::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = Served::start(&hub, &["--metrics-addr", &port.to_string(), &app(&hub, "")]);
+    s.get("/hello");
+    s.get("/bad/trap");
+    s.get("/missing");
+    let m = request(port, "GET", "/metrics", &[]).text();
+    assert!(m.contains("wasmhub_requests_total{class=\"2xx\"} 1"), "{m}");
+    assert!(m.contains("wasmhub_requests_total{class=\"5xx\"} 1"), "{m}");
+    assert!(m.contains("wasmhub_requests_total{class=\"4xx\"} 1"), "{m}");
+    assert!(
+        m.contains("wasmhub_guest_failures_total{kind=\"trap\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("wasmhub_request_duration_seconds_count 3"),
+        "{m}"
+    );
+    assert!(m.contains("wasmhub_live_instances 0"), "{m}");
+    assert_eq!(
+        s.get("/metrics").status,
+        404,
+        "metrics never sit on the app's address"
+    );
+}

@@ -6,17 +6,9 @@ use std::process::Command;
 use crate::util::{self, Result};
 use crate::{guests, setup};
 
-/// Dispatches `bench <name>`.
-pub fn bench(args: &[&str]) -> Result {
-    match args {
-        ["invoke"] => invoke(),
-        _ => Err("usage: cargo xtask bench invoke".into()),
-    }
-}
-
 /// Warm-cache `invoke` of a small and a large component, against a native binary and,
-/// when installed, `wasmtime run --invoke`.
-fn invoke() -> Result {
+/// when available, `wasmtime run --invoke`.
+pub fn run(with_peers: bool) -> Result {
     setup::setup()?;
     setup::apt(&[("hyperfine", "hyperfine")])?;
     guests::build()?;
@@ -41,15 +33,16 @@ fn invoke() -> Result {
         ("wasmhub greet", wasmhub(&greet, r#"greet("world")"#)),
         ("wasmhub big", wasmhub(&big, "size()")),
     ];
-    if util::have("wasmtime") {
-        cases.push((
+    match super::serve::wasmtime_cli(with_peers)? {
+        Some(wasmtime) => cases.push((
             "wasmtime greet",
-            format!("wasmtime run --invoke 'greet(\"world\")' {}", sh(&greet)),
-        ));
-    } else {
-        eprintln!(
-            "(wasmtime not on PATH: `cargo install --locked wasmtime-cli@48.0.8` adds that baseline)"
-        );
+            format!(
+                "{} run --invoke 'greet(\"world\")' {}",
+                sh(&wasmtime),
+                sh(&greet)
+            ),
+        )),
+        None => eprintln!("(no wasmtime 48: `--with-peers` installs it into target/peers)"),
     }
     let json = target.join("bench-invoke.json");
     let mut cmd = Command::new("hyperfine");

@@ -1,0 +1,21 @@
+//! `cargo xtask bench ...`: benchmarks that print ratios against baselines run alongside.
+
+mod invoke;
+mod serve;
+
+use crate::util::Result;
+
+/// Dispatches `bench <name> [--with-peers]`.
+pub fn bench(args: &[&str]) -> Result {
+    let with_peers = args.contains(&"--with-peers");
+    let names: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    match names.as_slice() {
+        ["invoke"] => invoke::run(with_peers),
+        ["serve"] => serve::run(with_peers),
+        _ => Err("usage: cargo xtask bench (invoke | serve) [--with-peers]".into()),
+    }
+}
