@@ -161,7 +161,7 @@ async fn call(
         http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
             .map_err(move |_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit)))
     });
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
     let resources = (|| {
         let mut http = store.data_mut().http();
         let req = http.new_incoming_request(Scheme::Http, req)?;
@@ -176,7 +176,7 @@ async fn call(
     let deadline = shared.options.request_timeout;
     let pre = served.pre.clone();
     let live = shared.metrics.instance();
-    let task = tokio::spawn(async move {
+    let mut guest = Box::pin(async move {
         let _permit = permit;
         let _live = live;
         let run = async {
@@ -192,10 +192,105 @@ async fn call(
             Err(_) => Err(anyhow::anyhow!("deadline of {deadline:?} exceeded")),
         }
     });
+    let failures = FailureLog {
+        id: id.clone(),
+        component: served.name.clone(),
+        route: served.route.clone(),
+        metrics: shared.metrics.clone(),
+    };
 
-    let log_failure = |kind: &str, detail: &dyn std::fmt::Debug| {
+    // Run the guest on this task (no hop to another thread) until it answers or ends.
+    let waited = tokio::time::timeout(deadline.saturating_sub(start.elapsed()), async {
+        tokio::select! {
+            biased;
+            resp = &mut rx => (resp.map_err(drop), None),
+            done = &mut guest => (rx.try_recv().map_err(drop), Some(done)),
+        }
+    })
+    .await;
+    let Ok((answer, finished)) = waited else {
+        drop(guest);
+        failures.log("deadline", &format!("no response within {deadline:?}"));
+        return Err(fail(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the component did not answer in time",
+        ));
+    };
+    match (answer, finished) {
+        (Ok(Ok(resp)), None) => {
+            // The guest is still writing the body: let it finish beside the response.
+            tokio::spawn(async move {
+                if let Err(e) = guest.await {
+                    failures.log(failure_kind(&e), &e);
+                }
+            });
+            Ok(resp)
+        }
+        (Ok(Ok(resp)), Some(done)) => {
+            if let Err(e) = done {
+                failures.log(failure_kind(&e), &e);
+            }
+            Ok(resp)
+        }
+        (Ok(Err(code)), _) => {
+            failures.log("error-code", &code);
+            Err(fail(
+                StatusCode::BAD_GATEWAY,
+                &format!("the component answered with an error: {code:?}"),
+            ))
+        }
+        (Err(()), finished) => {
+            let done = match finished {
+                Some(done) => done,
+                None => guest.await,
+            };
+            match done {
+                Err(e) if failure_kind(&e) == "deadline" => {
+                    failures.log("deadline", &e);
+                    Err(fail(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "the component did not answer in time",
+                    ))
+                }
+                Err(e) => {
+                    failures.log("trap", &e);
+                    Err(fail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the component failed",
+                    ))
+                }
+                Ok(()) => {
+                    failures.log("no-response", &"returned without setting a response");
+                    Err(fail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the component returned without a response",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn failure_kind(e: &anyhow::Error) -> &'static str {
+    if e.to_string().starts_with("deadline of") {
+        "deadline"
+    } else {
+        "trap"
+    }
+}
+
+/// Logs and counts a guest's failure, with everything needed to find it again.
+struct FailureLog {
+    id: Arc<str>,
+    component: Arc<str>,
+    route: String,
+    metrics: Arc<Metrics>,
+}
+
+impl FailureLog {
+    fn log(&self, kind: &str, detail: &dyn std::fmt::Debug) {
+        self.metrics.failure(kind);
         // One line per failure: the backtrace's lines joined, so log tools keep it whole.
-        shared.metrics.failure(kind);
         let detail = format!("{detail:?}");
         let detail: Vec<&str> = detail
             .lines()
@@ -203,61 +298,13 @@ async fn call(
             .filter(|l| !l.is_empty())
             .collect();
         tracing::error!(
-            request_id = %id,
-            component = %served.name,
-            route = %served.route,
+            request_id = %self.id,
+            component = %self.component,
+            route = %self.route,
             kind,
             "guest failed: {}",
             detail.join(" | ")
         );
-    };
-    match tokio::time::timeout(deadline.saturating_sub(start.elapsed()), rx).await {
-        Ok(Ok(Ok(resp))) => Ok(resp),
-        Ok(Ok(Err(code))) => {
-            log_failure("error-code", &code);
-            Err(fail(
-                StatusCode::BAD_GATEWAY,
-                &format!("the component answered with an error: {code:?}"),
-            ))
-        }
-        Ok(Err(_)) => match task.await {
-            Ok(Err(e)) if e.to_string().starts_with("deadline of") => {
-                log_failure("deadline", &e);
-                Err(fail(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "the component did not answer in time",
-                ))
-            }
-            Ok(Err(e)) => {
-                log_failure("trap", &e);
-                Err(fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the component failed",
-                ))
-            }
-            Ok(Ok(())) => {
-                log_failure("no-response", &"returned without setting a response");
-                Err(fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the component returned without a response",
-                ))
-            }
-            Err(join) => {
-                log_failure("panic", &join);
-                Err(fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the component failed",
-                ))
-            }
-        },
-        Err(_) => {
-            task.abort();
-            log_failure("deadline", &format!("no response within {deadline:?}"));
-            Err(fail(
-                StatusCode::GATEWAY_TIMEOUT,
-                "the component did not answer in time",
-            ))
-        }
     }
 }
 
