@@ -23,6 +23,9 @@ pub fn new_engine(kind: EngineKind) -> Result<Engine> {
     let mut config = Config::new();
     // Wasm backtraces (on by default) name functions on traps.
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // WASI 0.2 components need none of the component-model-async machinery; leaving it
+    // out of every Store is measurably cheaper per instance (WASI 0.3 will opt in).
+    config.concurrency_support(false);
     if let EngineKind::Serve { max_instances } = kind {
         // Deadlines interrupt guests that never yield; the ticker lives with the server.
         config.epoch_interruption(true);

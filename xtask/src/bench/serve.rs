@@ -161,6 +161,9 @@ fn free_port() -> Result<u16> {
 
 fn spawn(server: &Server, port: u16) -> Result<Child> {
     (server.cmd)(port)
+        // Every server runs as a production host would: no native backtrace capture.
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
