@@ -226,11 +226,12 @@ async fn call(
             });
             Ok(resp)
         }
-        (Ok(Ok(resp)), Some(done)) => {
-            if let Err(e) = done {
-                failures.log(failure_kind(&e), &e);
-            }
-            Ok(resp)
+        (Ok(Ok(resp)), Some(Ok(()))) => Ok(resp),
+        (Ok(Ok(_)), Some(Err(e))) => {
+            // It failed after setting a response (setting it twice is one way): the head is
+            // not sent yet, so the client learns the truth.
+            failures.log(failure_kind(&e), &e);
+            Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "the component failed"))
         }
         (Ok(Err(code)), _) => {
             failures.log("error-code", &code);

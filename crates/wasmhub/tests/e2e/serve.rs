@@ -94,6 +94,7 @@ fn guest_failures_hurt_only_their_request() {
     let cases = [
         ("/bad/trap", 500, "trap"),
         ("/bad/no-response", 500, "no-response"),
+        ("/bad/twice", 500, "trap"),
         ("/bad/grow", 500, "trap"),
         ("/bad/loop", 504, "deadline"),
     ];
@@ -136,11 +137,22 @@ fn guest_failures_hurt_only_their_request() {
 fn bodies_stream_both_ways() {
     let hub = Hub::new();
     let s = Served::start(&hub, &[&app(&hub, "")]);
-    let body: Vec<u8> = (0..32u32 << 20).map(|i| (i % 251) as u8).collect();
+    // 100 MB through the echo guest: the host's peak memory must not grow by the body.
+    let body: Vec<u8> = (0..100u32 << 20).map(|i| (i % 251) as u8).collect();
+    let before = peak_rss_kib(s.child.id());
     let r = request(s.addr, "POST", "/echo", &body);
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), body.len());
     assert!(r.body == body, "echoed bytes differ");
+    let grown = peak_rss_kib(s.child.id()) - before;
+    assert!(grown < 40 << 10, "the host buffered the body: peak RSS grew {grown} KiB");
+}
+
+/// Peak resident memory of a process, from /proc.
+fn peak_rss_kib(pid: u32) -> i64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]
