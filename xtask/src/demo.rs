@@ -67,7 +67,54 @@ pub fn demo() -> Result {
             .arg(&greet)
             .arg("greet(42)"),
     );
+
+    serve_app(&bin)?;
     eprintln!("\ndemo done: the binary is {}", rel(&bin));
+    Ok(())
+}
+
+/// Serves `examples/hello-app`, shows a few requests, then stops it with SIGTERM.
+fn serve_app(bin: &Path) -> Result {
+    let manifest = util::root().join("examples/hello-app/wasmhub.toml");
+    step("serve an app: three wasi:http components, a fresh instance per request");
+    show(Command::new(bin).arg("check").arg(&manifest))?;
+    let mut child = Command::new(bin)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg(&manifest)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start serve: {e}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut url = None;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.map_err(|e| e.to_string())?;
+        eprintln!("{line}");
+        if let Some(u) = line.strip_prefix("listening on ") {
+            url = Some(u.to_owned());
+            break;
+        }
+    }
+    let url = url.ok_or("serve exited before listening")?;
+    eprintln!("\nthe app is at {url} (try {url}/hello)");
+    for path in ["/hello", "/count", "/count", "/nowhere"] {
+        let _ = show(
+            Command::new("curl")
+                .args(["-sS", "-i", "--max-time", "5"])
+                .arg(format!("{url}{path}")),
+        );
+        eprintln!();
+    }
+    let _ = show(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "5", "--data", "echoed back"])
+            .arg(format!("{url}/echo")),
+    );
+    eprintln!("\n(the counter answers 1 every time: no state survives a request)");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    eprintln!("serve it yourself: {} serve {}", rel(bin), rel(&manifest));
     Ok(())
 }
 

@@ -231,7 +231,10 @@ async fn call(
             // It failed after setting a response (setting it twice is one way): the head is
             // not sent yet, so the client learns the truth.
             failures.log(failure_kind(&e), &e);
-            Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "the component failed"))
+            Err(fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the component failed",
+            ))
         }
         (Ok(Err(code)), _) => {
             failures.log("error-code", &code);

@@ -145,7 +145,10 @@ fn bodies_stream_both_ways() {
     assert_eq!(r.body.len(), body.len());
     assert!(r.body == body, "echoed bytes differ");
     let grown = peak_rss_kib(s.child.id()) - before;
-    assert!(grown < 40 << 10, "the host buffered the body: peak RSS grew {grown} KiB");
+    assert!(
+        grown < 40 << 10,
+        "the host buffered the body: peak RSS grew {grown} KiB"
+    );
 }
 
 /// Peak resident memory of a process, from /proc.
