@@ -77,7 +77,7 @@ fn every_request_gets_a_fresh_instance() {
     }
     let r = s.get("/count");
     let id = r.header("x-request-id").unwrap().to_owned();
-    let log = s.wait_log("counter-http: count is 1");
+    let log = s.wait_log(&format!("request_id={id} component=counter stream"));
     let line = log
         .lines()
         .find(|l| l.contains("counter-http: count is 1") && l.contains(&id));
@@ -113,7 +113,9 @@ fn guest_failures_hurt_only_their_request() {
             "{path} took {:?}",
             start.elapsed()
         );
-        let log = s.wait_log(&format!("kind=\"{kind}\""));
+        let log = s.wait_log(&format!(
+            "request_id={id} component=bad route=/bad/... kind=\"{kind}\""
+        ));
         let line = log
             .lines()
             .find(|l| l.contains(&id) && l.contains("guest failed"))
@@ -194,6 +196,17 @@ fn sigterm_drains_in_flight_requests() {
     );
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn an_address_in_use_is_refused() {
+    let hub = Hub::new();
+    let first = Served::start(&hub, &[g(HELLO_HTTP)]);
+    let r = hub.run(&["serve", "--addr", &first.addr.to_string(), g(HELLO_HTTP)]);
+    assert_eq!(r.code, 2);
+    let expected = format!("cannot listen on {}; pick another --addr", first.addr);
+    assert!(r.stderr.contains(&expected), "{}", r.stderr);
+    assert_eq!(first.get("/").status, 200);
 }
 
 #[test]
