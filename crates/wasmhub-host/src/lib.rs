@@ -15,7 +15,7 @@ pub use exports::{ExportedFunc, FuncLookupError, exported_funcs, find_func};
 pub use inspect::{ComponentKind, Inspection, inspect};
 pub use invoke::{Invocation, InvokeError, invoke};
 pub use json::val_to_json;
-pub use linker::{MissingImport, Provides, check_imports, cli_linker};
+pub use linker::{MissingImport, MissingReason, Provides, check_imports, cli_linker};
 pub use run::{RunError, run_command};
 pub use signature::{func_signature, type_name};
 pub use state::HostState;

@@ -16,25 +16,38 @@ pub fn cli_linker(engine: &Engine) -> Result<Linker<HostState>> {
 
 /// An import that neither the host nor a grant can provide.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", describe(.import, .capability))]
+#[error("{}", describe(.import, *.reason))]
 pub struct MissingImport {
     /// The full import name.
     pub import: String,
     /// What kind of access it asks for.
     pub capability: Capability,
+    /// Why it is missing, which decides the fix.
+    pub reason: MissingReason,
 }
 
-fn describe(import: &str, capability: &Capability) -> String {
-    match capability {
-        Capability::OutboundHttp | Capability::HttpTypes => format!(
+/// Why an import cannot be linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingReason {
+    /// `wasi:http` 0.2, which only `serve` links.
+    HttpOnlyInServe,
+    /// No host implements it: another component must.
+    NoHost,
+    /// A WASI interface at a version this host does not link.
+    WasiVersion,
+}
+
+fn describe(import: &str, reason: MissingReason) -> String {
+    match reason {
+        MissingReason::HttpOnlyInServe => format!(
             "the component imports {import}, which `run` and `invoke` do not provide: \
              wasi:http is provided to components served by `wasmhub serve`"
         ),
-        Capability::Unknown => format!(
+        MissingReason::NoHost => format!(
             "the component imports {import}, which no host provides: no grant can supply it; \
              compose the component with one that exports it (for example `wac plug`) before running"
         ),
-        _ => format!(
+        MissingReason::WasiVersion => format!(
             "the component imports {import}, a WASI version this host does not provide \
              (it links WASI 0.2.x); rebuild the component against WASI 0.2"
         ),
@@ -59,19 +72,25 @@ pub fn check_imports(
     let ty = component.component_type();
     for (name, _) in ty.imports(engine) {
         let need = classify_import(name);
-        let http = matches!(
-            need.capability,
-            Capability::OutboundHttp | Capability::HttpTypes
-        ) && need
+        let is_02 = need
             .version
             .as_deref()
             .is_some_and(|v| v.starts_with("0.2."));
-        if !(need.provided || (http && provides == Provides::Http)) {
-            return Err(MissingImport {
-                import: name.to_owned(),
-                capability: need.capability,
-            });
-        }
+        let http = matches!(
+            need.capability,
+            Capability::OutboundHttp | Capability::HttpTypes
+        );
+        let reason = match need.capability {
+            _ if need.provided || (http && is_02 && provides == Provides::Http) => continue,
+            Capability::Unknown => MissingReason::NoHost,
+            _ if http && is_02 => MissingReason::HttpOnlyInServe,
+            _ => MissingReason::WasiVersion,
+        };
+        return Err(MissingImport {
+            import: name.to_owned(),
+            capability: need.capability,
+            reason,
+        });
     }
     Ok(())
 }
