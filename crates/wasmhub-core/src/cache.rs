@@ -53,11 +53,6 @@ impl CompileCache {
             .or_else(|| var("HOME").map(|d| d.join(".cache").join("wasmhub")))
     }
 
-    /// The cache's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn engine_dir(&self, engine: &Engine) -> PathBuf {
         let mut h = Sha256Hasher(Sha256::new());
         env!("CARGO_PKG_VERSION").hash(&mut h);

@@ -8,4 +8,4 @@ mod load;
 
 pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{EngineKind, new_engine};
-pub use load::{LoadError, Loaded, WasmKind, load_component, sniff_kind};
+pub use load::{LoadError, Loaded, load_component};

@@ -9,7 +9,7 @@ use crate::cache::{CacheOutcome, CompileCache};
 
 /// What a file holds, judged from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WasmKind {
+pub(crate) enum WasmKind {
     /// A WebAssembly component (what wasmhub runs).
     Component,
     /// A core WebAssembly module (needs to become a component first).
@@ -21,7 +21,7 @@ pub enum WasmKind {
 }
 
 /// Tells a component from a core module, text, or something else.
-pub fn sniff_kind(bytes: &[u8]) -> WasmKind {
+pub(crate) fn sniff_kind(bytes: &[u8]) -> WasmKind {
     match bytes {
         [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => WasmKind::CoreModule,
         [0, b'a', b's', b'm', _, _, 1, 0, ..] => WasmKind::Component,

@@ -189,7 +189,7 @@ async fn call(
         // The instance never outlives the request's deadline, body streaming included.
         match tokio::time::timeout(deadline, run).await {
             Ok(r) => r.map_err(anyhow::Error::from),
-            Err(_) => Err(anyhow::anyhow!("deadline of {deadline:?} exceeded")),
+            Err(_) => Err(DeadlineExceeded(deadline).into()),
         }
     });
     let failures = FailureLog {
@@ -275,8 +275,13 @@ async fn call(
     }
 }
 
+/// The request's wall-clock limit ran out while the guest was still running.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline of {0:?} exceeded")]
+struct DeadlineExceeded(std::time::Duration);
+
 fn failure_kind(e: &anyhow::Error) -> &'static str {
-    if e.to_string().starts_with("deadline of") {
+    if e.is::<DeadlineExceeded>() {
         "deadline"
     } else {
         "trap"
