@@ -76,7 +76,7 @@ pub fn demo() -> Result {
 /// Serves `examples/hello-app`, shows a few requests, then stops it with SIGTERM.
 fn serve_app(bin: &Path) -> Result {
     let manifest = util::root().join("examples/hello-app/wasmhub.toml");
-    step("serve an app: three wasi:http components, a fresh instance per request");
+    step("serve an app: four wasi:http components, a fresh instance per request, audited grants");
     show(Command::new(bin).arg("check").arg(&manifest))?;
     let mut child = Command::new(bin)
         .args(["serve", "--addr", "127.0.0.1:0"])
@@ -110,6 +110,15 @@ fn serve_app(bin: &Path) -> Result {
             .arg(format!("{url}/echo")),
     );
     eprintln!("\n(the counter answers 1 every time: no state survives a request)");
+    step("outbound HTTP only where granted: proxy may reach 127.0.0.1, nothing else");
+    for target in [format!("{url}/hello"), "http://example.com/".to_owned()] {
+        let _ = show(
+            Command::new("curl")
+                .args(["-sS", "--max-time", "5"])
+                .arg(format!("{url}/proxy?url={target}")),
+        );
+        eprintln!();
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

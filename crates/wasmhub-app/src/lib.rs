@@ -7,22 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
-pub use wasmhub_manifest::{ComponentName, DirGrant, DirMode, EnvGrant, OutboundRule, Route};
+mod grants;
 
-/// Everything a component may touch beyond its own memory; empty means nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Grants {
-    /// Environment variables the guest sees.
-    pub env: Vec<EnvGrant>,
-    /// Host directories the guest sees, at guest paths.
-    pub dirs: Vec<DirGrant>,
-    /// Allowed outgoing HTTP destinations.
-    pub outbound: Vec<OutboundRule>,
-    /// Arguments the guest sees (`argv[0]` first).
-    pub args: Vec<String>,
-    /// Whether the guest's stdin, stdout and stderr are the host process's.
-    pub inherit_stdio: bool,
-}
+pub use grants::{DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env};
+pub use wasmhub_manifest::{
+    ComponentName, DirGrant, DirMode, EnvGrant, OutboundRule, Route, SocketHost, SocketRule,
+    Transport,
+};
 
 /// One component of an app.
 #[derive(Debug, Clone)]
@@ -72,27 +63,63 @@ impl App {
         let components = m
             .in_file_order()
             .into_iter()
-            .map(|(name, c)| AppComponent {
-                name: name.to_string(),
-                source: m.base_dir.join(c.source.get_ref()),
-                route: c.route.as_ref().map(|r| r.get_ref().clone()),
-                grants: Grants {
-                    env: c.grant.env.clone(),
-                    dirs: c
-                        .grant
+            .map(|(name, c)| {
+                let at = |offset: usize| Origin::Manifest(m.location(offset));
+                let origin = m.location(c.source.span().start);
+                let g = &c.grant;
+                let spanned = |v: &[toml::Spanned<SocketRule>]| {
+                    v.iter()
+                        .map(|r| Granted::new(r.get_ref().clone(), at(r.span().start)))
+                        .collect()
+                };
+                let flag = |f: &Option<toml::Spanned<bool>>, default: &Granted<bool>| {
+                    f.as_ref().map_or_else(
+                        || default.clone(),
+                        |v| Granted::new(*v.get_ref(), at(v.span().start)),
+                    )
+                };
+                let none = Grants::none(GrantSite::Manifest {
+                    component: name.to_string(),
+                    at: origin.clone(),
+                });
+                let grants = Grants {
+                    env: g
+                        .env
+                        .iter()
+                        .map(|e| Granted::new(e.get_ref().clone(), at(e.span().start)))
+                        .collect(),
+                    dirs: g
                         .files
                         .iter()
-                        .map(|f| DirGrant {
-                            host: m.base_dir.join(f.host.get_ref()),
-                            guest: f.guest.clone(),
-                            mode: f.mode,
+                        .map(|f| {
+                            let dir = DirGrant {
+                                host: m.base_dir.join(f.host.get_ref()),
+                                guest: f.guest.clone(),
+                                mode: f.mode,
+                            };
+                            Granted::new(dir, at(f.host.span().start))
                         })
                         .collect(),
-                    outbound: c.grant.outbound.clone(),
+                    outbound: g
+                        .outbound
+                        .iter()
+                        .map(|o| Granted::new(o.get_ref().clone(), at(o.span().start)))
+                        .collect(),
+                    connect: spanned(&g.sockets.connect),
+                    bind: spanned(&g.sockets.bind),
+                    stdio: flag(&g.stdio, &none.stdio),
+                    clocks: flag(&g.clocks, &none.clocks),
+                    random: flag(&g.random, &none.random),
                     args: vec![name.to_string()],
-                    inherit_stdio: false,
-                },
-                origin: Some(m.location(c.source.span().start)),
+                    ..none
+                };
+                AppComponent {
+                    name: name.to_string(),
+                    source: m.base_dir.join(c.source.get_ref()),
+                    route: c.route.as_ref().map(|r| r.get_ref().clone()),
+                    grants,
+                    origin: Some(origin),
+                }
             })
             .collect();
         Ok(Self {

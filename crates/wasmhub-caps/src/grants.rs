@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use wasmhub_app::{DirMode, EnvGrant, Grants};
+use wasmhub_app::{DirMode, EnvGrant, Grants, Transport};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::sockets::SocketPolicy;
 
 /// A grant that cannot be honoured on this host.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,9 @@ pub enum GrantError {
 }
 
 /// Builds the WASI context `grants` allow: nothing that is not listed.
+///
+/// Stdio, clocks and random are not switched off here: a component denied them is
+/// refused before it runs (see [`crate::audit`]), so it never holds those imports.
 pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
     let mut b = WasiCtxBuilder::new();
     if grants.inherit_stdio {
@@ -31,7 +36,7 @@ pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
     }
     b.args(&grants.args);
     for env in &grants.env {
-        match env {
+        match &env.value {
             EnvGrant::Value { name, value } => {
                 b.env(name, value);
             }
@@ -43,6 +48,7 @@ pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
         }
     }
     for dir in &grants.dirs {
+        let dir = &dir.value;
         let perms = match dir.mode {
             DirMode::ReadOnly => FsPerms::ReadOnly,
             DirMode::ReadWrite => FsPerms::ReadWrite,
@@ -54,5 +60,10 @@ pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
                 source: e.into(),
             })?;
     }
+    let sockets = SocketPolicy::new(&grants.connect, &grants.bind);
+    b.allow_tcp(sockets.uses(Transport::Tcp))
+        .allow_udp(sockets.uses(Transport::Udp))
+        .allow_ip_name_lookup(grants.needs_name_lookup())
+        .socket_addr_check(move |addr, usage| sockets.check(addr, usage));
     Ok(b)
 }

@@ -111,6 +111,42 @@ pub fn classify_import(name: &str) -> ImportNeed {
     }
 }
 
+/// `wasi:cli/{stdin, stdout}@0.2.12` for imports of one package at one version.
+pub fn compact_imports(imports: &[String]) -> String {
+    let mut groups: Vec<(String, String, Vec<String>)> = Vec::new();
+    for name in imports {
+        let (path, version) = name.split_once('@').unwrap_or((name, ""));
+        let (package, iface) = path.split_once('/').unwrap_or((path, ""));
+        match groups
+            .iter_mut()
+            .find(|(p, v, _)| p == package && v == version)
+        {
+            Some(g) => g.2.push(iface.to_owned()),
+            None => groups.push((
+                package.to_owned(),
+                version.to_owned(),
+                vec![iface.to_owned()],
+            )),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(package, version, ifaces)| {
+            let at = if version.is_empty() {
+                String::new()
+            } else {
+                format!("@{version}")
+            };
+            match ifaces.as_slice() {
+                [one] if one.is_empty() => format!("{package}{at}"),
+                [one] => format!("{package}/{one}{at}"),
+                many => format!("{package}/{{{}}}{at}", many.join(", ")),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +165,21 @@ mod tests {
         assert_eq!(n.capability, Capability::Unknown);
         assert!(n.version.is_none());
         assert!(!classify_import("wasi:http/outgoing-handler@0.2.0").provided);
+    }
+
+    #[test]
+    fn imports_compact_by_package_and_version() {
+        let names = [
+            "wasi:io/poll@0.2.6",
+            "wasi:io/error@0.2.6",
+            "wasi:io/poll@0.3.0",
+            "acme:x/y",
+            "acme:z",
+        ]
+        .map(String::from);
+        assert_eq!(
+            compact_imports(&names),
+            "wasi:io/{poll, error}@0.2.6, wasi:io/poll@0.3.0, acme:x/y, acme:z"
+        );
     }
 }

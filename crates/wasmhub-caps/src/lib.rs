@@ -2,9 +2,15 @@
 
 #![deny(missing_docs)]
 
+mod audit;
 mod grants;
 mod imports;
+mod sockets;
 
+pub use audit::{Audit, NotGranted, Refusal, Verb, grant_rows};
 pub use grants::{GrantError, wasi_builder};
-pub use imports::{Capability, ImportNeed, classify_import};
-pub use wasmhub_app::{DirGrant, DirMode, EnvGrant, Grants, OutboundRule};
+pub use imports::{Capability, ImportNeed, classify_import, compact_imports};
+pub use sockets::SocketPolicy;
+pub use wasmhub_app::{
+    DirGrant, DirMode, EnvGrant, GrantSite, Granted, Grants, Origin, OutboundRule, SocketRule,
+};

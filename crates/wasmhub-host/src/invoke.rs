@@ -7,9 +7,7 @@ use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{Component, Val};
 use wasmtime::{Engine, Store};
 
-use crate::{
-    ExportedFunc, FuncLookupError, HostState, check_imports, cli_linker, exported_funcs, find_func,
-};
+use crate::{ExportedFunc, FuncLookupError, HostState, cli_linker, exported_funcs, find_func};
 
 /// A finished call: which function ran and what it returned.
 pub struct Invocation {
@@ -96,7 +94,7 @@ pub async fn invoke(
     let funcs = exported_funcs(engine, component);
     let func = find_func(&funcs, name).map_err(InvokeError::from)?.clone();
     let params = parse_args(&func, call, open)?;
-    check_imports(engine, component, crate::Provides::Cli)?;
+    crate::admit(engine, component, crate::Verb::Cli, grants)?;
 
     let linker = cli_linker(engine)?;
     let wasi = wasmhub_caps::wasi_builder(grants)?.build();

@@ -1,7 +1,7 @@
 //! The linker for `run`/`invoke`, and the check that every import is provided before instantiating.
 
 use anyhow::Result;
-use wasmhub_caps::{Capability, classify_import};
+use wasmhub_caps::{Audit, Capability, Grants, Verb, classify_import};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -54,20 +54,11 @@ fn describe(import: &str, reason: MissingReason) -> String {
     }
 }
 
-/// Which host interfaces a verb links.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provides {
-    /// WASI 0.2 `wasi:cli` world: `run` and `invoke`.
-    Cli,
-    /// That plus `wasi:http` types and outgoing handler: `serve`.
-    Http,
-}
-
-/// Fails with the first import the linker for `provides` cannot satisfy, naming it and what would.
+/// Fails with the first import the linker for `verb` cannot satisfy, naming it and what would.
 pub fn check_imports(
     engine: &Engine,
     component: &Component,
-    provides: Provides,
+    verb: Verb,
 ) -> Result<(), MissingImport> {
     let ty = component.component_type();
     for (name, _) in ty.imports(engine) {
@@ -81,7 +72,7 @@ pub fn check_imports(
             Capability::OutboundHttp | Capability::HttpTypes
         );
         let reason = match need.capability {
-            _ if need.provided || (http && is_02 && provides == Provides::Http) => continue,
+            _ if need.provided || (http && is_02 && verb == Verb::Serve) => continue,
             Capability::Unknown => MissingReason::NoHost,
             _ if http && is_02 => MissingReason::HttpOnlyInServe,
             _ => MissingReason::WasiVersion,
@@ -93,4 +84,18 @@ pub fn check_imports(
         });
     }
     Ok(())
+}
+
+/// Decides before instantiation: every import must be linkable and covered by `grants`.
+pub fn admit(
+    engine: &Engine,
+    component: &Component,
+    verb: Verb,
+    grants: &Grants,
+) -> anyhow::Result<Audit> {
+    check_imports(engine, component, verb)?;
+    let ty = component.component_type();
+    let audit = Audit::new(ty.imports(engine).map(|(name, _)| name), grants, verb);
+    audit.verdict()?;
+    Ok(audit)
 }

@@ -7,7 +7,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
-use crate::{HostState, check_imports, cli_linker, exported_funcs};
+use crate::{HostState, cli_linker, exported_funcs};
 
 /// Why a component cannot be run as a command.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub async fn run_command(engine: &Engine, component: &Component, grants: &Grants
             .collect();
         return Err(RunError::NotACommand { exports }.into());
     }
-    check_imports(engine, component, crate::Provides::Cli)?;
+    crate::admit(engine, component, crate::Verb::Cli, grants)?;
     let linker = cli_linker(engine)?;
     let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
     let wasi = wasmhub_caps::wasi_builder(grants)?.build();

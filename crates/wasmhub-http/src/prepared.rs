@@ -70,8 +70,18 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
                 at()
             );
         }
-        wasmhub_host::check_imports(engine, component, wasmhub_host::Provides::Http)
-            .with_context(at)?;
+        // A refusal already names the component, the import and the manifest line.
+        let audit = wasmhub_host::admit(engine, component, wasmhub_host::Verb::Serve, &c.grants)
+            .map_err(|e| {
+                if e.is::<wasmhub_caps::NotGranted>() {
+                    e
+                } else {
+                    e.context(at())
+                }
+            })?;
+        for unused in &audit.unused {
+            tracing::warn!(component = %c.name, "{unused}");
+        }
         let pre = ProxyPre::new(
             linker
                 .instantiate_pre(component)
@@ -85,7 +95,7 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
             route: route.to_string(),
             pre,
             grants: c.grants.clone(),
-            outbound: c.grants.outbound.clone().into(),
+            outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
         }));
     }
     if served.iter().all(Option::is_none) {

@@ -8,10 +8,14 @@ mod load;
 mod names;
 mod outbound;
 mod schema;
+mod socket;
 
 pub use error::ManifestError;
 pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
 pub use load::load;
 pub use names::{ComponentName, Route};
 pub use outbound::{OutboundRule, Port};
-pub use schema::{AppSection, ComponentSection, FileGrantEntry, GrantSection, Manifest};
+pub use schema::{
+    AppSection, ComponentSection, FileGrantEntry, GrantSection, Manifest, SocketsGrant,
+};
+pub use socket::{PortRange, SocketHost, SocketRule, Transport};

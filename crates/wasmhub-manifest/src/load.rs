@@ -120,6 +120,8 @@ route = "/cart/..."
 env = ["CURRENCY=EUR", "TZ"]
 files = [{ host = "data", guest = "/data" }]
 outbound = ["http://127.0.0.1:8081"]
+sockets = { connect = ["tcp://127.0.0.1:5432"], bind = ["udp://127.0.0.1:*"] }
+clocks = false
 "#,
         );
         let m = load(&path).unwrap();
@@ -130,6 +132,13 @@ outbound = ["http://127.0.0.1:8081"]
         );
         assert_eq!(cart.grant.env.len(), 2);
         assert_eq!(cart.grant.files[0].mode, crate::DirMode::ReadOnly);
+        assert_eq!(cart.grant.sockets.connect.len(), 1);
+        assert_eq!(cart.grant.sockets.bind.len(), 1);
+        assert_eq!(
+            cart.grant.clocks.as_ref().map(|c| *c.get_ref()),
+            Some(false)
+        );
+        assert!(cart.grant.random.is_none());
     }
 
     #[test]
@@ -167,6 +176,22 @@ outbound = ["http://127.0.0.1:8081"]
             "{head}[component.cart.grant]\noutbound = [\"example.com\"]\n"
         ));
         assert!(e.contains(":7: invalid outbound rule `example.com`"), "{e}");
+        let e = error(&format!(
+            "{head}[component.cart.grant]\nsockets = {{ connect = [\"127.0.0.1:80\"] }}\n"
+        ));
+        assert!(e.contains(":7: invalid socket rule `127.0.0.1:80`"), "{e}");
+        let e = error(&format!(
+            "{head}[component.cart.grant]\nsockets = {{ listen = [] }}\n"
+        ));
+        assert!(
+            e.contains(":7: unknown field `listen`, expected `connect` or `bind`"),
+            "{e}"
+        );
+        let e = error(&format!("{head}[component.cart.grant]\nclocks = \"no\"\n"));
+        assert!(
+            e.contains(":7: invalid type: string \"no\", expected a boolean"),
+            "{e}"
+        );
         let e = error("[app]\nname = \"shop\"\n");
         assert!(e.contains("the app has no components"), "{e}");
     }

@@ -115,6 +115,14 @@ impl OutboundRule {
     }
 }
 
+impl std::str::FromStr for OutboundRule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::try_from(s.to_owned())
+    }
+}
+
 impl fmt::Display for OutboundRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)

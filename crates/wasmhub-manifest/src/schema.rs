@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::{ComponentName, DirMode, EnvGrant, OutboundRule, Route};
+use crate::{ComponentName, DirMode, EnvGrant, OutboundRule, Route, SocketRule};
 
 /// A whole `wasmhub.toml`.
 #[derive(Debug, Deserialize)]
@@ -74,13 +74,37 @@ pub struct ComponentSection {
 pub struct GrantSection {
     /// `env = ["NAME=VALUE", "INHERITED"]`.
     #[serde(default)]
-    pub env: Vec<EnvGrant>,
+    pub env: Vec<Spanned<EnvGrant>>,
     /// `files = [{ host = "data", guest = "/data", mode = "ro" }]`.
     #[serde(default)]
     pub files: Vec<FileGrantEntry>,
     /// `outbound = ["https://api.example.com"]`: allowed outgoing HTTP destinations.
     #[serde(default)]
-    pub outbound: Vec<OutboundRule>,
+    pub outbound: Vec<Spanned<OutboundRule>>,
+    /// `sockets = { connect = ["tcp://127.0.0.1:5432"], bind = [...] }`.
+    #[serde(default)]
+    pub sockets: SocketsGrant,
+    /// `stdio = false` refuses components that import stdin/stdout/stderr (default: granted).
+    #[serde(default)]
+    pub stdio: Option<Spanned<bool>>,
+    /// `clocks = false` refuses components that import clocks (default: granted).
+    #[serde(default)]
+    pub clocks: Option<Spanned<bool>>,
+    /// `random = false` refuses components that import random (default: granted).
+    #[serde(default)]
+    pub random: Option<Spanned<bool>>,
+}
+
+/// `sockets = { connect = [...], bind = [...] }`; nothing is reachable unless listed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocketsGrant {
+    /// Remote addresses the component may connect (TCP) or send to (UDP).
+    #[serde(default)]
+    pub connect: Vec<Spanned<SocketRule>>,
+    /// Local addresses the component may bind and listen on.
+    #[serde(default)]
+    pub bind: Vec<Spanned<SocketRule>>,
 }
 
 /// One directory in `files`.

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 use wasmhub_app::App;
-use wasmhub_caps::{DirGrant, EnvGrant, Grants};
+use wasmhub_app::DirMode;
+use wasmhub_caps::{
+    DirGrant, EnvGrant, GrantSite, Granted, Grants, Origin, OutboundRule, SocketRule,
+};
 use wasmhub_core::{CompileCache, EngineKind, Loaded, load_component, new_engine};
 use wasmtime::Engine;
 
@@ -18,18 +21,93 @@ pub struct GrantFlags {
     /// Grant a host directory at a guest path, read-write unless `:ro`. Default: no files.
     #[arg(long = "dir", value_name = "HOST::GUEST[:ro]")]
     pub dirs: Vec<DirGrant>,
+    /// Allow outgoing HTTP (serve) to scheme://host[:port]; `*.` wildcards, `*` port. Default: none.
+    #[arg(long = "outbound", value_name = "RULE")]
+    pub outbound: Vec<OutboundRule>,
+    /// Allow connecting (TCP) or sending (UDP) to tcp|udp://HOST:PORT (IP, network/len, DNS name, `*`). Default: none.
+    #[arg(long = "connect", value_name = "RULE")]
+    pub connect: Vec<SocketRule>,
+    /// Allow binding and listening on tcp|udp://HOST:PORT. Default: none.
+    #[arg(long = "bind", value_name = "RULE")]
+    pub bind: Vec<SocketRule>,
+    /// Deny stdio, clocks or random (on by default): a component importing them is refused.
+    #[arg(long = "deny", value_name = "CAPABILITY")]
+    pub deny: Vec<Deniable>,
+}
+
+/// A capability that is on unless denied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Deniable {
+    /// stdin, stdout and stderr.
+    Stdio,
+    /// Wall and monotonic clocks.
+    Clocks,
+    /// Random numbers.
+    Random,
 }
 
 impl GrantFlags {
+    /// Whether any grant was given (they apply to a lone component only).
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty()
+            && self.dirs.is_empty()
+            && self.outbound.is_empty()
+            && self.connect.is_empty()
+            && self.bind.is_empty()
+            && self.deny.is_empty()
+    }
+
     /// The grants, with `args` as the guest's argv and the host's stdio.
     pub fn grants(self, args: Vec<String>) -> Grants {
-        Grants {
-            env: self.env,
-            dirs: self.dirs,
-            outbound: Vec::new(),
-            args,
-            inherit_stdio: true,
+        fn flagged<T: std::fmt::Display>(flag: &str, v: Vec<T>) -> Vec<Granted<T>> {
+            v.into_iter()
+                .map(|value| {
+                    let origin = Origin::Flag(format!("{flag} {value}"));
+                    Granted::new(value, origin)
+                })
+                .collect()
         }
+        let mut g = Grants::none(GrantSite::Flags);
+        g.env = self
+            .env
+            .into_iter()
+            .map(|e| {
+                let typed = match &e {
+                    EnvGrant::Value { name, value } => format!("--env {name}={value}"),
+                    EnvGrant::Inherit { name } => format!("--env {name}"),
+                };
+                let origin = Origin::Flag(typed);
+                Granted::new(e, origin)
+            })
+            .collect();
+        g.dirs = self
+            .dirs
+            .into_iter()
+            .map(|d| {
+                let mode = if d.mode == DirMode::ReadOnly {
+                    ":ro"
+                } else {
+                    ""
+                };
+                let typed = format!("--dir {}::{}{mode}", d.host.display(), d.guest);
+                let origin = Origin::Flag(typed);
+                Granted::new(d, origin)
+            })
+            .collect();
+        g.outbound = flagged("--outbound", self.outbound);
+        g.connect = flagged("--connect", self.connect);
+        g.bind = flagged("--bind", self.bind);
+        for d in self.deny {
+            let (slot, name) = match d {
+                Deniable::Stdio => (&mut g.stdio, "stdio"),
+                Deniable::Clocks => (&mut g.clocks, "clocks"),
+                Deniable::Random => (&mut g.random, "random"),
+            };
+            *slot = Granted::new(false, Origin::Flag(format!("--deny {name}")));
+        }
+        g.args = args;
+        g.inherit_stdio = true;
+        g
     }
 }
 
@@ -67,10 +145,10 @@ impl CacheFlags {
 /// An app from a manifest (`.toml`), or from one component and the CLI's grants.
 pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
     if target.extension().is_some_and(|e| e == "toml") {
-        if grants.env.len() + grants.dirs.len() > 0 {
+        if !grants.is_empty() {
             anyhow::bail!(
-                "--env and --dir apply to a lone component; grant a manifest's components \
-                 under [component.NAME.grant] in {}",
+                "grant flags (--env, --dir, --outbound, --connect, --bind, --deny) apply to a lone \
+                 component; grant a manifest's components under [component.NAME.grant] in {}",
                 target.display()
             );
         }
@@ -79,6 +157,19 @@ pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
     let mut grants = grants.grants(Vec::new());
     grants.inherit_stdio = false;
     Ok(App::single(target, grants))
+}
+
+/// Prints a warning for each grant the component cannot use (it does not import it).
+pub fn warn_unused(engine: &Engine, component: &wasmtime::component::Component, grants: &Grants) {
+    let ty = component.component_type();
+    let audit = wasmhub_caps::Audit::new(
+        ty.imports(engine).map(|(n, _)| n),
+        grants,
+        wasmhub_caps::Verb::Cli,
+    );
+    for unused in audit.unused {
+        eprintln!("warning: {unused}");
+    }
 }
 
 /// A single-threaded runtime: one-shot verbs run one instance.

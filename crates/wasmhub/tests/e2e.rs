@@ -2,6 +2,9 @@
 
 mod e2e {
     pub mod cache;
+    pub mod caps_files;
+    pub mod caps_http;
+    pub mod caps_net;
     pub mod errors;
     pub mod harness;
     pub mod inspect;

@@ -2,18 +2,25 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
-use wasmhub_core::{EngineKind, new_engine};
+use wasmhub_app::AppComponent;
+use wasmhub_caps::{Audit, Verb, compact_imports, grant_rows};
+use wasmhub_core::{CompileCache, EngineKind, load_component, new_engine};
+use wasmtime::Engine;
 
 use crate::common::{CacheFlags, GrantFlags, load_app};
 
 /// Validate an app manifest (or a component) exactly as `serve` would, without serving.
 ///
 /// Checks every key and value, that each source exists, compiles and exports
-/// wasi:http/incoming-handler, that its imports can be provided, and that routes are unique.
+/// wasi:http/incoming-handler, that its imports can be provided and are granted, and that
+/// routes are unique. Prints, per component, what it imports, what it is granted and
+/// where (manifest line or flag), and grants it never uses.
 #[derive(Parser)]
 pub struct CheckCommand {
+    #[command(flatten)]
+    grants: GrantFlags,
     #[command(flatten)]
     cache: CacheFlags,
     /// An app manifest (.toml) or a component (.wasm).
@@ -21,21 +28,82 @@ pub struct CheckCommand {
 }
 
 impl CheckCommand {
-    /// Prints a summary, or fails with the first problem.
+    /// Prints the audit, then fails with the first problem, if any.
     pub fn execute(self) -> Result<i32> {
         let engine = new_engine(EngineKind::Serve {
             max_instances: wasmhub_http::ServeOptions::default().max_instances,
         })?;
-        let app = load_app(&self.target, GrantFlags::default())?;
-        let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app)?;
-        println!("ok: app \"{}\"", prepared.app.name);
-        for c in &prepared.app.components {
-            let route = c
-                .route
-                .as_ref()
-                .map_or_else(|| "(not routed)".to_owned(), |r| r.to_string());
-            println!("  {route} -> {} ({})", c.name, c.source.display());
+        let cache = self.cache.cache();
+        let app = load_app(&self.target, self.grants)?;
+        println!("app \"{}\" ({})", app.name, self.target.display());
+        for c in &app.components {
+            audit_component(&engine, cache.as_ref(), c)?;
         }
+        let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app)?;
+        println!("\nok: app \"{}\" can be served", prepared.app.name);
         Ok(0)
+    }
+}
+
+/// Prints one component's imports, grant table, unused grants and refusals.
+fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppComponent) -> Result<()> {
+    let route = c
+        .route
+        .as_ref()
+        .map_or_else(|| "(not routed)".to_owned(), |r| r.to_string());
+    println!(
+        "\ncomponent \"{}\" {route} -> {}",
+        c.name,
+        c.source.display()
+    );
+    let loaded = load_component(engine, cache, &c.source)
+        .with_context(|| format!("component \"{}\"", c.name))?;
+    let verb = if c.route.is_some() {
+        Verb::Serve
+    } else {
+        Verb::Cli
+    };
+    let ty = loaded.component.component_type();
+    let audit = Audit::new(ty.imports(engine).map(|(n, _)| n), &c.grants, verb);
+    println!("  imports:");
+    if audit.needs.is_empty() {
+        println!("    none");
+    }
+    for (cap, imports) in &audit.needs {
+        println!("    {:<24} {}", cap.name(), compact_imports(imports));
+    }
+    println!("  grants:");
+    print_table(
+        ("capability", "granted", "where"),
+        &grant_rows(&c.grants)
+            .into_iter()
+            .map(|(a, b, c)| (a.to_owned(), b, c))
+            .collect::<Vec<_>>(),
+    );
+    for warning in &audit.unused {
+        println!("  warning: {warning}");
+    }
+    for refusal in &audit.refusals {
+        println!("  refused: {refusal}");
+    }
+    Ok(())
+}
+
+fn print_table(head: (&str, &str, &str), rows: &[(String, String, String)]) {
+    let w0 = rows
+        .iter()
+        .map(|r| r.0.len())
+        .chain([head.0.len()])
+        .max()
+        .unwrap_or(0);
+    let w1 = rows
+        .iter()
+        .map(|r| r.1.len())
+        .chain([head.1.len()])
+        .max()
+        .unwrap_or(0);
+    println!("    {:<w0$}  {:<w1$}  {}", head.0, head.1, head.2);
+    for (a, b, c) in rows {
+        println!("    {a:<w0$}  {b:<w1$}  {c}");
     }
 }

@@ -36,6 +36,7 @@ impl InvokeCommand {
         let (engine, loaded) = self.cache.load(&self.component)?;
         let argv0 = self.component.display().to_string();
         let grants = self.grants.grants(vec![argv0]);
+        crate::common::warn_unused(&engine, &loaded.component, &grants);
         let done = block_on(wasmhub_host::invoke(
             &engine,
             &loaded.component,

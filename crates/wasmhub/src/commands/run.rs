@@ -41,6 +41,7 @@ impl RunCommand {
             .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());
         let args = std::iter::once(argv0).chain(rest).collect();
         let grants = self.grants.grants(args);
+        crate::common::warn_unused(&engine, &loaded.component, &grants);
         block_on(wasmhub_host::run_command(
             &engine,
             &loaded.component,

@@ -1,6 +1,6 @@
 //! `wasmhub inspect`: world, kind, size and capabilities.
 
-use test_programs_artifacts::{CLI_ECHO, GREET};
+use test_programs_artifacts::{FS_ESCAPE, GREET};
 
 use super::harness::{Hub, g};
 
@@ -25,7 +25,7 @@ fn library_component() {
 #[test]
 fn command_component_needs() {
     let hub = Hub::new();
-    let r = hub.run(&["inspect", "--json", g(CLI_ECHO)]);
+    let r = hub.run(&["inspect", "--json", g(FS_ESCAPE)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["kind"], "command");

@@ -40,53 +40,6 @@ fn env_is_empty_unless_granted() {
 }
 
 #[test]
-fn files_only_when_granted() {
-    let hub = Hub::new();
-    let data = hub.tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    std::fs::write(data.join("note.txt"), "granted text\n").unwrap();
-
-    let denied = hub.run(&["run", g(CLI_ECHO), "--file", "/data/note.txt"]);
-    assert_eq!(denied.code, 1);
-    assert!(
-        denied.stderr.contains("cannot read /data/note.txt"),
-        "{}",
-        denied.stderr
-    );
-
-    let grant = format!("{}::/data:ro", data.display());
-    let ok = hub.run(&[
-        "run",
-        "--dir",
-        &grant,
-        g(CLI_ECHO),
-        "--file",
-        "/data/note.txt",
-    ]);
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
-    assert_eq!(ok.stdout, "file /data/note.txt: granted text\n");
-
-    let ro = hub.run(&[
-        "run",
-        "--dir",
-        &grant,
-        g(CLI_ECHO),
-        "--write",
-        "/data/new.txt",
-    ]);
-    assert_eq!(ro.code, 1, "a read-only grant refuses writes");
-    assert!(!data.join("new.txt").exists());
-
-    let rw = format!("{}::/data", data.display());
-    let w = hub.run(&["run", "--dir", &rw, g(CLI_ECHO), "--write", "/data/new.txt"]);
-    assert_eq!(w.code, 0, "{}", w.stderr);
-    assert_eq!(
-        std::fs::read_to_string(data.join("new.txt")).unwrap(),
-        "written by cli-echo\n"
-    );
-}
-
-#[test]
 fn exit_status_passes_through() {
     let hub = Hub::new();
     let r = hub.run(&["run", g(CLI_ECHO), "partial", "--exit", "3"]);

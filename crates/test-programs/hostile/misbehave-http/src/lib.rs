@@ -1,11 +1,10 @@
 //! `misbehave-http`: fails in the way its path names, to prove a guest hurts only its own request.
 //!
 //! The last path segment: `trap`, `loop`, `grow` (memory until the cap), `no-response`, `twice`,
-//! `sleep` (1 s), `outbound?url=...` (an outgoing GET); anything else answers `ok`.
+//! `sleep` (1 s); anything else answers `ok`.
 
 use wasip2::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam,
-    Scheme,
+    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 
 struct Misbehave;
@@ -32,7 +31,7 @@ fn spin_forever() -> u64 {
 impl wasip2::exports::http::incoming_handler::Guest for Misbehave {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let path = request.path_with_query().unwrap_or_default();
-        let (path, query) = path.split_once('?').unwrap_or((&path, ""));
+        let path = path.split_once('?').map_or(path.as_str(), |(p, _)| p);
         // The last segment names the behaviour, whatever route prefix the app gives.
         let action = path.rsplit('/').next().unwrap_or_default();
         match action {
@@ -56,34 +55,6 @@ impl wasip2::exports::http::incoming_handler::Guest for Misbehave {
             "sleep" => {
                 wasip2::clocks::monotonic_clock::subscribe_duration(1_000_000_000).block();
                 answer(out, 200, "slept");
-            }
-            "outbound" => {
-                let url = query.strip_prefix("url=").unwrap_or("");
-                let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-                let (authority, path) = rest
-                    .find('/')
-                    .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-                let req = OutgoingRequest::new(Fields::new());
-                req.set_scheme(Some(&if scheme == "https" {
-                    Scheme::Https
-                } else {
-                    Scheme::Http
-                }))
-                .unwrap();
-                req.set_authority(Some(authority)).unwrap();
-                req.set_path_with_query(Some(path)).unwrap();
-                match wasip2::http::outgoing_handler::handle(req, None) {
-                    Ok(future) => {
-                        future.subscribe().block();
-                        match future.get().unwrap().unwrap() {
-                            Ok(resp) => {
-                                answer(out, 200, &format!("upstream status {}", resp.status()))
-                            }
-                            Err(e) => answer(out, 502, &format!("outbound failed: {e:?}")),
-                        }
-                    }
-                    Err(e) => answer(out, 502, &format!("outbound refused: {e:?}")),
-                }
             }
             _ => answer(out, 200, "ok"),
         }

@@ -1,6 +1,6 @@
-//! `cli-echo`: a `wasi:cli` command that prints its args, one env var and one granted file.
+//! `cli-echo`: a `wasi:cli` command that prints its args and env vars, reads stdin, exits as told.
 //!
-//! Usage inside the guest: `cli-echo [--env NAME] [--file PATH] [--exit CODE] [--fail] [WORDS...]`.
+//! Usage inside the guest: `cli-echo [--env NAME] [--stdin] [--exit CODE] [--fail] [WORDS...]`.
 
 use std::io::Write;
 
@@ -14,26 +14,6 @@ fn main() {
                 match std::env::var(&name) {
                     Ok(v) => println!("env {name}={v}"),
                     Err(_) => println!("env {name} is not set"),
-                }
-            }
-            "--file" => {
-                let path = args.next().expect("--file needs a path");
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => println!("file {path}: {}", text.trim_end()),
-                    Err(e) => {
-                        eprintln!("cannot read {path}: {e}");
-                        std::process::exit(1);
-                    }
-                }
-            }
-            "--write" => {
-                let path = args.next().expect("--write needs a path");
-                match std::fs::write(&path, "written by cli-echo\n") {
-                    Ok(()) => println!("wrote {path}"),
-                    Err(e) => {
-                        eprintln!("cannot write {path}: {e}");
-                        std::process::exit(1);
-                    }
                 }
             }
             "--stdin" => {

@@ -1,0 +1,319 @@
+//! Deciding, before instantiation, whether a component's imports are covered by its grants.
+
+use std::collections::BTreeMap;
+
+use wasmhub_app::{GrantSite, Granted, Grants, describe_dir, describe_env};
+
+use crate::{Capability, classify_import};
+
+/// The result of holding a component's imports against its grants.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// Its imports, grouped by the capability each implies.
+    pub needs: BTreeMap<Capability, Vec<String>>,
+    /// Imports its grants do not cover: each one stops it from running.
+    pub refusals: Vec<Refusal>,
+    /// Grants it never uses.
+    pub unused: Vec<String>,
+}
+
+/// A capability the component imports but is not granted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// The capability.
+    pub capability: Capability,
+    /// The imports that need it.
+    pub imports: Vec<String>,
+    /// What is wrong and the exact grant that fixes it.
+    pub message: String,
+}
+
+/// The refusals of a component that may not run, one per line.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join("\n"))]
+pub struct NotGranted(pub Vec<Refusal>);
+
+/// Which host interfaces the running verb links besides WASI's `wasi:cli` world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// `run` and `invoke`: no `wasi:http`.
+    Cli,
+    /// `serve`: `wasi:http` too.
+    Serve,
+}
+
+impl Audit {
+    /// Holds `imports` against `grants` for `verb`.
+    pub fn new<'a>(
+        imports: impl IntoIterator<Item = &'a str>,
+        grants: &Grants,
+        verb: Verb,
+    ) -> Self {
+        let mut needs: BTreeMap<Capability, Vec<String>> = BTreeMap::new();
+        for name in imports {
+            needs
+                .entry(classify_import(name).capability)
+                .or_default()
+                .push(name.to_owned());
+        }
+        let mut refusals = Vec::new();
+        for (cap, imports) in &needs {
+            if let Some(message) = refusal(*cap, imports, grants) {
+                refusals.push(Refusal {
+                    capability: *cap,
+                    imports: imports.clone(),
+                    message,
+                });
+            }
+        }
+        let unused = unused(&needs, grants, verb);
+        Self {
+            needs,
+            refusals,
+            unused,
+        }
+    }
+
+    /// Ok when nothing is refused; otherwise every refusal.
+    pub fn verdict(&self) -> Result<(), NotGranted> {
+        if self.refusals.is_empty() {
+            Ok(())
+        } else {
+            Err(NotGranted(self.refusals.clone()))
+        }
+    }
+}
+
+fn subject(site: &GrantSite) -> String {
+    match site {
+        GrantSite::Manifest { component, .. } => format!("component \"{component}\""),
+        GrantSite::Flags => "the component".into(),
+    }
+}
+
+/// The exact grant to add, in the manifest or as a flag.
+fn how_to_grant(site: &GrantSite, manifest: &str, flag: &str) -> String {
+    match site {
+        GrantSite::Manifest { component, at } => {
+            format!("add {manifest} under [component.{component}.grant] ({at})")
+        }
+        GrantSite::Flags => format!("add {flag}"),
+    }
+}
+
+fn refusal(cap: Capability, imports: &[String], grants: &Grants) -> Option<String> {
+    let who = subject(&grants.site);
+    let what = crate::compact_imports(imports);
+    let site = &grants.site;
+    let missing = |none: &str, manifest: &str, flag: &str| {
+        Some(format!(
+            "{who} imports {what} but is granted no {none}: {}",
+            how_to_grant(site, manifest, flag)
+        ))
+    };
+    let denied = |g: &Granted<bool>, name: &str| {
+        (!g.value).then(|| {
+            format!(
+                "{who} imports {what} but {name} {} denied ({}): a component that runs without \
+                 {name} must not import them; remove that denial, or build the component without \
+                 {name}",
+                if name.ends_with('s') { "are" } else { "is" },
+                g.origin
+            )
+        })
+    };
+    match cap {
+        Capability::Files if grants.dirs.is_empty() => missing(
+            "files",
+            "files = [{ host = \"...\", guest = \"/...\" }]",
+            "--dir HOST::GUEST[:ro]",
+        ),
+        Capability::Sockets if grants.connect.is_empty() && grants.bind.is_empty() => missing(
+            "sockets",
+            "sockets = { connect = [\"tcp://HOST:PORT\"] }",
+            "--connect tcp://HOST:PORT (or --bind tcp://HOST:PORT to listen)",
+        ),
+        Capability::OutboundHttp if grants.outbound.is_empty() => missing(
+            "outbound hosts",
+            "outbound = [\"https://HOST\"]",
+            "--outbound https://HOST",
+        ),
+        Capability::Stdio => denied(&grants.stdio, "stdio"),
+        Capability::Clocks => denied(&grants.clocks, "clocks"),
+        Capability::Random => denied(&grants.random, "random"),
+        _ => None,
+    }
+}
+
+fn unused(needs: &BTreeMap<Capability, Vec<String>>, grants: &Grants, verb: Verb) -> Vec<String> {
+    let mut out = Vec::new();
+    let imports = |c: Capability| needs.contains_key(&c);
+    let mut warn = |what: String, origin: &wasmhub_app::Origin, why: &str| {
+        out.push(format!(
+            "{what} is granted ({origin}) but {why}: the grant has no effect"
+        ));
+    };
+    let no_import = |iface: &str| format!("the component does not import {iface}");
+    for e in &grants.env {
+        if !imports(Capability::Env) {
+            let env = describe_env(&e.value);
+            warn(
+                format!("env {env}"),
+                &e.origin,
+                &no_import("wasi:cli/environment"),
+            );
+        }
+    }
+    for d in &grants.dirs {
+        if !imports(Capability::Files) {
+            let dir = describe_dir(&d.value);
+            warn(
+                format!("files {dir}"),
+                &d.origin,
+                &no_import("wasi:filesystem"),
+            );
+        }
+    }
+    for o in &grants.outbound {
+        if verb == Verb::Cli {
+            warn(
+                format!("outbound {}", o.value),
+                &o.origin,
+                "only `serve` provides wasi:http",
+            );
+        } else if !imports(Capability::OutboundHttp) {
+            warn(
+                format!("outbound {}", o.value),
+                &o.origin,
+                &no_import("wasi:http/outgoing-handler"),
+            );
+        }
+    }
+    for (kind, rules) in [("connect", &grants.connect), ("bind", &grants.bind)] {
+        for r in rules {
+            if !imports(Capability::Sockets) {
+                warn(
+                    format!("{kind} {}", r.value),
+                    &r.origin,
+                    &no_import("wasi:sockets"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The grant table of an audit: (capability, granted value, where it was granted).
+pub fn grant_rows(grants: &Grants) -> Vec<(&'static str, String, String)> {
+    let mut rows = Vec::new();
+    let mut list = |cap: &'static str, items: Vec<(String, String)>| {
+        if items.is_empty() {
+            rows.push((cap, "none".to_owned(), "default (deny)".to_owned()));
+        }
+        for (value, origin) in items {
+            rows.push((cap, value, origin));
+        }
+    };
+    let env = grants
+        .env
+        .iter()
+        .map(|e| (describe_env(&e.value), e.origin.to_string()));
+    list("env", env.collect());
+    let dirs = grants
+        .dirs
+        .iter()
+        .map(|d| (describe_dir(&d.value), d.origin.to_string()));
+    list("files", dirs.collect());
+    let outbound = grants
+        .outbound
+        .iter()
+        .map(|o| (o.value.to_string(), o.origin.to_string()));
+    list("outbound", outbound.collect());
+    let sockets = grants
+        .connect
+        .iter()
+        .map(|r| (format!("connect {}", r.value), r.origin.to_string()))
+        .chain(
+            grants
+                .bind
+                .iter()
+                .map(|r| (format!("bind {}", r.value), r.origin.to_string())),
+        );
+    list("sockets", sockets.collect());
+    for (cap, g) in [
+        ("stdio", &grants.stdio),
+        ("clocks", &grants.clocks),
+        ("random", &grants.random),
+    ] {
+        let value = if g.value { "yes" } else { "denied" };
+        rows.push((cap, value.to_owned(), g.origin.to_string()));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmhub_app::Origin;
+
+    fn manifest_grants() -> Grants {
+        Grants::none(GrantSite::Manifest {
+            component: "report".into(),
+            at: "wasmhub.toml:14".into(),
+        })
+    }
+
+    #[test]
+    fn deny_by_default_except_plumbing_env_and_defaults() {
+        let imports = [
+            "wasi:io/streams@0.2.3",
+            "wasi:cli/environment@0.2.3",
+            "wasi:cli/stdout@0.2.3",
+            "wasi:clocks/wall-clock@0.2.3",
+            "wasi:random/random@0.2.3",
+            "wasi:filesystem/preopens@0.2.3",
+        ];
+        let audit = Audit::new(imports, &manifest_grants(), Verb::Cli);
+        assert_eq!(audit.refusals.len(), 1);
+        assert_eq!(
+            audit.refusals[0].message,
+            "component \"report\" imports wasi:filesystem/preopens@0.2.3 but is granted no files: \
+             add files = [{ host = \"...\", guest = \"/...\" }] under [component.report.grant] \
+             (wasmhub.toml:14)"
+        );
+        let mut g = manifest_grants();
+        g.dirs.push(Granted::new(
+            "data::/data".parse().unwrap(),
+            Origin::Manifest("wasmhub.toml:16".into()),
+        ));
+        g.random = Granted::new(false, Origin::Manifest("wasmhub.toml:17".into()));
+        let audit = Audit::new(imports, &g, Verb::Cli);
+        assert_eq!(audit.refusals.len(), 1);
+        assert_eq!(audit.refusals[0].capability, Capability::Random);
+        assert!(audit.unused.is_empty());
+    }
+
+    #[test]
+    fn outbound_is_unused_outside_serve() {
+        let mut g = Grants::none(GrantSite::Flags);
+        g.outbound.push(Granted::new(
+            "https://api.example.com".parse().unwrap(),
+            Origin::Flag("--outbound https://api.example.com".into()),
+        ));
+        let imports = ["wasi:http/outgoing-handler@0.2.3"];
+        assert!(Audit::new(imports, &g, Verb::Serve).unused.is_empty());
+        let cli = Audit::new(imports, &g, Verb::Cli);
+        assert!(
+            cli.unused[0].contains("only `serve` provides wasi:http"),
+            "{:?}",
+            cli.unused
+        );
+        let none = Audit::new(imports, &Grants::none(GrantSite::Flags), Verb::Serve);
+        assert!(
+            none.refusals[0]
+                .message
+                .ends_with("add --outbound https://HOST")
+        );
+    }
+}
