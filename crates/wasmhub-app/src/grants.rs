@@ -55,6 +55,16 @@ pub enum GrantSite {
     Flags,
 }
 
+impl GrantSite {
+    /// How messages name the component: `component "cart"` or `the component`.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::Manifest { component, .. } => format!("component \"{component}\""),
+            Self::Flags => "the component".into(),
+        }
+    }
+}
+
 /// Everything a component may touch beyond its own memory; empty means nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grants {

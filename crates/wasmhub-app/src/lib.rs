@@ -7,12 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
+mod budget;
 mod grants;
+
+pub use budget::{Budget, Profile};
 
 pub use grants::{DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env};
 pub use wasmhub_manifest::{
     ComponentName, DirGrant, DirMode, EnvGrant, OutboundRule, Route, SocketHost, SocketRule,
-    Transport,
+    Transport, human_bytes,
 };
 
 /// One component of an app.
@@ -26,6 +29,8 @@ pub struct AppComponent {
     pub route: Option<Route>,
     /// What it may touch.
     pub grants: Grants,
+    /// How much it may use.
+    pub budget: Budget,
     /// Where it was declared (`wasmhub.toml:12`), for error messages.
     pub origin: Option<String>,
 }
@@ -52,6 +57,7 @@ impl App {
                 source: source.to_owned(),
                 route: Some(Route::everything()),
                 grants,
+                budget: Budget::default(),
                 origin: None,
             }],
         }
@@ -82,7 +88,19 @@ impl App {
                     component: name.to_string(),
                     at: origin.clone(),
                 });
-                let grants = Grants {
+                let b = &c.budget;
+                let profile = b.profile.as_ref().map(|p| *p.get_ref());
+                let budget = Budget::preset(profile).overridden_by(&Budget {
+                    profile,
+                    size: b.size.map(|s| s.0),
+                    fuel: b.fuel,
+                    deadline: b.deadline.map(|d| d.0),
+                    memory: b.memory.map(|s| s.0),
+                    stack: b.stack.map(|s| s.0),
+                    input: b.input.map(|s| s.0),
+                    output: b.output.map(|s| s.0),
+                });
+                let mut grants = Grants {
                     env: g
                         .env
                         .iter()
@@ -113,11 +131,23 @@ impl App {
                     args: vec![name.to_string()],
                     ..none
                 };
+                if let Some(p) = &b.profile
+                    && budget.denies_nondeterminism()
+                {
+                    let why = format!(
+                        "budget profile \"function\", {}",
+                        m.location(p.span().start)
+                    );
+                    for g in [&mut grants.clocks, &mut grants.random] {
+                        *g = Granted::new(false, Origin::Manifest(why.clone()));
+                    }
+                }
                 AppComponent {
                     name: name.to_string(),
                     source: m.base_dir.join(c.source.get_ref()),
                     route: c.route.as_ref().map(|r| r.get_ref().clone()),
                     grants,
+                    budget,
                     origin: Some(origin),
                 }
             })

@@ -85,13 +85,6 @@ impl Audit {
     }
 }
 
-fn subject(site: &GrantSite) -> String {
-    match site {
-        GrantSite::Manifest { component, .. } => format!("component \"{component}\""),
-        GrantSite::Flags => "the component".into(),
-    }
-}
-
 /// The exact grant to add, in the manifest or as a flag.
 fn how_to_grant(site: &GrantSite, manifest: &str, flag: &str) -> String {
     match site {
@@ -103,7 +96,7 @@ fn how_to_grant(site: &GrantSite, manifest: &str, flag: &str) -> String {
 }
 
 fn refusal(cap: Capability, imports: &[String], grants: &Grants) -> Option<String> {
-    let who = subject(&grants.site);
+    let who = grants.site.subject();
     let what = crate::compact_imports(imports);
     let site = &grants.site;
     let missing = |none: &str, manifest: &str, flag: &str| {

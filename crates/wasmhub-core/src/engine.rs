@@ -7,13 +7,42 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
     /// One short-lived instance per process (`run`, `invoke`, `inspect`).
-    OneShot,
+    OneShot(Metering),
     /// Many short-lived instances at once (`serve`): pooled slots, epoch deadlines.
     Serve {
         /// How many instances may be alive at once (pool slots).
         max_instances: u32,
+        /// What the engine meters.
+        metering: Metering,
     },
 }
+
+/// Which budgets the compiled code must be able to enforce (each costs a little speed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Metering {
+    /// Count fuel (code checks a counter at every loop and call).
+    pub fuel: bool,
+    /// Check the epoch (code checks a counter at every loop and call), for deadlines.
+    pub epochs: bool,
+    /// Wasm stack limit in bytes; `None` is [`DEFAULT_STACK`].
+    pub stack: Option<u64>,
+}
+
+impl Metering {
+    /// What enforcing all of `budgets` needs; the stack is the largest any asks.
+    pub fn for_budgets<'a>(budgets: impl IntoIterator<Item = &'a wasmhub_app::Budget>) -> Self {
+        let mut m = Self::default();
+        for b in budgets {
+            m.fuel |= b.fuel.is_some();
+            m.epochs |= b.deadline.is_some();
+            m.stack = m.stack.max(b.stack);
+        }
+        m
+    }
+}
+
+/// Wasm stack when no budget sets one (Wasmtime's default).
+pub const DEFAULT_STACK: u64 = 512 << 10;
 
 /// Largest linear memory a served instance may grow to (per memory).
 pub const SERVE_MAX_MEMORY: usize = 256 << 20;
@@ -26,9 +55,15 @@ pub fn new_engine(kind: EngineKind) -> Result<Engine> {
     // WASI 0.2 components need none of the component-model-async machinery; leaving it
     // out of every Store is measurably cheaper per instance (WASI 0.3 will opt in).
     config.concurrency_support(false);
-    if let EngineKind::Serve { max_instances } = kind {
+    let (EngineKind::OneShot(metering) | EngineKind::Serve { metering, .. }) = kind;
+    config.consume_fuel(metering.fuel);
+    config.epoch_interruption(metering.epochs || matches!(kind, EngineKind::Serve { .. }));
+    let stack = usize::try_from(metering.stack.unwrap_or(DEFAULT_STACK)).unwrap_or(usize::MAX);
+    config.max_wasm_stack(stack);
+    // Async calls run on a fiber whose stack must hold the wasm stack plus host frames.
+    config.async_stack_size(stack.max(1 << 20) + (1 << 20));
+    if let EngineKind::Serve { max_instances, .. } = kind {
         // Deadlines interrupt guests that never yield; the ticker lives with the server.
-        config.epoch_interruption(true);
         let mut pool = PoolingAllocationConfig::default();
         // Each component instance may hold several core instances, memories and tables.
         pool.total_component_instances(max_instances);

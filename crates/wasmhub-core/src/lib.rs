@@ -5,7 +5,11 @@
 mod cache;
 mod engine;
 mod load;
+mod meter;
+mod ticker;
 
 pub use cache::{CacheOutcome, CompileCache};
-pub use engine::{EngineKind, new_engine};
+pub use engine::{DEFAULT_STACK, EngineKind, Metering, new_engine};
 pub use load::{LoadError, Loaded, load_component};
+pub use meter::{BudgetExceeded, Exceeded, MemoryMeter, Meter, Usage, check_size, ms, thousands};
+pub use ticker::{ONE_SHOT_TICK, SERVE_TICK, Ticker};

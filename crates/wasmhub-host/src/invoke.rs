@@ -1,20 +1,24 @@
 //! `invoke`: call one exported function with WAVE arguments.
 
 use anyhow::{Context, Result};
+use wasmhub_app::Budget;
 use wasmhub_caps::Grants;
+use wasmhub_core::{BudgetExceeded, Exceeded, Usage};
+use wasmtime::Engine;
 use wasmtime::component::wasm_wave::parser::ParserError;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{Component, Val};
-use wasmtime::{Engine, Store};
 
-use crate::{ExportedFunc, FuncLookupError, HostState, cli_linker, exported_funcs, find_func};
+use crate::{ExportedFunc, FuncLookupError, MeteredStore, cli_linker, exported_funcs, find_func};
 
-/// A finished call: which function ran and what it returned.
+/// A finished call: which function ran, what it returned and what it used.
 pub struct Invocation {
     /// The function that was called.
     pub func: ExportedFunc,
     /// Its results (zero or one value).
     pub results: Vec<Val>,
+    /// Fuel, time and memory the call used.
+    pub usage: Usage,
 }
 
 /// Why a call could not be made.
@@ -83,14 +87,24 @@ fn describe_wave_error(e: &ParserError, call: &str, shift: usize) -> String {
     }
 }
 
-/// Instantiates `component` with `grants` and calls the function named in `call`.
+/// Instantiates `component` with `grants` and calls the function named in `call`, held to `budget`.
 pub async fn invoke(
     engine: &Engine,
     component: &Component,
     grants: &Grants,
+    budget: &Budget,
     call: &str,
 ) -> Result<Invocation> {
     let (name, open) = split_call(call)?;
+    let who = grants.site.subject();
+    let over = |exceeded| Exceeded {
+        who: who.clone(),
+        exceeded,
+    };
+    let input = call.trim_end().len().saturating_sub(open + 2) as u64;
+    if let Some(limit) = budget.input.filter(|l| input > *l) {
+        return Err(over(BudgetExceeded::Input { limit, size: input }).into());
+    }
     let funcs = exported_funcs(engine, component);
     let func = find_func(&funcs, name).map_err(InvokeError::from)?.clone();
     let params = parse_args(&func, call, open)?;
@@ -98,21 +112,53 @@ pub async fn invoke(
 
     let linker = cli_linker(engine)?;
     let wasi = wasmhub_caps::wasi_builder(grants)?.build();
-    let mut store = Store::new(engine, HostState::new(wasi));
-    let instance = linker
-        .instantiate_async(&mut store, component)
-        .await
-        .map_err(anyhow::Error::from)
-        .context("failed to instantiate the component")?;
+    let mut m = MeteredStore::new(engine, wasi, budget, who.clone());
+    let store = &mut m.store;
+    let instance = match linker.instantiate_async(&mut *store, component).await {
+        Ok(i) => i,
+        Err(e) => {
+            return Err(explained(
+                &m,
+                e.into(),
+                "failed to instantiate the component",
+            ));
+        }
+    };
     let f = instance
-        .get_func(&mut store, func.index)
+        .get_func(&mut *store, func.index)
         .with_context(|| format!("export {} is not a function", func.qualified()))?;
     let mut results = vec![Val::Bool(false); func.ty.results().len()];
-    f.call_async(&mut store, &params, &mut results)
-        .await
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("the guest trapped in {}", func.qualified()))?;
-    Ok(Invocation { func, results })
+    if let Err(e) = f.call_async(&mut *store, &params, &mut results).await {
+        let context = format!("the guest trapped in {}", func.qualified());
+        return Err(explained(&m, e.into(), &context));
+    }
+    let output: u64 = results
+        .iter()
+        .map(|v| v.to_wave().map_or(0, |w| w.len() as u64))
+        .sum();
+    if let Some(limit) = budget.output.filter(|l| output > *l) {
+        return Err(over(BudgetExceeded::Output {
+            limit,
+            size: output,
+        })
+        .into());
+    }
+    let usage = m.usage();
+    Ok(Invocation {
+        func,
+        results,
+        usage,
+    })
+}
+
+/// A budget error as itself; anything else with `context`.
+fn explained(m: &MeteredStore, e: anyhow::Error, context: &str) -> anyhow::Error {
+    let e = m.explain(e);
+    if e.is::<Exceeded>() {
+        e
+    } else {
+        e.context(context.to_owned())
+    }
 }
 
 #[cfg(test)]

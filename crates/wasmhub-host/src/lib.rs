@@ -18,5 +18,5 @@ pub use json::val_to_json;
 pub use linker::{MissingImport, MissingReason, admit, check_imports, cli_linker};
 pub use run::{RunError, run_command};
 pub use signature::{func_signature, type_name};
-pub use state::HostState;
+pub use state::{HostState, MeteredStore};
 pub use wasmhub_caps::Verb;

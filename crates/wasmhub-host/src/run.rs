@@ -1,13 +1,15 @@
 //! `run`: execute a `wasi:cli/run` command component.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use wasmhub_app::Budget;
 use wasmhub_caps::Grants;
+use wasmhub_core::Usage;
+use wasmtime::Engine;
 use wasmtime::component::Component;
-use wasmtime::{Engine, Store};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
-use crate::{HostState, cli_linker, exported_funcs};
+use crate::{MeteredStore, cli_linker, exported_funcs};
 
 /// Why a component cannot be run as a command.
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +26,14 @@ pub enum RunError {
     },
 }
 
-/// Runs the command; returns its exit status (0 success, 1 failure, or the guest's code).
-pub async fn run_command(engine: &Engine, component: &Component, grants: &Grants) -> Result<i32> {
+/// Runs the command held to `budget`; returns its exit status (0 success, 1 failure, or
+/// the guest's code) and what it used.
+pub async fn run_command(
+    engine: &Engine,
+    component: &Component,
+    grants: &Grants,
+    budget: &Budget,
+) -> Result<(i32, Usage)> {
     let ty = component.component_type();
     let is_command = ty
         .exports(engine)
@@ -41,18 +49,27 @@ pub async fn run_command(engine: &Engine, component: &Component, grants: &Grants
     let linker = cli_linker(engine)?;
     let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
     let wasi = wasmhub_caps::wasi_builder(grants)?.build();
-    let mut store = Store::new(engine, HostState::new(wasi));
+    let mut m = MeteredStore::new(engine, wasi, budget, grants.site.subject());
+    let store = &mut m.store;
     let result = async {
-        let command = pre.instantiate_async(&mut store).await?;
-        command.wasi_cli_run().call_run(&mut store).await
+        let command = pre.instantiate_async(&mut *store).await?;
+        command.wasi_cli_run().call_run(&mut *store).await
     }
     .await;
-    match result {
-        Ok(Ok(())) => Ok(0),
-        Ok(Err(())) => Ok(1),
+    let code = match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(())) => 1,
         Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => Ok(exit.0),
-            None => Err(anyhow::Error::from(e)).context("the guest trapped"),
+            Some(exit) => exit.0,
+            None => {
+                let e = m.explain(anyhow::Error::from(e));
+                return Err(if e.is::<wasmhub_core::Exceeded>() {
+                    e
+                } else {
+                    e.context("the guest trapped")
+                });
+            }
         },
-    }
+    };
+    Ok((code, m.usage()))
 }

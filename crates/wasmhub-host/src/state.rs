@@ -1,22 +1,16 @@
-//! Per-instance host state: the guest's WASI context and resource table.
+//! Per-instance host state: the guest's WASI context, resource table and memory meter.
 
+use wasmhub_app::Budget;
+use wasmhub_core::{Exceeded, MemoryMeter, Meter, Ticker, Usage};
 use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// What each `Store` carries for one instance.
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-}
-
-impl HostState {
-    /// State for an instance with the given WASI context.
-    pub fn new(wasi: WasiCtx) -> Self {
-        Self {
-            wasi,
-            table: ResourceTable::new(),
-        }
-    }
+    memory: MemoryMeter,
 }
 
 impl WasiView for HostState {
@@ -24,6 +18,55 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+/// A store with a budget installed, and the ticker its deadline needs.
+pub struct MeteredStore {
+    /// The store.
+    pub store: Store<HostState>,
+    meter: Meter,
+    who: String,
+    _ticker: Option<Ticker>,
+}
+
+impl MeteredStore {
+    /// A store for one instance of the component `who` with `wasi`, held to `budget`.
+    pub fn new(engine: &Engine, wasi: WasiCtx, budget: &Budget, who: String) -> Self {
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryMeter::new(budget.memory),
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.memory);
+        let ticker = budget
+            .deadline
+            .map(|_| Ticker::start(engine.clone(), wasmhub_core::ONE_SHOT_TICK));
+        let meter = Meter::install(&mut store, budget);
+        Self {
+            store,
+            meter,
+            who,
+            _ticker: ticker,
+        }
+    }
+
+    /// What the instance used so far.
+    pub fn usage(&self) -> Usage {
+        self.meter.usage(&self.store, &self.store.data().memory)
+    }
+
+    /// `err` as a budget error naming the component, when a budget caused it.
+    pub fn explain(&self, err: anyhow::Error) -> anyhow::Error {
+        match self.meter.exceeded(&err, &self.store.data().memory) {
+            Some(exceeded) => Exceeded {
+                who: self.who.clone(),
+                exceeded,
+            }
+            .into(),
+            None => err,
         }
     }
 }

@@ -138,7 +138,7 @@ async fn call(
             "too many requests in flight; retry",
         ));
     };
-    let mut store = new_store(shared, served, id).map_err(|e| {
+    let (mut store, meter) = new_store(shared, served, id).map_err(|e| {
         tracing::error!(request_id = %id, component = %served.name, error = ?e, "cannot prepare the instance");
         fail(StatusCode::INTERNAL_SERVER_ERROR, "the host could not prepare the instance")
     })?;
@@ -173,9 +173,16 @@ async fn call(
         plain(StatusCode::BAD_REQUEST, id, format!("bad request: {e}"))
     })?;
 
-    let deadline = shared.options.request_timeout;
+    let deadline = served
+        .budget
+        .deadline
+        .map_or(shared.options.request_timeout, |d| {
+            d.min(shared.options.request_timeout)
+        });
     let pre = served.pre.clone();
     let live = shared.metrics.instance();
+    let metrics = shared.metrics.clone();
+    let (rid, name) = (id.clone(), served.name.clone());
     let mut guest = Box::pin(async move {
         let _permit = permit;
         let _live = live;
@@ -187,10 +194,29 @@ async fn call(
                 .await
         };
         // The instance never outlives the request's deadline, body streaming included.
-        match tokio::time::timeout(deadline, run).await {
+        let result = match tokio::time::timeout(deadline, run).await {
             Ok(r) => r.map_err(anyhow::Error::from),
             Err(_) => Err(DeadlineExceeded(deadline).into()),
-        }
+        };
+        let memory = &store.data().memory;
+        let usage = meter.usage(&store, memory);
+        metrics.usage(usage.fuel, usage.peak_memory);
+        tracing::info!(
+            target: "wasmhub::usage",
+            request_id = %rid,
+            component = %name,
+            wall_us = usage.wall.as_micros() as u64,
+            fuel = usage.fuel,
+            peak_memory = usage.peak_memory,
+        );
+        result.map_err(|e| match meter.exceeded(&e, memory) {
+            Some(exceeded) => wasmhub_core::Exceeded {
+                who: format!("component \"{name}\""),
+                exceeded,
+            }
+            .into(),
+            None => e,
+        })
     });
     let failures = FailureLog {
         id: id.clone(),
@@ -211,9 +237,12 @@ async fn call(
     let Ok((answer, finished)) = waited else {
         drop(guest);
         failures.log("deadline", &format!("no response within {deadline:?}"));
-        return Err(fail(
-            StatusCode::GATEWAY_TIMEOUT,
-            "the component did not answer in time",
+        return Err(named_budget(
+            fail(
+                StatusCode::GATEWAY_TIMEOUT,
+                &format!("the component did not answer within its deadline of {deadline:?}"),
+            ),
+            "deadline",
         ));
     };
     match (answer, finished) {
@@ -231,10 +260,7 @@ async fn call(
             // It failed after setting a response (setting it twice is one way): the head is
             // not sent yet, so the client learns the truth.
             failures.log(failure_kind(&e), &e);
-            Err(fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the component failed",
-            ))
+            Err(failed_response(&e, fail))
         }
         (Ok(Err(code)), _) => {
             failures.log("error-code", &code);
@@ -251,17 +277,20 @@ async fn call(
             match done {
                 Err(e) if failure_kind(&e) == "deadline" => {
                     failures.log("deadline", &e);
-                    Err(fail(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "the component did not answer in time",
+                    Err(named_budget(
+                        fail(
+                            StatusCode::GATEWAY_TIMEOUT,
+                            &format!(
+                                "the component did not answer within its deadline of {deadline:?}"
+                            ),
+                        ),
+                        "deadline",
                     ))
                 }
                 Err(e) => {
-                    failures.log("trap", &e);
-                    Err(fail(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "the component failed",
-                    ))
+                    let kind = failure_kind(&e);
+                    failures.log(kind, &e);
+                    Err(failed_response(&e, fail))
                 }
                 Ok(()) => {
                     failures.log("no-response", &"returned without setting a response");
@@ -283,9 +312,39 @@ struct DeadlineExceeded(std::time::Duration);
 fn failure_kind(e: &anyhow::Error) -> &'static str {
     if e.is::<DeadlineExceeded>() {
         "deadline"
+    } else if let Some(x) = e.downcast_ref::<wasmhub_core::Exceeded>() {
+        x.exceeded.kind()
     } else {
         "trap"
     }
+}
+
+/// The header naming the budget a failed request ran past.
+pub const BUDGET_HEADER: &str = "x-wasmhub-budget";
+
+/// 500 for a failed guest; when a budget stopped it, the header and body name the budget.
+fn failed_response(
+    e: &anyhow::Error,
+    fail: impl Fn(StatusCode, &str) -> Response<HyperOutgoingBody>,
+) -> Response<HyperOutgoingBody> {
+    let Some(x) = e.downcast_ref::<wasmhub_core::Exceeded>() else {
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, "the component failed");
+    };
+    let resp = fail(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("the component was stopped: it {}", x.exceeded),
+    );
+    named_budget(resp, x.exceeded.kind())
+}
+
+/// Adds the header naming the budget that stopped the request.
+fn named_budget(
+    mut resp: Response<HyperOutgoingBody>,
+    kind: &'static str,
+) -> Response<HyperOutgoingBody> {
+    resp.headers_mut()
+        .insert(BUDGET_HEADER, header::HeaderValue::from_static(kind));
+    resp
 }
 
 /// Logs and counts a guest's failure, with everything needed to find it again.
@@ -317,7 +376,11 @@ impl FailureLog {
     }
 }
 
-fn new_store(shared: &Shared, served: &Served, id: &Arc<str>) -> anyhow::Result<Store<ServeState>> {
+fn new_store(
+    shared: &Shared,
+    served: &Served,
+    id: &Arc<str>,
+) -> anyhow::Result<(Store<ServeState>, wasmhub_core::Meter)> {
     let mut wasi = wasmhub_caps::wasi_builder(&served.grants)?;
     let log = |stream| GuestLog {
         request_id: id.clone(),
@@ -333,11 +396,19 @@ fn new_store(shared: &Shared, served: &Served, id: &Arc<str>) -> anyhow::Result<
             rules: served.outbound.clone(),
             component: served.name.clone(),
         },
+        memory: wasmhub_core::MemoryMeter::new(served.budget.memory),
     };
     let mut store = Store::new(&shared.engine, state);
+    store.limiter(|s| &mut s.memory);
     // Yield to the runtime at every epoch tick so a busy guest never holds a worker thread;
     // the request's deadline is enforced by the timeouts around it.
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
-    Ok(store)
+    // Fuel and memory from the budget; its deadline is the timeout around the request.
+    let budget = wasmhub_app::Budget {
+        deadline: None,
+        ..served.budget
+    };
+    let meter = wasmhub_core::Meter::install(&mut store, &budget);
+    Ok((store, meter))
 }

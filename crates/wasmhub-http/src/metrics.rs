@@ -11,9 +11,12 @@ const BUCKETS: [f64; 12] = [
 ];
 
 /// Failure kinds counted separately.
-pub const FAILURE_KINDS: [&str; 6] = [
+pub const FAILURE_KINDS: [&str; 9] = [
     "trap",
     "deadline",
+    "fuel",
+    "memory",
+    "stack",
     "no-response",
     "error-code",
     "overloaded",
@@ -28,6 +31,8 @@ pub struct Metrics {
     latency_sum_us: AtomicU64,
     latency_count: AtomicU64,
     live_instances: AtomicU64,
+    fuel_used: AtomicU64,
+    peak_memory_max: AtomicU64,
     failures: [AtomicU64; FAILURE_KINDS.len()],
 }
 
@@ -43,6 +48,15 @@ impl Metrics {
         self.latency_sum_us
             .fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
         self.latency_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds one finished instance's fuel and peak memory.
+    pub fn usage(&self, fuel: Option<u64>, peak_memory: u64) {
+        if let Some(f) = fuel {
+            self.fuel_used.fetch_add(f, Ordering::Relaxed);
+        }
+        self.peak_memory_max
+            .fetch_max(peak_memory, Ordering::Relaxed);
     }
 
     /// Counts one guest failure of `kind` (one of [`FAILURE_KINDS`]).
@@ -101,6 +115,14 @@ impl Metrics {
                 get(c)
             );
         }
+        out.push_str("# HELP wasmhub_fuel_consumed_total Fuel guests consumed (when metered).\n# TYPE wasmhub_fuel_consumed_total counter\n");
+        let _ = writeln!(out, "wasmhub_fuel_consumed_total {}", get(&self.fuel_used));
+        out.push_str("# HELP wasmhub_peak_memory_bytes_max Largest linear memory any instance held.\n# TYPE wasmhub_peak_memory_bytes_max gauge\n");
+        let _ = writeln!(
+            out,
+            "wasmhub_peak_memory_bytes_max {}",
+            get(&self.peak_memory_max)
+        );
         out
     }
 }

@@ -21,6 +21,8 @@ pub struct Served {
     pub pre: ProxyPre<ServeState>,
     /// What each instance may touch.
     pub grants: Grants,
+    /// How much each instance may use.
+    pub budget: wasmhub_app::Budget,
     /// Outbound allow-list, shared by its instances.
     pub outbound: Arc<[wasmhub_app::OutboundRule]>,
 }
@@ -56,6 +58,15 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
                     .unwrap_or_default()
             )
         };
+        wasmhub_core::check_size(&c.source, &c.budget.with_serve_defaults()).map_err(
+            |exceeded| {
+                anyhow::Error::from(wasmhub_core::Exceeded {
+                    who: format!("component \"{}\"", c.name),
+                    exceeded,
+                })
+                .context(at())
+            },
+        )?;
         let loaded = load_component(engine, cache, &c.source).with_context(at)?;
         let component = &loaded.component;
         let exports_handler = component
@@ -95,6 +106,7 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
             route: route.to_string(),
             pre,
             grants: c.grants.clone(),
+            budget: c.budget.with_serve_defaults(),
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
         }));
     }

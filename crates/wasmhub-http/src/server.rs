@@ -52,7 +52,8 @@ impl Server {
 
     /// Accepts connections until `shutdown` resolves, then drains in-flight requests.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        let ticker = start_epoch_ticker(self.shared.engine.clone());
+        let ticker =
+            wasmhub_core::Ticker::start(self.shared.engine.clone(), wasmhub_core::SERVE_TICK);
         if let Some(listener) = self.metrics.take() {
             tokio::spawn(crate::metrics_server::serve(
                 listener,
@@ -102,7 +103,7 @@ impl Server {
         {
             tracing::warn!("drain timeout reached; closing remaining connections");
         }
-        ticker.stop();
+        drop(ticker);
         Ok(())
     }
 }
@@ -139,29 +140,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
-    }
-}
-
-/// Advances the engine's epoch every millisecond, so guests yield and deadlines are seen.
-struct Ticker(Arc<std::sync::atomic::AtomicBool>);
-
-fn start_epoch_ticker(engine: Engine) -> Ticker {
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
-    std::thread::Builder::new()
-        .name("wasmhub-epoch".into())
-        .spawn(move || {
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(1));
-                engine.increment_epoch();
-            }
-        })
-        .expect("spawn the epoch ticker");
-    Ticker(stop)
-}
-
-impl Ticker {
-    fn stop(self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

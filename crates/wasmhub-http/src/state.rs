@@ -13,6 +13,7 @@ pub struct ServeState {
     pub http: WasiHttpCtx,
     pub table: ResourceTable,
     pub hooks: Outbound,
+    pub memory: wasmhub_core::MemoryMeter,
 }
 
 impl WasiView for ServeState {

@@ -2,6 +2,7 @@
 
 #![deny(missing_docs)]
 
+mod budget;
 mod error;
 mod grant;
 mod load;
@@ -10,6 +11,7 @@ mod outbound;
 mod schema;
 mod socket;
 
+pub use budget::{BudgetSection, ByteSize, Profile, Wall, human_bytes};
 pub use error::ManifestError;
 pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
 pub use load::load;

@@ -66,6 +66,9 @@ pub struct ComponentSection {
     /// `[component.NAME.grant]`: what it may touch.
     #[serde(default)]
     pub grant: GrantSection,
+    /// `[component.NAME.budget]`: how much it may use.
+    #[serde(default)]
+    pub budget: crate::BudgetSection,
 }
 
 /// `[component.NAME.grant]`; everything absent is denied.

@@ -9,7 +9,7 @@ use wasmhub_app::DirMode;
 use wasmhub_caps::{
     DirGrant, EnvGrant, GrantSite, Granted, Grants, Origin, OutboundRule, SocketRule,
 };
-use wasmhub_core::{CompileCache, EngineKind, Loaded, load_component, new_engine};
+use wasmhub_core::{CompileCache, EngineKind, Loaded, Metering, load_component, new_engine};
 use wasmtime::Engine;
 
 /// What the component may touch; nothing unless granted here.
@@ -134,9 +134,9 @@ impl CacheFlags {
             .map(CompileCache::new)
     }
 
-    /// Builds the one-shot engine and loads `path` through the cache.
-    pub fn load(&self, path: &Path) -> Result<(Engine, Loaded)> {
-        let engine = new_engine(EngineKind::OneShot)?;
+    /// Builds the one-shot engine metering what `metering` asks and loads `path` through the cache.
+    pub fn load(&self, path: &Path, metering: Metering) -> Result<(Engine, Loaded)> {
+        let engine = new_engine(EngineKind::OneShot(metering))?;
         let loaded = load_component(&engine, self.cache().as_ref(), path)?;
         Ok((engine, loaded))
     }

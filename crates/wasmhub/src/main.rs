@@ -1,5 +1,6 @@
 //! `wasmhub`: run, invoke and inspect WebAssembly components.
 
+mod budget;
 mod cli;
 mod commands;
 mod common;

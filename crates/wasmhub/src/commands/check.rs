@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use wasmhub_app::AppComponent;
 use wasmhub_caps::{Audit, Verb, compact_imports, grant_rows};
-use wasmhub_core::{CompileCache, EngineKind, load_component, new_engine};
+use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, new_engine};
 use wasmtime::Engine;
 
 use crate::common::{CacheFlags, GrantFlags, load_app};
@@ -30,11 +30,12 @@ pub struct CheckCommand {
 impl CheckCommand {
     /// Prints the audit, then fails with the first problem, if any.
     pub fn execute(self) -> Result<i32> {
+        let app = load_app(&self.target, self.grants)?;
         let engine = new_engine(EngineKind::Serve {
             max_instances: wasmhub_http::ServeOptions::default().max_instances,
+            metering: Metering::for_budgets(app.components.iter().map(|c| &c.budget)),
         })?;
         let cache = self.cache.cache();
-        let app = load_app(&self.target, self.grants)?;
         println!("app \"{}\" ({})", app.name, self.target.display());
         for c in &app.components {
             audit_component(&engine, cache.as_ref(), c)?;

@@ -25,7 +25,7 @@ pub struct InspectCommand {
 impl InspectCommand {
     /// Prints the report.
     pub fn execute(self) -> Result<i32> {
-        let (engine, loaded) = self.cache.load(&self.component)?;
+        let (engine, loaded) = self.cache.load(&self.component, Default::default())?;
         let bytes = std::fs::read(&self.component)
             .with_context(|| format!("cannot read component {}", self.component.display()))?;
         let report = wasmhub_host::inspect(&engine, &loaded.component, &bytes)?;

@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Parser;
 use wasmhub_host::val_to_json;
 
+use crate::budget::BudgetFlags;
 use crate::common::{CacheFlags, GrantFlags, block_on};
 
 /// Call an exported function with WAVE arguments and print its result.
@@ -20,6 +21,8 @@ pub struct InvokeCommand {
     #[command(flatten)]
     grants: GrantFlags,
     #[command(flatten)]
+    budget: BudgetFlags,
+    #[command(flatten)]
     cache: CacheFlags,
     /// Print the result as JSON instead of WAVE.
     #[arg(long)]
@@ -33,14 +36,20 @@ pub struct InvokeCommand {
 impl InvokeCommand {
     /// Calls the function and prints its result.
     pub fn execute(self) -> Result<i32> {
-        let (engine, loaded) = self.cache.load(&self.component)?;
+        let budget = self.budget.budget();
+        self.budget.check_size(&self.component, &budget)?;
+        let (engine, loaded) = self
+            .cache
+            .load(&self.component, self.budget.metering(&budget))?;
         let argv0 = self.component.display().to_string();
-        let grants = self.grants.grants(vec![argv0]);
+        let mut grants = self.grants.grants(vec![argv0]);
+        self.budget.restrict(&budget, &mut grants);
         crate::common::warn_unused(&engine, &loaded.component, &grants);
         let done = block_on(wasmhub_host::invoke(
             &engine,
             &loaded.component,
             &grants,
+            &budget,
             &self.call,
         ))??;
         for val in &done.results {
@@ -50,6 +59,7 @@ impl InvokeCommand {
                 println!("{}", val.to_wave()?);
             }
         }
+        self.budget.print_report(&done.usage, &budget);
         Ok(0)
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Parser;
 
+use crate::budget::BudgetFlags;
 use crate::common::{CacheFlags, GrantFlags, block_on};
 
 /// Run a wasi:cli command component.
@@ -17,6 +18,8 @@ use crate::common::{CacheFlags, GrantFlags, block_on};
 pub struct RunCommand {
     #[command(flatten)]
     grants: GrantFlags,
+    #[command(flatten)]
+    budget: BudgetFlags,
     #[command(flatten)]
     cache: CacheFlags,
     /// The component (.wasm) to run, then the guest's arguments: everything after the
@@ -35,17 +38,23 @@ impl RunCommand {
     pub fn execute(self) -> Result<i32> {
         let mut rest = self.component_and_args.into_iter();
         let component = PathBuf::from(rest.next().expect("clap requires the component"));
-        let (engine, loaded) = self.cache.load(&component)?;
+        let budget = self.budget.budget();
+        self.budget.check_size(&component, &budget)?;
+        let (engine, loaded) = self.cache.load(&component, self.budget.metering(&budget))?;
         let argv0 = component
             .file_name()
             .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());
         let args = std::iter::once(argv0).chain(rest).collect();
-        let grants = self.grants.grants(args);
+        let mut grants = self.grants.grants(args);
+        self.budget.restrict(&budget, &mut grants);
         crate::common::warn_unused(&engine, &loaded.component, &grants);
-        block_on(wasmhub_host::run_command(
+        let (code, usage) = block_on(wasmhub_host::run_command(
             &engine,
             &loaded.component,
             &grants,
-        ))?
+            &budget,
+        ))??;
+        self.budget.print_report(&usage, &budget);
+        Ok(code)
     }
 }

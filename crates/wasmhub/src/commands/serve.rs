@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Parser;
-use wasmhub_core::{EngineKind, new_engine};
+use wasmhub_core::{EngineKind, Metering, new_engine};
 use wasmhub_http::ServeOptions;
 
 use crate::common::{CacheFlags, GrantFlags, load_app};
@@ -57,10 +57,11 @@ impl ServeCommand {
             metrics_addr: self.metrics_addr,
             ..ServeOptions::default()
         };
+        let app = load_app(&self.target, self.grants)?;
         let engine = new_engine(EngineKind::Serve {
             max_instances: options.max_instances,
+            metering: Metering::for_budgets(app.components.iter().map(|c| &c.budget)),
         })?;
-        let app = load_app(&self.target, self.grants)?;
         let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
