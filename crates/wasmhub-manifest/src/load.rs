@@ -192,6 +192,24 @@ clocks = false
             e.contains(":7: invalid type: string \"no\", expected a boolean"),
             "{e}"
         );
+        let e = error(&format!("{head}[component.cart.budget]\nmemory = \"64\"\n"));
+        assert!(
+            e.contains(":7: invalid size `64`: write a whole number and a unit"),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{head}[component.cart.budget]\ndeadline = \"5 sec\"\n"
+        ));
+        assert!(e.contains(":7: invalid duration `5 sec`"), "{e}");
+        let e = error(&format!(
+            "{head}[component.cart.budget]\nprofile = \"lambda\"\n"
+        ));
+        assert!(e.contains(":7: unknown budget profile `lambda`"), "{e}");
+        let e = error(&format!("{head}[component.cart.budget]\nfuel = \"lots\"\n"));
+        assert!(
+            e.contains(":7: invalid type: string \"lots\", expected u64"),
+            "{e}"
+        );
         let e = error("[app]\nname = \"shop\"\n");
         assert!(e.contains("the app has no components"), "{e}");
     }

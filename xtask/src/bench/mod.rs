@@ -1,5 +1,6 @@
 //! `cargo xtask bench ...`: benchmarks that print ratios against baselines run alongside.
 
+mod budget;
 mod invoke;
 mod serve;
 
@@ -16,6 +17,7 @@ pub fn bench(args: &[&str]) -> Result {
     match names.as_slice() {
         ["invoke"] => invoke::run(with_peers),
         ["serve"] => serve::run(with_peers),
-        _ => Err("usage: cargo xtask bench (invoke | serve) [--with-peers]".into()),
+        ["budget"] => budget::run(),
+        _ => Err("usage: cargo xtask bench (invoke | serve | budget) [--with-peers]".into()),
     }
 }

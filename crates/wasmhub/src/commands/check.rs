@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use wasmhub_app::AppComponent;
+use wasmhub_app::{AppComponent, human_bytes};
 use wasmhub_caps::{Audit, Verb, compact_imports, grant_rows};
-use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, new_engine};
+use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, new_engine, thousands};
 use wasmtime::Engine;
 
 use crate::common::{CacheFlags, GrantFlags, load_app};
@@ -80,6 +80,29 @@ fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppCompone
             .into_iter()
             .map(|(a, b, c)| (a.to_owned(), b, c))
             .collect::<Vec<_>>(),
+    );
+    let b = if c.route.is_some() {
+        c.budget.with_serve_defaults()
+    } else {
+        c.budget
+    };
+    let show = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    println!(
+        "  budget: size {}, fuel {}, deadline {}, memory {}, stack {}{}",
+        show(b.size.map(human_bytes)),
+        show(b.fuel.map(thousands)),
+        if c.route.is_some() && b.deadline.is_none() {
+            "the request timeout".to_owned()
+        } else {
+            show(b.deadline.map(ms))
+        },
+        show(b.memory.map(human_bytes)),
+        human_bytes(b.stack.unwrap_or(wasmhub_core::DEFAULT_STACK)),
+        if b.profile.is_some() {
+            " (profile \"function\")"
+        } else {
+            ""
+        }
     );
     for warning in &audit.unused {
         println!("  warning: {warning}");
