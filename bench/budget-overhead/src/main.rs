@@ -75,10 +75,13 @@ fn time_modes(
     let mut out = String::new();
     for m in modes.iter_mut() {
         let t = median(&mut m.times).as_secs_f64();
+        let (lo, hi) = (m.times[0], m.times[m.times.len() - 1]);
         out.push_str(&format!(
-            "| {} | {:.2} | {:+.1} % |\n",
+            "| {} | {:.2} | {:.2} - {:.2} | {:+.1} % |\n",
             m.name,
             t * 1e3,
+            lo.as_secs_f64() * 1e3,
+            hi.as_secs_f64() * 1e3,
             (t / base - 1.0) * 100.0
         ));
     }
@@ -109,8 +112,8 @@ fn main() -> Result<()> {
     ] {
         let table = time_modes(&rt, &mut modes, work, rounds)?;
         println!("\n{work} ({what}), median of {rounds} interleaved rounds");
-        println!("| mode | median ms | overhead |");
-        println!("|---|---|---|");
+        println!("| mode | median ms | min - max ms | overhead |");
+        println!("|---|---|---|---|");
         print!("{table}");
     }
 

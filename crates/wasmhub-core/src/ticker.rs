@@ -39,3 +39,16 @@ impl Drop for Ticker {
         self.0.store(true, Ordering::Relaxed);
     }
 }
+
+/// Makes sure `engine`'s epoch advances every `period` for the rest of the process: one
+/// ticker per engine however many stores set deadlines, never a thread per call.
+pub fn ensure_ticking(engine: &Engine, period: Duration) {
+    static TICKING: std::sync::Mutex<Vec<Engine>> = std::sync::Mutex::new(Vec::new());
+    let mut ticking = TICKING.lock().unwrap_or_else(|p| p.into_inner());
+    if ticking.iter().any(|e| Engine::same(e, engine)) {
+        return;
+    }
+    ticking.push(engine.clone());
+    // Lives as long as the process, like the engine it ticks.
+    std::mem::forget(Ticker::start(engine.clone(), period));
+}

@@ -1,7 +1,7 @@
 //! Per-instance host state: the guest's WASI context, resource table and memory meter.
 
 use wasmhub_app::Budget;
-use wasmhub_core::{Exceeded, MemoryMeter, Meter, Ticker, Usage};
+use wasmhub_core::{Exceeded, MemoryMeter, Meter, Usage};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -22,13 +22,12 @@ impl WasiView for HostState {
     }
 }
 
-/// A store with a budget installed, and the ticker its deadline needs.
+/// A store with a budget installed (its deadline ticks on the engine's shared ticker).
 pub struct MeteredStore {
     /// The store.
     pub store: Store<HostState>,
     meter: Meter,
     who: String,
-    _ticker: Option<Ticker>,
 }
 
 impl MeteredStore {
@@ -41,16 +40,11 @@ impl MeteredStore {
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.memory);
-        let ticker = budget
-            .deadline
-            .map(|_| Ticker::start(engine.clone(), wasmhub_core::ONE_SHOT_TICK));
-        let meter = Meter::install(&mut store, budget);
-        Self {
-            store,
-            meter,
-            who,
-            _ticker: ticker,
+        if budget.deadline.is_some() {
+            wasmhub_core::ensure_ticking(engine, wasmhub_core::ONE_SHOT_TICK);
         }
+        let meter = Meter::install(&mut store, budget);
+        Self { store, meter, who }
     }
 
     /// What the instance used so far.
