@@ -2,6 +2,7 @@
 
 #![deny(missing_docs)]
 
+mod failure;
 mod guest_log;
 mod handler;
 mod metrics;
