@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::prepared::{PreparedApp, Served};
 use crate::respond::{REQUEST_ID, plain};
 use crate::state::{Outbound, ServeState};
+use crate::usage::UsageReport;
 
 /// Everything requests share.
 pub struct Shared {
@@ -63,10 +64,21 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Hyp
             &id,
             format!("no route matches {path}"),
         );
-        access(&shared, &id, "-", "-", &method, &path, resp.status(), start);
+        access(
+            &shared,
+            &id,
+            "-",
+            "-",
+            &method,
+            &path,
+            resp.status(),
+            start,
+            None,
+        );
         return resp;
     };
-    let resp = match call(&shared, served, &id, req, start).await {
+    let report = Arc::new(UsageReport::default());
+    let resp = match call(&shared, served, &id, req, start, &report).await {
         Ok(mut resp) => {
             if let Ok(v) = header::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert(REQUEST_ID, v);
@@ -84,6 +96,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Hyp
         &path,
         resp.status(),
         start,
+        report.for_access_line(),
     );
     resp
 }
@@ -101,6 +114,7 @@ fn access(
     path: &str,
     status: StatusCode,
     start: Instant,
+    usage: Option<wasmhub_core::Usage>,
 ) {
     shared.metrics.request(status.as_u16(), start.elapsed());
     tracing::info!(
@@ -112,6 +126,8 @@ fn access(
         path,
         status = status.as_u16(),
         latency_us = start.elapsed().as_micros() as u64,
+        fuel = usage.and_then(|u| u.fuel),
+        peak_memory = usage.map(|u| u.peak_memory),
     );
 }
 
@@ -123,6 +139,7 @@ async fn call(
     id: &Arc<str>,
     req: Request<Incoming>,
     start: Instant,
+    report: &Arc<UsageReport>,
 ) -> Result<Response<HyperOutgoingBody>, Failed> {
     let fail = |status: StatusCode, what: &str| {
         plain(
@@ -183,7 +200,7 @@ async fn call(
     let pre = served.pre.clone();
     let live = shared.metrics.instance();
     let metrics = shared.metrics.clone();
-    let (rid, name) = (id.clone(), served.name.clone());
+    let (rid, name, report) = (id.clone(), served.name.clone(), report.clone());
     let mut guest = Box::pin(async move {
         let _permit = permit;
         let _live = live;
@@ -202,14 +219,7 @@ async fn call(
         let memory = &store.data().memory;
         let usage = meter.usage(&store, memory);
         metrics.usage(usage.fuel, usage.peak_memory);
-        tracing::info!(
-            target: "wasmhub::usage",
-            request_id = %rid,
-            component = %name,
-            wall_us = usage.wall.as_micros() as u64,
-            fuel = usage.fuel,
-            peak_memory = usage.peak_memory,
-        );
+        report.finish(usage, &rid, &name);
         result.map_err(|e| match meter.exceeded(&e, memory) {
             Some(exceeded) => wasmhub_core::Exceeded {
                 who: format!("component \"{name}\""),

@@ -12,6 +12,7 @@ mod prepared;
 mod respond;
 mod server;
 mod state;
+mod usage;
 
 pub use options::ServeOptions;
 pub use prepared::{PreparedApp, prepare};

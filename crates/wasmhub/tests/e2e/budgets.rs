@@ -199,9 +199,14 @@ fn serve_names_the_budget_and_serves_on() {
         "ok",
         "under its budget it answers"
     );
-    let log = s.wait_log("wasmhub::usage");
+    // The access line carries the figures (fuel is metered: the app has a fuel budget).
+    let log = s.wait_log("path=\"/bad/fine\"");
+    let line = log
+        .lines()
+        .find(|l| l.contains("wasmhub::access") && l.contains("path=\"/bad/fine\""))
+        .unwrap_or_else(|| panic!("{log}"));
     assert!(
-        log.contains("fuel=") && log.contains("peak_memory="),
-        "{log}"
+        line.contains(" fuel=") && line.contains(" peak_memory="),
+        "{line}"
     );
 }
