@@ -3,23 +3,10 @@
 //! It answers `upstream status N` when the request went through, and 502 with the
 //! `wasi:http` error code when the host refused or the request failed.
 
-use wasip2::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam,
-    Scheme,
-};
+use guest_support::answer;
+use wasip2::http::types::{Fields, IncomingRequest, OutgoingRequest, ResponseOutparam, Scheme};
 
 struct Fetch;
-
-fn answer(out: ResponseOutparam, status: u16, text: &str) {
-    let response = OutgoingResponse::new(Fields::new());
-    response.set_status_code(status).unwrap();
-    let body = response.body().unwrap();
-    ResponseOutparam::set(out, Ok(response));
-    let stream = body.write().unwrap();
-    stream.blocking_write_and_flush(text.as_bytes()).unwrap();
-    drop(stream);
-    OutgoingBody::finish(body, None).unwrap();
-}
 
 impl wasip2::exports::http::incoming_handler::Guest for Fetch {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {

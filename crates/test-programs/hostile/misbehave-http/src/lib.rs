@@ -3,22 +3,10 @@
 //! The last path segment: `trap`, `loop`, `grow` (memory until the cap), `no-response`, `twice`,
 //! `sleep` (1 s); anything else answers `ok`.
 
-use wasip2::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
-};
+use guest_support::answer;
+use wasip2::http::types::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 
 struct Misbehave;
-
-fn answer(out: ResponseOutparam, status: u16, text: &str) {
-    let response = OutgoingResponse::new(Fields::new());
-    response.set_status_code(status).unwrap();
-    let body = response.body().unwrap();
-    ResponseOutparam::set(out, Ok(response));
-    let stream = body.write().unwrap();
-    stream.blocking_write_and_flush(text.as_bytes()).unwrap();
-    drop(stream);
-    OutgoingBody::finish(body, None).unwrap();
-}
 
 #[inline(never)]
 fn spin_forever() -> u64 {

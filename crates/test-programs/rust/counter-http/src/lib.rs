@@ -2,9 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use wasip2::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
-};
+use wasip2::http::types::{IncomingRequest, ResponseOutparam};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -15,15 +13,7 @@ impl wasip2::exports::http::incoming_handler::Guest for Counter {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
         // Also prove the log path: this line reaches the host's log with the request id.
         eprintln!("counter-http: count is {n}");
-        let response = OutgoingResponse::new(Fields::new());
-        let body = response.body().unwrap();
-        ResponseOutparam::set(out, Ok(response));
-        let stream = body.write().unwrap();
-        stream
-            .blocking_write_and_flush(n.to_string().as_bytes())
-            .unwrap();
-        drop(stream);
-        OutgoingBody::finish(body, None).unwrap();
+        guest_support::answer(out, 200, &n.to_string());
     }
 }
 
