@@ -14,8 +14,8 @@ pub use budget::{Budget, Profile};
 
 pub use grants::{DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env};
 pub use wasmhub_manifest::{
-    ComponentName, DirGrant, DirMode, EnvGrant, OutboundRule, Route, SocketHost, SocketRule,
-    Transport, human_bytes,
+    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, OutboundRule, Route, SocketHost,
+    SocketRule, Transport, human_bytes,
 };
 
 /// One component of an app.
@@ -33,6 +33,19 @@ pub struct AppComponent {
     pub budget: Budget,
     /// Where it was declared (`wasmhub.toml:12`), for error messages.
     pub origin: Option<String>,
+    /// Imports served by other components of the app, in process.
+    pub links: Vec<Link>,
+}
+
+/// A runtime link: the component's import `import` is served by component `target`'s export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The imported interface as written (`acme:pricing/calc`, version optional).
+    pub import: InterfaceName,
+    /// The component whose export serves it.
+    pub target: String,
+    /// Where the link was written (`wasmhub.toml:9`).
+    pub at: String,
 }
 
 /// An app: named components, in manifest order.
@@ -59,6 +72,7 @@ impl App {
                 grants,
                 budget: Budget::default(),
                 origin: None,
+                links: Vec::new(),
             }],
         }
     }
@@ -149,6 +163,15 @@ impl App {
                     grants,
                     budget,
                     origin: Some(origin),
+                    links: c
+                        .link
+                        .iter()
+                        .map(|(import, target)| Link {
+                            import: import.get_ref().clone(),
+                            target: target.get_ref().to_string(),
+                            at: m.location(import.span().start),
+                        })
+                        .collect(),
                 }
             })
             .collect();

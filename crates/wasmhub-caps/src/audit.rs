@@ -34,22 +34,9 @@ pub struct Refusal {
 #[error("{}", .0.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join("\n"))]
 pub struct NotGranted(pub Vec<Refusal>);
 
-/// Which host interfaces the running verb links besides WASI's `wasi:cli` world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    /// `run` and `invoke`: no `wasi:http`.
-    Cli,
-    /// `serve`: `wasi:http` too.
-    Serve,
-}
-
 impl Audit {
-    /// Holds `imports` against `grants` for `verb`.
-    pub fn new<'a>(
-        imports: impl IntoIterator<Item = &'a str>,
-        grants: &Grants,
-        verb: Verb,
-    ) -> Self {
+    /// Holds `imports` against `grants`.
+    pub fn new<'a>(imports: impl IntoIterator<Item = &'a str>, grants: &Grants) -> Self {
         let mut needs: BTreeMap<Capability, Vec<String>> = BTreeMap::new();
         for name in imports {
             needs
@@ -67,7 +54,7 @@ impl Audit {
                 });
             }
         }
-        let unused = unused(&needs, grants, verb);
+        let unused = unused(&needs, grants);
         Self {
             needs,
             refusals,
@@ -139,7 +126,7 @@ fn refusal(cap: Capability, imports: &[String], grants: &Grants) -> Option<Strin
     }
 }
 
-fn unused(needs: &BTreeMap<Capability, Vec<String>>, grants: &Grants, verb: Verb) -> Vec<String> {
+fn unused(needs: &BTreeMap<Capability, Vec<String>>, grants: &Grants) -> Vec<String> {
     let mut out = Vec::new();
     let imports = |c: Capability| needs.contains_key(&c);
     let mut warn = |what: String, origin: &wasmhub_app::Origin, why: &str| {
@@ -169,13 +156,7 @@ fn unused(needs: &BTreeMap<Capability, Vec<String>>, grants: &Grants, verb: Verb
         }
     }
     for o in &grants.outbound {
-        if verb == Verb::Cli {
-            warn(
-                format!("outbound {}", o.value),
-                &o.origin,
-                "only `serve` provides wasi:http",
-            );
-        } else if !imports(Capability::OutboundHttp) {
+        if !imports(Capability::OutboundHttp) {
             warn(
                 format!("outbound {}", o.value),
                 &o.origin,
@@ -267,7 +248,7 @@ mod tests {
             "wasi:random/random@0.2.3",
             "wasi:filesystem/preopens@0.2.3",
         ];
-        let audit = Audit::new(imports, &manifest_grants(), Verb::Cli);
+        let audit = Audit::new(imports, &manifest_grants());
         assert_eq!(audit.refusals.len(), 1);
         assert_eq!(
             audit.refusals[0].message,
@@ -281,28 +262,28 @@ mod tests {
             Origin::Manifest("wasmhub.toml:16".into()),
         ));
         g.random = Granted::new(false, Origin::Manifest("wasmhub.toml:17".into()));
-        let audit = Audit::new(imports, &g, Verb::Cli);
+        let audit = Audit::new(imports, &g);
         assert_eq!(audit.refusals.len(), 1);
         assert_eq!(audit.refusals[0].capability, Capability::Random);
         assert!(audit.unused.is_empty());
     }
 
     #[test]
-    fn outbound_is_unused_outside_serve() {
+    fn outbound_is_unused_without_the_import() {
         let mut g = Grants::none(GrantSite::Flags);
         g.outbound.push(Granted::new(
             "https://api.example.com".parse().unwrap(),
             Origin::Flag("--outbound https://api.example.com".into()),
         ));
         let imports = ["wasi:http/outgoing-handler@0.2.3"];
-        assert!(Audit::new(imports, &g, Verb::Serve).unused.is_empty());
-        let cli = Audit::new(imports, &g, Verb::Cli);
+        assert!(Audit::new(imports, &g).unused.is_empty());
+        let other = Audit::new(["wasi:cli/stdout@0.2.3"], &g);
         assert!(
-            cli.unused[0].contains("only `serve` provides wasi:http"),
+            other.unused[0].contains("does not import wasi:http/outgoing-handler"),
             "{:?}",
-            cli.unused
+            other.unused
         );
-        let none = Audit::new(imports, &Grants::none(GrantSite::Flags), Verb::Serve);
+        let none = Audit::new(imports, &Grants::none(GrantSite::Flags));
         assert!(
             none.refusals[0]
                 .message

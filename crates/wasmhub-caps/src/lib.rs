@@ -7,7 +7,7 @@ mod grants;
 mod imports;
 mod sockets;
 
-pub use audit::{Audit, NotGranted, Refusal, Verb, grant_rows};
+pub use audit::{Audit, NotGranted, Refusal, grant_rows};
 pub use grants::{GrantError, wasi_builder};
 pub use imports::{Capability, ImportNeed, classify_import, compact_imports};
 pub use sockets::SocketPolicy;

@@ -9,7 +9,12 @@ use wasmtime::component::wasm_wave::parser::ParserError;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{Component, Val};
 
-use crate::{ExportedFunc, FuncLookupError, MeteredStore, cli_linker, exported_funcs, find_func};
+use std::sync::Arc;
+
+use crate::{
+    ExportedFunc, FuncLookupError, Graph, LinkCtx, MeteredStore, cli_linker, exported_funcs,
+    find_func,
+};
 
 /// A finished call: which function ran, what it returned and what it used.
 pub struct Invocation {
@@ -87,13 +92,16 @@ fn describe_wave_error(e: &ParserError, call: &str, shift: usize) -> String {
     }
 }
 
-/// Instantiates `component` with `grants` and calls the function named in `call`, held to `budget`.
+/// Instantiates `component` with `grants` and calls the function named in `call`, held to
+/// `budget`; with `links` (the app's graph and the component's index in it) its linked
+/// imports call the other components in process.
 pub async fn invoke(
     engine: &Engine,
     component: &Component,
     grants: &Grants,
     budget: &Budget,
     call: &str,
+    links: Option<(&Arc<Graph>, usize)>,
 ) -> Result<Invocation> {
     let (name, open) = split_call(call)?;
     let who = grants.site.subject();
@@ -108,11 +116,15 @@ pub async fn invoke(
     let funcs = exported_funcs(engine, component);
     let func = find_func(&funcs, name).map_err(InvokeError::from)?.clone();
     let params = parse_args(&func, call, open)?;
-    crate::admit(engine, component, crate::Verb::Cli, grants)?;
+    let linked = links.map_or_else(Vec::new, |(g, i)| g.linked_imports(i));
+    crate::admit(engine, component, grants, &linked)?;
 
-    let linker = cli_linker(engine)?;
-    let wasi = wasmhub_caps::wasi_builder(grants)?.build();
-    let mut m = MeteredStore::new(engine, wasi, budget, who.clone());
+    let mut linker = cli_linker(engine)?;
+    let mut m = MeteredStore::new(engine, grants, budget)?;
+    if let Some((graph, i)) = links.filter(|(g, i)| g.has_links(*i)) {
+        graph.define(i, &mut linker)?;
+        m.store.data_mut().links = LinkCtx::root(graph);
+    }
     let store = &mut m.store;
     let instance = match linker.instantiate_async(&mut *store, component).await {
         Ok(i) => i,

@@ -3,20 +3,25 @@
 #![deny(missing_docs)]
 
 mod exports;
+mod graph;
 mod inspect;
 mod invoke;
 mod json;
 mod linker;
+mod load;
+mod outbound;
 mod run;
 mod signature;
 mod state;
 
 pub use exports::{ExportedFunc, FuncLookupError, exported_funcs, find_func};
+pub use graph::{Graph, LinkCtx, Resolved, Session};
 pub use inspect::{ComponentKind, Inspection, inspect};
 pub use invoke::{Invocation, InvokeError, invoke};
 pub use json::val_to_json;
 pub use linker::{MissingImport, MissingReason, admit, check_imports, cli_linker};
+pub use load::{describe_component, load_checked};
+pub use outbound::Outbound;
 pub use run::{RunError, run_command};
-pub use signature::{func_signature, type_name};
-pub use state::{HostState, MeteredStore};
-pub use wasmhub_caps::Verb;
+pub use signature::{func_signature, type_name, type_text};
+pub use state::{HostState, MeteredStore, outbound_for};

@@ -1,16 +1,18 @@
 //! The linker for `run`/`invoke`, and the check that every import is provided before instantiating.
 
 use anyhow::Result;
-use wasmhub_caps::{Audit, Capability, Grants, Verb, classify_import};
+use wasmhub_caps::{Audit, Capability, Grants, classify_import};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use crate::HostState;
 
-/// A linker with WASI 0.2 (`wasi:cli`, filesystem, clocks, random, sockets); access comes from grants.
+/// A linker with WASI 0.2 (`wasi:cli`, filesystem, clocks, random, sockets, and `wasi:http`
+/// types and outgoing requests); access comes from grants.
 pub fn cli_linker(engine: &Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     Ok(linker)
 }
 
@@ -29,8 +31,6 @@ pub struct MissingImport {
 /// Why an import cannot be linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingReason {
-    /// `wasi:http` 0.2, which only `serve` links.
-    HttpOnlyInServe,
     /// No host implements it: another component must.
     NoHost,
     /// A WASI interface at a version this host does not link.
@@ -39,13 +39,12 @@ pub enum MissingReason {
 
 fn describe(import: &str, reason: MissingReason) -> String {
     match reason {
-        MissingReason::HttpOnlyInServe => format!(
-            "the component imports {import}, which `run` and `invoke` do not provide: \
-             wasi:http is provided to components served by `wasmhub serve`"
-        ),
         MissingReason::NoHost => format!(
             "the component imports {import}, which no host provides: no grant can supply it; \
-             compose the component with one that exports it (for example `wac plug`) before running"
+             another component must export it: link them in a manifest \
+             ([component.NAME.link] \"{}\" = \"OTHER\") or compose them \
+             (`wasmhub compose COMPONENT --plug OTHER.wasm -o out.wasm`)",
+            import.split('@').next().unwrap_or(import)
         ),
         MissingReason::WasiVersion => format!(
             "the component imports {import}, a WASI version this host does not provide \
@@ -54,14 +53,18 @@ fn describe(import: &str, reason: MissingReason) -> String {
     }
 }
 
-/// Fails with the first import the linker for `verb` cannot satisfy, naming it and what would.
+/// Fails with the first import neither the host nor a link (`linked`) satisfies, naming it and
+/// what would.
 pub fn check_imports(
     engine: &Engine,
     component: &Component,
-    verb: Verb,
+    linked: &[String],
 ) -> Result<(), MissingImport> {
     let ty = component.component_type();
     for (name, _) in ty.imports(engine) {
+        if linked.iter().any(|l| l == name) {
+            continue;
+        }
         let need = classify_import(name);
         let is_02 = need
             .version
@@ -72,9 +75,8 @@ pub fn check_imports(
             Capability::OutboundHttp | Capability::HttpTypes
         );
         let reason = match need.capability {
-            _ if need.provided || (http && is_02 && verb == Verb::Serve) => continue,
+            _ if need.provided || (http && is_02) => continue,
             Capability::Unknown => MissingReason::NoHost,
-            _ if http && is_02 => MissingReason::HttpOnlyInServe,
             _ => MissingReason::WasiVersion,
         };
         return Err(MissingImport {
@@ -86,16 +88,17 @@ pub fn check_imports(
     Ok(())
 }
 
-/// Decides before instantiation: every import must be linkable and covered by `grants`.
+/// Decides before instantiation: every import must be provided (by the host, or by a link
+/// in `linked`) and covered by `grants`.
 pub fn admit(
     engine: &Engine,
     component: &Component,
-    verb: Verb,
     grants: &Grants,
+    linked: &[String],
 ) -> anyhow::Result<Audit> {
-    check_imports(engine, component, verb)?;
+    check_imports(engine, component, linked)?;
     let ty = component.component_type();
-    let audit = Audit::new(ty.imports(engine).map(|(name, _)| name), grants, verb);
+    let audit = Audit::new(ty.imports(engine).map(|(name, _)| name), grants);
     audit.verdict()?;
     Ok(audit)
 }

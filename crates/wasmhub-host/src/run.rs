@@ -45,11 +45,10 @@ pub async fn run_command(
             .collect();
         return Err(RunError::NotACommand { exports }.into());
     }
-    crate::admit(engine, component, crate::Verb::Cli, grants)?;
+    crate::admit(engine, component, grants, &[])?;
     let linker = cli_linker(engine)?;
     let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
-    let wasi = wasmhub_caps::wasi_builder(grants)?.build();
-    let mut m = MeteredStore::new(engine, wasi, budget, grants.site.subject());
+    let mut m = MeteredStore::new(engine, grants, budget)?;
     let store = &mut m.store;
     let result = async {
         let command = pre.instantiate_async(&mut *store).await?;

@@ -1,7 +1,7 @@
 //! WIT-like text for component types, for error messages and export listings.
 
-use wasmtime::component::Type;
 use wasmtime::component::types::ComponentFunc;
+use wasmtime::component::{ResourceType, Type};
 
 /// `func(name: string) -> string`, with structural types spelled out.
 pub fn func_signature(ty: &ComponentFunc) -> String {
@@ -20,6 +20,12 @@ pub fn func_signature(ty: &ComponentFunc) -> String {
 
 /// A type as WIT-like text: `list<u32>`, `record { x: s32, y: s32 }`, ...
 pub fn type_name(ty: &Type) -> String {
+    type_text(ty, &|_| "resource".into())
+}
+
+/// Like [`type_name`], with resources named by `resource` (`own<basket>`).
+pub fn type_text(ty: &Type, resource: &dyn Fn(&ResourceType) -> String) -> String {
+    let type_name = |t: &Type| type_text(t, resource);
     match ty {
         Type::Bool => "bool".into(),
         Type::S8 => "s8".into(),
@@ -65,8 +71,8 @@ pub fn type_name(ty: &Type) -> String {
             (Some(ok), Some(err)) => format!("result<{}, {}>", type_name(&ok), type_name(&err)),
         },
         Type::Flags(f) => format!("flags {{ {} }}", f.names().collect::<Vec<_>>().join(", ")),
-        Type::Own(_) => "own<resource>".into(),
-        Type::Borrow(_) => "borrow<resource>".into(),
+        Type::Own(r) => format!("own<{}>", resource(r)),
+        Type::Borrow(r) => format!("borrow<{}>", resource(r)),
         other => format!("{other:?}").to_lowercase(),
     }
 }

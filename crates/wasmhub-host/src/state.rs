@@ -1,16 +1,27 @@
-//! Per-instance host state: the guest's WASI context, resource table and memory meter.
+//! Per-instance host state: the guest's WASI and WASI HTTP contexts, resource table, memory meter.
 
-use wasmhub_app::Budget;
+use std::sync::Arc;
+
+use anyhow::Result;
+use wasmhub_app::{Budget, GrantSite, Grants};
 use wasmhub_core::{Exceeded, MemoryMeter, Meter, Usage};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::Outbound;
+use crate::graph::LinkCtx;
 
 /// What each `Store` carries for one instance.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: Outbound,
     table: ResourceTable,
     memory: MemoryMeter,
+    /// The instance's runtime links to other components, when it has any.
+    pub links: LinkCtx,
 }
 
 impl WasiView for HostState {
@@ -19,6 +30,34 @@ impl WasiView for HostState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl AsMut<LinkCtx> for HostState {
+    fn as_mut(&mut self) -> &mut LinkCtx {
+        &mut self.links
+    }
+}
+
+/// The outgoing-HTTP hook for a component with `grants`.
+pub fn outbound_for(grants: &Grants) -> Outbound {
+    let component = match &grants.site {
+        GrantSite::Manifest { component, .. } => component.as_str(),
+        GrantSite::Flags => "component",
+    };
+    Outbound {
+        rules: grants.outbound.iter().map(|g| g.value.clone()).collect(),
+        component: Arc::from(component),
     }
 }
 
@@ -31,20 +70,31 @@ pub struct MeteredStore {
 }
 
 impl MeteredStore {
-    /// A store for one instance of the component `who` with `wasi`, held to `budget`.
-    pub fn new(engine: &Engine, wasi: WasiCtx, budget: &Budget, who: String) -> Self {
+    /// A store for one instance of a component with `grants`, held to `budget`.
+    pub fn new(engine: &Engine, grants: &Grants, budget: &Budget) -> Result<Self> {
         let state = HostState {
-            wasi,
+            wasi: wasmhub_caps::wasi_builder(grants)?.build(),
+            http: WasiHttpCtx::new(),
+            hooks: outbound_for(grants),
             table: ResourceTable::new(),
             memory: MemoryMeter::new(budget.memory),
+            links: LinkCtx::default(),
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.memory);
+        // Where the engine checks epochs, a store without a deadline yields at each tick (a
+        // linked instance in `serve` then never holds a worker thread); a deadline replaces it.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
         if budget.deadline.is_some() {
             wasmhub_core::ensure_ticking(engine, wasmhub_core::ONE_SHOT_TICK);
         }
         let meter = Meter::install(&mut store, budget);
-        Self { store, meter, who }
+        Ok(Self {
+            store,
+            meter,
+            who: grants.site.subject(),
+        })
     }
 
     /// What the instance used so far.

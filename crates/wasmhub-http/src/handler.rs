@@ -20,8 +20,9 @@ use crate::guest_log::GuestLog;
 use crate::metrics::Metrics;
 use crate::prepared::{PreparedApp, Served};
 use crate::respond::{REQUEST_ID, plain};
-use crate::state::{Outbound, ServeState};
+use crate::state::ServeState;
 use crate::usage::UsageReport;
+use wasmhub_host::{LinkCtx, Outbound};
 
 /// Everything requests share.
 pub struct Shared {
@@ -336,6 +337,10 @@ fn new_store(
             component: served.name.clone(),
         },
         memory: wasmhub_core::MemoryMeter::new(served.budget.memory),
+        links: served
+            .links
+            .as_ref()
+            .map_or_else(LinkCtx::default, LinkCtx::root),
     };
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|s| &mut s.memory);

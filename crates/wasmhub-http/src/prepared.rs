@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use wasmhub_app::{App, Grants};
-use wasmhub_core::{CompileCache, load_component};
+use wasmhub_core::CompileCache;
+use wasmhub_host::Graph;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -23,6 +24,8 @@ pub struct Served {
     pub grants: Grants,
     /// How much each instance may use.
     pub budget: wasmhub_app::Budget,
+    /// The app's link graph, when this component has links (each request starts a session).
+    pub links: Option<Arc<Graph>>,
     /// Outbound allow-list, shared by its instances.
     pub outbound: Arc<[wasmhub_app::OutboundRule]>,
 }
@@ -41,34 +44,27 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
     let mut linker: Linker<ServeState> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    let roots: Vec<usize> = (0..app.components.len())
+        .filter(|&i| app.components[i].route.is_some())
+        .collect();
+    let serve_budget = |c: &wasmhub_app::AppComponent| c.budget.with_serve_defaults();
+    let graph = Graph::build(
+        engine,
+        &app,
+        &roots,
+        &mut |c| wasmhub_host::load_checked(engine, cache, c, &serve_budget(c)),
+        &serve_budget,
+    )?;
     let mut served = Vec::new();
-    for c in &app.components {
+    for (i, c) in app.components.iter().enumerate() {
         let Some(route) = &c.route else {
             served.push(None);
             continue;
         };
-        let at = || {
-            format!(
-                "component \"{}\" ({}{})",
-                c.name,
-                c.source.display(),
-                c.origin
-                    .as_ref()
-                    .map(|o| format!(", declared at {o}"))
-                    .unwrap_or_default()
-            )
-        };
-        wasmhub_core::check_size(&c.source, &c.budget.with_serve_defaults()).map_err(
-            |exceeded| {
-                anyhow::Error::from(wasmhub_core::Exceeded {
-                    who: format!("component \"{}\"", c.name),
-                    exceeded,
-                })
-                .context(at())
-            },
-        )?;
-        let loaded = load_component(engine, cache, &c.source).with_context(at)?;
-        let component = &loaded.component;
+        let at = || wasmhub_host::describe_component(c);
+        let component = graph
+            .component(i)
+            .context("a routed component was not loaded")?;
         let exports_handler = component
             .component_type()
             .exports(engine)
@@ -82,7 +78,7 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
             );
         }
         // A refusal already names the component, the import and the manifest line.
-        let audit = wasmhub_host::admit(engine, component, wasmhub_host::Verb::Serve, &c.grants)
+        let audit = wasmhub_host::admit(engine, component, &c.grants, &graph.linked_imports(i))
             .map_err(|e| {
                 if e.is::<wasmhub_caps::NotGranted>() {
                     e
@@ -93,6 +89,16 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
         for unused in &audit.unused {
             tracing::warn!(component = %c.name, "{unused}");
         }
+        let linked = graph.has_links(i).then(|| graph.clone());
+        let mut own_linker;
+        let linker = match &linked {
+            Some(g) => {
+                own_linker = linker.clone();
+                g.define(i, &mut own_linker).with_context(at)?;
+                &own_linker
+            }
+            None => &linker,
+        };
         let pre = ProxyPre::new(
             linker
                 .instantiate_pre(component)
@@ -108,6 +114,7 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
             grants: c.grants.clone(),
             budget: c.budget.with_serve_defaults(),
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
+            links: linked,
         }));
     }
     if served.iter().all(Option::is_none) {

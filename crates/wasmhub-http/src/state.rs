@@ -1,11 +1,9 @@
 //! Per-request store state: WASI, WASI HTTP, and the outbound allow-list.
 
-use std::sync::Arc;
-
-use wasmhub_app::OutboundRule;
+use wasmhub_host::{LinkCtx, Outbound};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// What each request's `Store` carries.
 pub struct ServeState {
@@ -14,6 +12,13 @@ pub struct ServeState {
     pub table: ResourceTable,
     pub hooks: Outbound,
     pub memory: wasmhub_core::MemoryMeter,
+    pub links: LinkCtx,
+}
+
+impl AsMut<LinkCtx> for ServeState {
+    fn as_mut(&mut self) -> &mut LinkCtx {
+        &mut self.links
+    }
 }
 
 impl WasiView for ServeState {
@@ -32,44 +37,5 @@ impl WasiHttpView for ServeState {
             table: &mut self.table,
             hooks: &mut self.hooks,
         }
-    }
-}
-
-/// Sends outgoing requests only to destinations the component was granted.
-pub struct Outbound {
-    pub rules: Arc<[OutboundRule]>,
-    pub component: Arc<str>,
-}
-
-impl WasiHttpHooks for Outbound {
-    fn send_request(
-        &mut self,
-        request: hyper::Request<wasmtime_wasi_http::WasiBody>,
-        options: Option<wasmtime_wasi_http::RequestOptions>,
-        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = wasmtime_wasi_http::Result<(
-                    hyper::Response<wasmtime_wasi_http::WasiBody>,
-                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                )>,
-            > + Send,
-    > {
-        let uri = request.uri();
-        let scheme = uri.scheme_str().unwrap_or("https").to_owned();
-        let host = uri.host().unwrap_or_default().to_owned();
-        let port = uri
-            .port_u16()
-            .unwrap_or(if scheme == "http" { 80 } else { 443 });
-        if self.rules.iter().any(|r| r.allows(&scheme, &host, port)) {
-            return wasmtime_wasi_http::default_hooks().send_request(request, options, fut);
-        }
-        tracing::warn!(
-            component = %self.component,
-            destination = %format!("{scheme}://{host}:{port}"),
-            "outbound request denied: not granted; add it to outbound = [...] under [component.{}.grant]",
-            self.component
-        );
-        Box::new(async move { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }

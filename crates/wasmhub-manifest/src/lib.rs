@@ -5,6 +5,7 @@
 mod budget;
 mod error;
 mod grant;
+mod link;
 mod load;
 mod names;
 mod outbound;
@@ -14,6 +15,7 @@ mod socket;
 pub use budget::{BudgetSection, ByteSize, Profile, Wall, human_bytes};
 pub use error::ManifestError;
 pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
+pub use link::InterfaceName;
 pub use load::load;
 pub use names::{ComponentName, Route};
 pub use outbound::{OutboundRule, Port};

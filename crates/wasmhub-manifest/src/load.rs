@@ -69,6 +69,33 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
                 ));
             }
         }
+        for (import, target) in &c.link {
+            if !manifest.component.contains_key(target.get_ref()) {
+                let names: Vec<String> = manifest
+                    .component
+                    .keys()
+                    .map(|n| format!("\"{n}\""))
+                    .collect();
+                return Err(invalid(
+                    target.span().start,
+                    format!(
+                        "component \"{name}\": link \"{}\" names component \"{}\", which this app does not have; link to one of {}",
+                        import.get_ref(),
+                        target.get_ref(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+            if target.get_ref() == name {
+                return Err(invalid(
+                    target.span().start,
+                    format!(
+                        "component \"{name}\": link \"{}\" names the component itself; a component cannot serve its own import",
+                        import.get_ref()
+                    ),
+                ));
+            }
+        }
         for f in &c.grant.files {
             let dir = manifest.base_dir.join(f.host.get_ref());
             if !dir.is_dir() {
@@ -201,6 +228,26 @@ clocks = false
             "{head}[component.cart.budget]\ndeadline = \"5 sec\"\n"
         ));
         assert!(e.contains(":7: invalid duration `5 sec`"), "{e}");
+        let e = error(&format!(
+            "{head}[component.cart.link]\n\"acme:pricing/calc\" = \"pricng\"\n"
+        ));
+        assert!(
+            e.contains(":7: component \"cart\": link \"acme:pricing/calc\" names component \"pricng\", which this app does not have; link to one of \"cart\""),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{head}[component.cart.link]\n\"acme:pricing/calc\" = \"cart\"\n"
+        ));
+        assert!(
+            e.contains(
+                ":7: component \"cart\": link \"acme:pricing/calc\" names the component itself"
+            ),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{head}[component.cart.link]\n\"pricing\" = \"cart\"\n"
+        ));
+        assert!(e.contains(":7: invalid link key `pricing`"), "{e}");
         let e = error(&format!(
             "{head}[component.cart.budget]\nprofile = \"lambda\"\n"
         ));

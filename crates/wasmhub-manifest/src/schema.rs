@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::{ComponentName, DirMode, EnvGrant, OutboundRule, Route, SocketRule};
+use crate::{ComponentName, DirMode, EnvGrant, InterfaceName, OutboundRule, Route, SocketRule};
 
 /// A whole `wasmhub.toml`.
 #[derive(Debug, Deserialize)]
@@ -69,6 +69,10 @@ pub struct ComponentSection {
     /// `[component.NAME.budget]`: how much it may use.
     #[serde(default)]
     pub budget: crate::BudgetSection,
+    /// `[component.NAME.link]`: `"acme:pricing/calc" = "pricing"` serves that import from
+    /// component `pricing`'s export of the same interface, in process.
+    #[serde(default)]
+    pub link: BTreeMap<Spanned<InterfaceName>, Spanned<ComponentName>>,
 }
 
 /// `[component.NAME.grant]`; everything absent is denied.

@@ -69,9 +69,9 @@ impl BudgetFlags {
         })
     }
 
-    /// What the engine must meter: the budget's needs, and fuel when a report is asked for.
-    pub fn metering(&self, budget: &Budget) -> Metering {
-        let mut m = Metering::for_budgets([budget]);
+    /// What the engine must meter: the budgets' needs, and fuel when a report is asked for.
+    pub fn metering<'a>(&self, budgets: impl IntoIterator<Item = &'a Budget>) -> Metering {
+        let mut m = Metering::for_budgets(budgets);
         m.fuel |= self.report.is_some();
         m
     }

@@ -162,11 +162,7 @@ pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
 /// Prints a warning for each grant the component cannot use (it does not import it).
 pub fn warn_unused(engine: &Engine, component: &wasmtime::component::Component, grants: &Grants) {
     let ty = component.component_type();
-    let audit = wasmhub_caps::Audit::new(
-        ty.imports(engine).map(|(n, _)| n),
-        grants,
-        wasmhub_caps::Verb::Cli,
-    );
+    let audit = wasmhub_caps::Audit::new(ty.imports(engine).map(|(n, _)| n), grants);
     for unused in audit.unused {
         eprintln!("warning: {unused}");
     }

@@ -4,6 +4,7 @@ mod budget;
 mod cli;
 mod commands;
 mod common;
+mod graph;
 mod report;
 
 use clap::Parser;

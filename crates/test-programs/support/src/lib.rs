@@ -1,5 +1,7 @@
 //! Helpers the guest components share (a library, not a guest: it builds no `.wasm`).
 
+pub mod catalog;
+
 use wasip2::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
 /// Sets a complete response: `status`, optional headers, and `body` written in one go.
@@ -20,5 +22,10 @@ pub fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], bod
 
 /// Sets a `text/plain` response with `status` and `text`.
 pub fn answer(out: ResponseOutparam, status: u16, text: &str) {
-    respond(out, status, &[("content-type", "text/plain")], text.as_bytes());
+    respond(
+        out,
+        status,
+        &[("content-type", "text/plain")],
+        text.as_bytes(),
+    );
 }

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use wasmhub_app::{AppComponent, human_bytes};
-use wasmhub_caps::{Audit, Verb, compact_imports, grant_rows};
+use wasmhub_app::{App, AppComponent, human_bytes};
+use wasmhub_caps::{Audit, Capability, compact_imports, grant_rows};
 use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, new_engine, thousands};
 use wasmtime::Engine;
 
@@ -40,6 +40,7 @@ impl CheckCommand {
         for c in &app.components {
             audit_component(&engine, cache.as_ref(), c)?;
         }
+        print_links(&engine, cache.as_ref(), &app)?;
         let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app)?;
         println!("\nok: app \"{}\" can be served", prepared.app.name);
         Ok(0)
@@ -59,19 +60,25 @@ fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppCompone
     );
     let loaded = load_component(engine, cache, &c.source)
         .with_context(|| format!("component \"{}\"", c.name))?;
-    let verb = if c.route.is_some() {
-        Verb::Serve
-    } else {
-        Verb::Cli
-    };
     let ty = loaded.component.component_type();
-    let audit = Audit::new(ty.imports(engine).map(|(n, _)| n), &c.grants, verb);
+    let audit = Audit::new(ty.imports(engine).map(|(n, _)| n), &c.grants);
     println!("  imports:");
     if audit.needs.is_empty() {
         println!("    none");
     }
     for (cap, imports) in &audit.needs {
-        println!("    {:<24} {}", cap.name(), compact_imports(imports));
+        let (linked, rest): (Vec<&String>, Vec<&String>) = imports.iter().partition(|i| {
+            *cap == Capability::Unknown && c.links.iter().any(|l| l.import.matches(i))
+        });
+        for import in linked {
+            let link = c.links.iter().find(|l| l.import.matches(import));
+            let target = link.map_or("", |l| l.target.as_str());
+            println!("    {:<24} {import} -> component \"{target}\"", "linked");
+        }
+        if !rest.is_empty() {
+            let rest: Vec<String> = rest.into_iter().cloned().collect();
+            println!("    {:<24} {}", cap.name(), compact_imports(&rest));
+        }
     }
     println!("  grants:");
     print_table(
@@ -109,6 +116,28 @@ fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppCompone
     }
     for refusal in &audit.refusals {
         println!("  refused: {refusal}");
+    }
+    Ok(())
+}
+
+/// Checks every component's links and draws them: component -> import -> target.
+fn print_links(engine: &Engine, cache: Option<&CompileCache>, app: &App) -> Result<()> {
+    if app.components.iter().all(|c| c.links.is_empty()) {
+        return Ok(());
+    }
+    let all: Vec<usize> = (0..app.components.len()).collect();
+    let graph = crate::graph::build(engine, cache, app, &all, &|c| c.budget)?;
+    println!("\nlinks:");
+    for (i, c) in app.components.iter().enumerate() {
+        let is_target = app
+            .components
+            .iter()
+            .any(|o| o.links.iter().any(|l| l.target == c.name));
+        if !c.links.is_empty() && !is_target {
+            for line in graph.draw(i).lines() {
+                println!("  {line}");
+            }
+        }
     }
     Ok(())
 }

@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use wasmhub_host::val_to_json;
 
 use crate::budget::BudgetFlags;
-use crate::common::{CacheFlags, GrantFlags, block_on};
+use wasmhub_core::{EngineKind, new_engine};
+
+use crate::common::{CacheFlags, GrantFlags, block_on, load_app};
 
 /// Call an exported function with WAVE arguments and print its result.
 ///
@@ -16,6 +18,10 @@ use crate::common::{CacheFlags, GrantFlags, block_on};
 /// (`wasmhub:demo/greeter#greet`); a bare name also finds an interface function when
 /// only one interface exports it. The result prints as WAVE (or JSON with --json);
 /// a function without a result prints nothing. Nothing is granted by default.
+///
+/// With an app manifest, `--component NAME` picks the component; it runs with the grants
+/// and budget the manifest gives it (budget flags override), and its linked imports call
+/// the other components in process.
 #[derive(Parser)]
 pub struct InvokeCommand {
     #[command(flatten)]
@@ -27,7 +33,10 @@ pub struct InvokeCommand {
     /// Print the result as JSON instead of WAVE.
     #[arg(long)]
     json: bool,
-    /// The component (.wasm).
+    /// With a manifest: the component to call (default: its only component).
+    #[arg(long = "component", value_name = "NAME")]
+    name: Option<String>,
+    /// The component (.wasm), or an app manifest (.toml).
     component: PathBuf,
     /// The call, e.g. 'greet("world")'.
     call: String,
@@ -35,14 +44,23 @@ pub struct InvokeCommand {
 
 impl InvokeCommand {
     /// Calls the function and prints its result.
-    pub fn execute(self) -> Result<i32> {
+    pub fn execute(mut self) -> Result<i32> {
+        if crate::graph::is_manifest(&self.component) {
+            return self.execute_in_app();
+        }
+        if let Some(name) = &self.name {
+            anyhow::bail!(
+                "--component {name} picks a component of an app manifest, but {} is not a .toml manifest",
+                self.component.display()
+            );
+        }
         let budget = self.budget.budget();
         self.budget.check_size(&self.component, &budget)?;
         let (engine, loaded) = self
             .cache
-            .load(&self.component, self.budget.metering(&budget))?;
+            .load(&self.component, self.budget.metering([&budget]))?;
         let argv0 = self.component.display().to_string();
-        let mut grants = self.grants.grants(vec![argv0]);
+        let mut grants = std::mem::take(&mut self.grants).grants(vec![argv0]);
         self.budget.restrict(&budget, &mut grants);
         crate::common::warn_unused(&engine, &loaded.component, &grants);
         let done = block_on(wasmhub_host::invoke(
@@ -51,7 +69,38 @@ impl InvokeCommand {
             &grants,
             &budget,
             &self.call,
+            None,
         ))??;
+        self.print(&done, &budget)
+    }
+
+    /// Calls a component of an app manifest, with its links.
+    fn execute_in_app(mut self) -> Result<i32> {
+        let app = load_app(&self.component, std::mem::take(&mut self.grants))?;
+        let i = crate::graph::pick(&app, self.name.as_deref(), &self.component)?;
+        let flags = self.budget.budget();
+        let budget_of = |c: &wasmhub_app::AppComponent| c.budget.overridden_by(&flags);
+        let budgets: Vec<_> = app.components.iter().map(budget_of).collect();
+        let engine = new_engine(EngineKind::OneShot(self.budget.metering(&budgets)))?;
+        let cache = self.cache.cache();
+        let graph = crate::graph::build(&engine, cache.as_ref(), &app, &[i], &budget_of)?;
+        let c = &app.components[i];
+        let budget = &budgets[i];
+        let component = graph.component(i).context("the component was not loaded")?;
+        let mut grants = c.grants.clone();
+        self.budget.restrict(budget, &mut grants);
+        let done = block_on(wasmhub_host::invoke(
+            &engine,
+            component,
+            &grants,
+            budget,
+            &self.call,
+            Some((&graph, i)),
+        ))??;
+        self.print(&done, budget)
+    }
+
+    fn print(&self, done: &wasmhub_host::Invocation, budget: &wasmhub_app::Budget) -> Result<i32> {
         for val in &done.results {
             if self.json {
                 println!("{}", val_to_json(val));
@@ -59,7 +108,7 @@ impl InvokeCommand {
                 println!("{}", val.to_wave()?);
             }
         }
-        self.budget.print_report(&done.usage, &budget);
+        self.budget.print_report(&done.usage, budget);
         Ok(0)
     }
 }

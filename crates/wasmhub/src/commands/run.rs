@@ -40,7 +40,9 @@ impl RunCommand {
         let component = PathBuf::from(rest.next().expect("clap requires the component"));
         let budget = self.budget.budget();
         self.budget.check_size(&component, &budget)?;
-        let (engine, loaded) = self.cache.load(&component, self.budget.metering(&budget))?;
+        let (engine, loaded) = self
+            .cache
+            .load(&component, self.budget.metering([&budget]))?;
         let argv0 = component
             .file_name()
             .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());

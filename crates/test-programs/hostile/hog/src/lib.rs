@@ -37,7 +37,11 @@ impl Guest for Hog {
 
     fn recurse(depth: u32) -> u32 {
         let reached = dive(depth, 7);
-        if std::hint::black_box(reached) == 0 { 0 } else { depth }
+        if std::hint::black_box(reached) == 0 {
+            0
+        } else {
+            depth
+        }
     }
 
     fn hoard(mib: u32) -> u32 {

@@ -1,0 +1,147 @@
+//! One request's (or call's) instances of the link targets, made on first use.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use anyhow::{Context, Result, bail};
+use wasmtime::component::{Instance, ResourceAny};
+
+use super::Graph;
+use crate::MeteredStore;
+
+/// A live instance of a link target, in its own store with its own grants and budget.
+pub(super) struct Live {
+    pub m: MeteredStore,
+    pub instance: Instance,
+}
+
+enum Slot {
+    Empty,
+    Ready(Box<Live>),
+    Busy,
+}
+
+/// The link targets' instances for one request, shared by every component in it.
+pub struct Session {
+    graph: Arc<Graph>,
+    slots: Box<[Mutex<Slot>]>,
+}
+
+impl Session {
+    /// A session with no instances yet.
+    pub(super) fn new(graph: Arc<Graph>) -> Arc<Self> {
+        let slots = (0..graph.names.len())
+            .map(|_| Mutex::new(Slot::Empty))
+            .collect();
+        Arc::new(Self { graph, slots })
+    }
+
+    /// Takes target `i`'s instance out for a call, instantiating it on first use.
+    pub(super) async fn take(self: &Arc<Self>, i: usize) -> Result<Box<Live>> {
+        let prev = std::mem::replace(&mut *self.slots[i].lock().unwrap(), Slot::Busy);
+        match prev {
+            Slot::Ready(live) => Ok(live),
+            Slot::Busy => bail!(
+                "component \"{}\" was called through a link while it was already running a call",
+                self.graph.names[i]
+            ),
+            Slot::Empty => {
+                let made = self.instantiate(i).await;
+                if made.is_err() {
+                    *self.slots[i].lock().unwrap() = Slot::Empty;
+                }
+                made
+            }
+        }
+    }
+
+    /// Puts target `i`'s instance back after a call.
+    pub(super) fn put(&self, i: usize, live: Box<Live>) {
+        *self.slots[i].lock().unwrap() = Slot::Ready(live);
+    }
+
+    /// The name of component `i`.
+    pub(super) fn name(&self, i: usize) -> &str {
+        &self.graph.names[i]
+    }
+
+    async fn instantiate(self: &Arc<Self>, i: usize) -> Result<Box<Live>> {
+        let node = self.graph.nodes[i]
+            .as_ref()
+            .context("internal error: a link names a component without an instance template")?;
+        let mut m = MeteredStore::new(&self.graph.engine, &node.grants, &node.budget)?;
+        m.store.data_mut().links.session = Arc::downgrade(self);
+        match node.pre.instantiate_async(&mut m.store).await {
+            Ok(instance) => Ok(Box::new(Live { m, instance })),
+            Err(e) => Err(m.explain(e.into())).with_context(|| {
+                format!(
+                    "failed to instantiate linked component \"{}\"",
+                    self.graph.names[i]
+                )
+            }),
+        }
+    }
+}
+
+/// What a store needs to make calls through links: its session and the proxies it holds.
+#[derive(Default)]
+pub struct LinkCtx {
+    /// The session the calls go to (weak: the session owns the targets' stores).
+    session: Weak<Session>,
+    /// Keeps the session alive in the store of the component a request started with.
+    _owner: Option<Arc<Session>>,
+    /// Target-side resources this store holds handles to, by the handle's rep.
+    proxies: Vec<Option<ResourceAny>>,
+    free: Vec<u32>,
+}
+
+impl LinkCtx {
+    /// A context that starts a session of `graph` (for the component a request starts with).
+    pub fn root(graph: &Arc<Graph>) -> Self {
+        let session = Session::new(graph.clone());
+        Self {
+            session: Arc::downgrade(&session),
+            _owner: Some(session),
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn session(&self) -> Result<Arc<Session>> {
+        self.session
+            .upgrade()
+            .context("a call through a link outlived its request")
+    }
+
+    /// Keeps `res` (a target-side resource) and returns the rep of its proxy.
+    pub(super) fn insert(&mut self, res: ResourceAny) -> u32 {
+        match self.free.pop() {
+            Some(rep) => {
+                self.proxies[rep as usize] = Some(res);
+                rep
+            }
+            None => {
+                self.proxies.push(Some(res));
+                (self.proxies.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The target-side resource behind proxy `rep`.
+    pub(super) fn get(&self, rep: u32) -> Result<ResourceAny> {
+        self.proxies
+            .get(rep as usize)
+            .copied()
+            .flatten()
+            .context("unknown resource handle passed through a link")
+    }
+
+    /// Removes proxy `rep`, returning the target-side resource (its ownership moves on).
+    pub(super) fn remove(&mut self, rep: u32) -> Result<ResourceAny> {
+        let res = self
+            .proxies
+            .get_mut(rep as usize)
+            .and_then(Option::take)
+            .context("unknown resource handle passed through a link")?;
+        self.free.push(rep);
+        Ok(res)
+    }
+}

@@ -1,0 +1,171 @@
+//! Runtime links: `cart` calls `pricing` in process through `invoke` and `serve`, resources
+//! cross the link, and every bad link is refused before running, naming both sides.
+
+use test_programs_artifacts::{CART, GREET, PRICING, PRICING_HTTP, PRICING_MISMATCH, RELAY_HTTP};
+
+use super::harness::{Hub, g, golden};
+use super::server::{Served, manifest, toml_path};
+
+/// A manifest with `cart` (routed at `/cart/...`) and `pricing`; `extra` is appended.
+fn shop(hub: &Hub, pricing: &str, extra: &str) -> String {
+    manifest(
+        hub,
+        &format!(
+            "[app]\nname = \"shop\"\n\n[component.cart]\nsource = {}\nroute = \"/cart/...\"\n\n\
+             [component.pricing]\nsource = {}\n{extra}",
+            toml_path(g(CART)),
+            toml_path(pricing)
+        ),
+    )
+}
+
+const LINK: &str = "\n[component.cart.link]\n\"acme:pricing/calc\" = \"pricing\"\n";
+
+#[test]
+fn invoke_calls_through_a_runtime_link() {
+    let hub = Hub::new();
+    let path = shop(&hub, g(PRICING), LINK);
+    let invoke = |call: &str| {
+        let r = hub.run(&["invoke", &path, "--component", "cart", call]);
+        assert_eq!(r.code, 0, "{call}: {}", r.stderr);
+        r.stdout.trim().to_owned()
+    };
+    // `checkout` builds a basket (a resource made by pricing) and borrows it twice.
+    assert_eq!(
+        invoke(r#"checkout([{sku: "apple", qty: 2}, {sku: "pear", qty: 1}])"#),
+        "ok(105)"
+    );
+    // `receipt` hands the basket's ownership to pricing, which consumes it.
+    assert_eq!(
+        invoke(r#"receipt([{sku: "melon", qty: 1}, {sku: "fig", qty: 3}])"#),
+        r#"ok("4 items, 490 EUR")"#
+    );
+    assert_eq!(
+        invoke(r#"checkout([{sku: "kiwi", qty: 1}])"#),
+        r#"err("unknown sku: kiwi")"#
+    );
+    assert_eq!(invoke(r#"relay("fig", 1000)"#), r#""fig: 80 cents""#);
+    // The target itself is callable too, and a manifest with several components needs a name.
+    let r = hub.run(&[
+        "invoke",
+        &path,
+        "--component",
+        "pricing",
+        r#"price("pear")"#,
+    ]);
+    assert_eq!(r.stdout.trim(), "some(45)", "{}", r.stderr);
+    let r = hub.run(&["invoke", &path, "describe(\"pear\")"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("has 2 components: pick one with --component NAME (cart, pricing)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn serve_calls_through_a_runtime_link() {
+    let hub = Hub::new();
+    let path = shop(&hub, g(PRICING), LINK);
+    let s = Served::start(&hub, &[&path]);
+    for _ in 0..3 {
+        let r = s.get("/cart/checkout?apple=2&pear=1");
+        assert_eq!((r.status, r.text()), (200, "105".to_owned()));
+    }
+    let r = s.get("/cart/receipt?apple=1&melon=2");
+    assert_eq!((r.status, r.text()), (200, "3 items, 530 EUR".to_owned()));
+    let r = s.get("/cart/checkout?kiwi=1");
+    assert_eq!((r.status, r.text()), (422, "unknown sku: kiwi".to_owned()));
+    let check = hub.run(&["check", &path]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("linked                   acme:pricing/calc@0.1.0 -> component \"pricing\""),
+        "{}",
+        check.stdout
+    );
+    let drawn = "links:\n  cart\n  └─ acme:pricing/calc@0.1.0 -> pricing (";
+    assert!(check.stdout.contains(drawn), "{}", check.stdout);
+}
+
+/// `check` and `serve` refuse `text` (a manifest) with the same message, kept as golden `name`.
+fn refused(hub: &Hub, path: &str, name: &str) {
+    let check = hub.run(&["check", path]);
+    assert_eq!(check.code, 2, "{}", check.stdout);
+    let serve = hub.run(&["serve", "--addr", "127.0.0.1:0", path]);
+    assert_eq!(serve.code, 2, "refused before listening: {}", serve.stdout);
+    assert_eq!(check.stderr, serve.stderr);
+    golden(name, &hub.normalize(&serve.stderr));
+}
+
+#[test]
+fn a_missing_link_names_the_import_and_who_exports_it() {
+    let hub = Hub::new();
+    let path = shop(&hub, g(PRICING), "");
+    refused(&hub, &path, "link-missing");
+}
+
+#[test]
+fn a_link_that_does_not_fit_names_both_sides_and_the_difference() {
+    let hub = Hub::new();
+    let path = shop(&hub, g(PRICING_MISMATCH), LINK);
+    refused(&hub, &path, "link-mismatch");
+    let r = hub.run(&["invoke", &path, "--component", "cart", r#"relay("fig", 1)"#]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(
+            "parameter `sku`: component \"cart\" passes string but component \"pricing\" takes u32"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn links_to_the_wrong_import_or_a_non_exporter_are_refused() {
+    let hub = Hub::new();
+    let path = shop(
+        &hub,
+        g(PRICING),
+        "\n[component.cart.link]\n\"acme:pricing/calc\" = \"greet\"\n\n[component.greet]\nsource = "
+            .to_owned()
+            .as_str(),
+    );
+    let text = std::fs::read_to_string(&path).unwrap() + &toml_path(g(GREET)) + "\n";
+    std::fs::write(&path, text).unwrap();
+    refused(&hub, &path, "link-not-exported");
+    let path = shop(
+        &hub,
+        g(PRICING),
+        "\n[component.cart.link]\n\"acme:pricing/calx\" = \"pricing\"\n",
+    );
+    refused(&hub, &path, "link-no-such-import");
+}
+
+#[test]
+fn a_cycle_of_links_is_refused_with_its_path() {
+    let hub = Hub::new();
+    let path = shop(
+        &hub,
+        g(PRICING),
+        &format!("{LINK}\n[component.pricing.link]\n\"acme:cart/shop\" = \"cart\"\n"),
+    );
+    refused(&hub, &path, "link-cycle");
+}
+
+#[test]
+fn the_same_call_over_http_between_two_serve_processes() {
+    // The network-hop baseline of the graph benchmark: relay-http in one process calls
+    // pricing-http in another over loopback.
+    let hub = Hub::new();
+    let pricing = Served::start(&hub, &[g(PRICING_HTTP)]);
+    let grant = format!("http://{}", pricing.addr);
+    let relay = Served::start(&hub, &["--outbound", &grant, g(RELAY_HTTP)]);
+    let r = relay.get(&format!(
+        "/?n=3&url=http://{}/describe?sku=pear",
+        pricing.addr
+    ));
+    assert_eq!((r.status, r.text()), (200, "pear: 45 cents".to_owned()));
+}
