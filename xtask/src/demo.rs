@@ -76,7 +76,9 @@ pub fn demo() -> Result {
 /// Serves `examples/hello-app`, shows a few requests, then stops it with SIGTERM.
 fn serve_app(bin: &Path) -> Result {
     let manifest = util::root().join("examples/hello-app/wasmhub.toml");
-    step("serve an app: four wasi:http components, a fresh instance per request, audited grants");
+    step(
+        "serve an app: wasi:http components, a fresh instance per request, audited grants, a link",
+    );
     show(Command::new(bin).arg("check").arg(&manifest))?;
     let mut child = Command::new(bin)
         .args(["serve", "--addr", "127.0.0.1:0"])
@@ -116,6 +118,19 @@ fn serve_app(bin: &Path) -> Result {
             Command::new("curl")
                 .args(["-sS", "--max-time", "5"])
                 .arg(format!("{url}/proxy?url={target}")),
+        );
+        eprintln!();
+    }
+    step("a graph: cart calls pricing in process through a runtime link");
+    for path in [
+        "/cart/checkout?apple=2&pear=1",
+        "/cart/receipt?melon=1&fig=2",
+        "/cart/checkout?kiwi=1",
+    ] {
+        let _ = show(
+            Command::new("curl")
+                .args(["-sS", "--max-time", "5"])
+                .arg(format!("{url}{path}")),
         );
         eprintln!();
     }

@@ -3,7 +3,9 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{CheckCommand, InspectCommand, InvokeCommand, RunCommand, ServeCommand};
+use crate::commands::{
+    CheckCommand, ComposeCommand, InspectCommand, InvokeCommand, RunCommand, ServeCommand,
+};
 
 /// Run WebAssembly components: commands, typed exports and wasi:http apps, with nothing granted by default.
 #[derive(Parser)]
@@ -20,6 +22,7 @@ enum Command {
     Inspect(InspectCommand),
     Serve(ServeCommand),
     Check(CheckCommand),
+    Compose(ComposeCommand),
 }
 
 impl Cli {
@@ -36,6 +39,7 @@ impl Cli {
             Command::Inspect(c) => c.execute(),
             Command::Serve(c) => c.execute(),
             Command::Check(c) => c.execute(),
+            Command::Compose(c) => c.execute(),
         }
     }
 }

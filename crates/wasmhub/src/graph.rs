@@ -61,3 +61,25 @@ pub fn build(
         budget,
     )
 }
+
+/// Checks every component's links and draws them: component -> import -> target.
+pub fn print_links(engine: &Engine, cache: Option<&CompileCache>, app: &App) -> Result<()> {
+    if app.components.iter().all(|c| c.links.is_empty()) {
+        return Ok(());
+    }
+    let all: Vec<usize> = (0..app.components.len()).collect();
+    let graph = build(engine, cache, app, &all, &|c| c.budget)?;
+    println!("\nlinks:");
+    for (i, c) in app.components.iter().enumerate() {
+        let is_target = app
+            .components
+            .iter()
+            .any(|o| o.links.iter().any(|l| l.target == c.name));
+        if !c.links.is_empty() && !is_target {
+            for line in graph.draw(i).lines() {
+                println!("  {line}");
+            }
+        }
+    }
+    Ok(())
+}

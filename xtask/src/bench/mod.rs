@@ -1,6 +1,7 @@
 //! `cargo xtask bench ...`: benchmarks that print ratios against baselines run alongside.
 
 mod budget;
+mod graph;
 mod invoke;
 mod serve;
 
@@ -18,6 +19,9 @@ pub fn bench(args: &[&str]) -> Result {
         ["invoke"] => invoke::run(with_peers),
         ["serve"] => serve::run(with_peers),
         ["budget"] => budget::run(),
-        _ => Err("usage: cargo xtask bench (invoke | serve | budget) [--with-peers]".into()),
+        ["graph"] => graph::run(),
+        _ => {
+            Err("usage: cargo xtask bench (invoke | serve | budget | graph) [--with-peers]".into())
+        }
     }
 }

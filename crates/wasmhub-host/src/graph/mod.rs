@@ -129,6 +129,11 @@ impl Graph {
         self.components[i].as_ref()
     }
 
+    /// Component `i`'s checked links.
+    pub fn links(&self, i: usize) -> &[Resolved] {
+        &self.links[i]
+    }
+
     /// The imports of component `i` that links serve.
     pub fn linked_imports(&self, i: usize) -> Vec<String> {
         self.links[i].iter().map(|r| r.import.clone()).collect()

@@ -14,9 +14,12 @@ use super::LinkCtx;
 
 /// Host resource types handed out for proxies; each linked resource gets its own.
 static NEXT_RESOURCE: AtomicU32 = AtomicU32::new(0);
+/// Ids of forwarded functions, for each target instance's lookup cache.
+static NEXT_FUNC: AtomicU32 = AtomicU32::new(0);
 
 /// One forwarded function: where it goes and how its values cross.
 struct Forward {
+    id: u32,
     target: usize,
     export: ComponentExportIndex,
     name: String,
@@ -72,6 +75,7 @@ pub fn define<T: AsMut<LinkCtx> + Send + 'static>(
                     .get_export_index(Some(&iface_index), name)
                     .with_context(|| format!("the target's {export} has no function `{name}`"))?;
                 let forward = Arc::new(Forward {
+                    id: NEXT_FUNC.fetch_add(1, Ordering::Relaxed),
                     target,
                     export,
                     name: format!("{import}#{name}"),
@@ -143,22 +147,24 @@ impl Forward {
         params: &[Val],
         results: &mut [Val],
     ) -> Result<()> {
+        // Values without resources pass as they are; others get their proxies swapped.
+        let swapped;
         let args = if self.params_hold_resources {
-            params
+            swapped = params
                 .iter()
                 .map(|v| to_target(&mut store, v.clone()))
-                .collect::<Result<Vec<_>>>()?
+                .collect::<Result<Vec<_>>>()?;
+            &swapped[..]
         } else {
-            params.to_vec()
+            params
         };
         let session = store.data_mut().as_mut().session()?;
         let mut live = session.take(self.target).await?;
         let called = async {
             let func = live
-                .instance
-                .get_func(&mut live.m.store, self.export)
+                .func(self.id, self.export)
                 .with_context(|| format!("{} is not a function", self.name))?;
-            func.call_async(&mut live.m.store, &args, results)
+            func.call_async(&mut live.m.store, args, results)
                 .await
                 .map_err(anyhow::Error::from)
         }

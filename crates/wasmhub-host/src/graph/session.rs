@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use anyhow::{Context, Result, bail};
-use wasmtime::component::{Instance, ResourceAny};
+use wasmtime::component::{ComponentExportIndex, Func, Instance, ResourceAny};
 
 use super::Graph;
 use crate::MeteredStore;
@@ -12,6 +12,20 @@ use crate::MeteredStore;
 pub(super) struct Live {
     pub m: MeteredStore,
     pub instance: Instance,
+    /// Functions looked up so far, by the id of the link function that calls them.
+    funcs: Vec<(u32, Func)>,
+}
+
+impl Live {
+    /// The export `index` (called through link function `id`), looked up once.
+    pub fn func(&mut self, id: u32, index: ComponentExportIndex) -> Option<Func> {
+        if let Some((_, f)) = self.funcs.iter().find(|(i, _)| *i == id) {
+            return Some(*f);
+        }
+        let f = self.instance.get_func(&mut self.m.store, index)?;
+        self.funcs.push((id, f));
+        Some(f)
+    }
 }
 
 enum Slot {
@@ -71,7 +85,11 @@ impl Session {
         let mut m = MeteredStore::new(&self.graph.engine, &node.grants, &node.budget)?;
         m.store.data_mut().links.session = Arc::downgrade(self);
         match node.pre.instantiate_async(&mut m.store).await {
-            Ok(instance) => Ok(Box::new(Live { m, instance })),
+            Ok(instance) => Ok(Box::new(Live {
+                m,
+                instance,
+                funcs: Vec::new(),
+            })),
             Err(e) => Err(m.explain(e.into())).with_context(|| {
                 format!(
                     "failed to instantiate linked component \"{}\"",

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use wasmhub_app::{App, AppComponent, human_bytes};
+use wasmhub_app::{AppComponent, human_bytes};
 use wasmhub_caps::{Audit, Capability, compact_imports, grant_rows};
 use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, new_engine, thousands};
 use wasmtime::Engine;
@@ -40,7 +40,7 @@ impl CheckCommand {
         for c in &app.components {
             audit_component(&engine, cache.as_ref(), c)?;
         }
-        print_links(&engine, cache.as_ref(), &app)?;
+        crate::graph::print_links(&engine, cache.as_ref(), &app)?;
         let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app)?;
         println!("\nok: app \"{}\" can be served", prepared.app.name);
         Ok(0)
@@ -116,28 +116,6 @@ fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppCompone
     }
     for refusal in &audit.refusals {
         println!("  refused: {refusal}");
-    }
-    Ok(())
-}
-
-/// Checks every component's links and draws them: component -> import -> target.
-fn print_links(engine: &Engine, cache: Option<&CompileCache>, app: &App) -> Result<()> {
-    if app.components.iter().all(|c| c.links.is_empty()) {
-        return Ok(());
-    }
-    let all: Vec<usize> = (0..app.components.len()).collect();
-    let graph = crate::graph::build(engine, cache, app, &all, &|c| c.budget)?;
-    println!("\nlinks:");
-    for (i, c) in app.components.iter().enumerate() {
-        let is_target = app
-            .components
-            .iter()
-            .any(|o| o.links.iter().any(|l| l.target == c.name));
-        if !c.links.is_empty() && !is_target {
-            for line in graph.draw(i).lines() {
-                println!("  {line}");
-            }
-        }
     }
     Ok(())
 }

@@ -10,7 +10,8 @@ use crate::common::CacheFlags;
 
 /// Show a component's world as WIT, its size, kind, and the capabilities its imports need.
 ///
-/// Prints text by default, JSON with --json.
+/// Prints text by default, JSON with --json. Given an app manifest (.toml), lists its
+/// components and draws the graph of their links (component -> import -> target).
 #[derive(Parser)]
 pub struct InspectCommand {
     #[command(flatten)]
@@ -18,13 +19,16 @@ pub struct InspectCommand {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// The component (.wasm).
+    /// The component (.wasm), or an app manifest (.toml).
     component: PathBuf,
 }
 
 impl InspectCommand {
     /// Prints the report.
     pub fn execute(self) -> Result<i32> {
+        if crate::graph::is_manifest(&self.component) {
+            return self.app();
+        }
         let (engine, loaded) = self.cache.load(&self.component, Default::default())?;
         let bytes = std::fs::read(&self.component)
             .with_context(|| format!("cannot read component {}", self.component.display()))?;
@@ -78,6 +82,43 @@ impl InspectCommand {
         for line in report.wit.lines() {
             println!("  {line}");
         }
+        Ok(0)
+    }
+}
+
+impl InspectCommand {
+    /// The app's components, each with its kind, then its links as a tree.
+    fn app(self) -> Result<i32> {
+        if self.json {
+            anyhow::bail!(
+                "--json describes one component; inspect a manifest's components one by one"
+            );
+        }
+        let app = crate::common::load_app(&self.component, Default::default())?;
+        let engine =
+            wasmhub_core::new_engine(wasmhub_core::EngineKind::OneShot(Default::default()))?;
+        let cache = self.cache.cache();
+        println!("app \"{}\" ({})", app.name, self.component.display());
+        println!("components:");
+        let width = app
+            .components
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(0);
+        for c in &app.components {
+            let loaded = wasmhub_core::load_component(&engine, cache.as_ref(), &c.source)
+                .with_context(|| wasmhub_host::describe_component(c))?;
+            let bytes = std::fs::read(&c.source)?;
+            let report = wasmhub_host::inspect(&engine, &loaded.component, &bytes)?;
+            println!(
+                "  {:<width$}  {}  {}",
+                c.name,
+                c.source.display(),
+                report.kind.word()
+            );
+        }
+        crate::graph::print_links(&engine, cache.as_ref(), &app)?;
         Ok(0)
     }
 }

@@ -169,3 +169,62 @@ fn the_same_call_over_http_between_two_serve_processes() {
     ));
     assert_eq!((r.status, r.text()), (200, "pear: 45 cents".to_owned()));
 }
+
+#[test]
+fn compose_from_links_or_plugs_runs_standalone() {
+    let hub = Hub::new();
+    let path = shop(&hub, g(PRICING), LINK);
+    let out = hub.tmp.path().join("composed.wasm");
+    let out = out.to_str().unwrap();
+    let r = hub.run(&["compose", &path, "--component", "cart", "-o", out]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The composed component needs no manifest and no link: pricing is inside it.
+    let r = hub.run(&["invoke", out, r#"receipt([{sku: "pear", qty: 2}])"#]);
+    assert_eq!(r.stdout.trim(), r#"ok("2 items, 90 EUR")"#, "{}", r.stderr);
+    let inspect = hub.run(&["inspect", out]);
+    assert!(
+        !inspect.stdout.contains("acme:pricing/calc"),
+        "{}",
+        inspect.stdout
+    );
+    let s = Served::start(&hub, &[out]);
+    let r = s.get("/checkout?fig=2");
+    assert_eq!((r.status, r.text()), (200, "160".to_owned()));
+
+    let plugged = hub.tmp.path().join("plugged.wasm");
+    let plugged = plugged.to_str().unwrap();
+    let r = hub.run(&["compose", g(CART), "--plug", g(PRICING), "-o", plugged]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = hub.run(&["invoke", plugged, r#"checkout([{sku: "melon", qty: 1}])"#]);
+    assert_eq!(r.stdout.trim(), "ok(250)", "{}", r.stderr);
+
+    // A plug that serves nothing, and a link that does not fit, are refused.
+    let r = hub.run(&["compose", g(CART), "--plug", g(GREET), "-o", plugged]);
+    assert_eq!(r.code, 2);
+    golden("compose-plug-serves-nothing", &hub.normalize(&r.stderr));
+    let bad = shop(&hub, g(PRICING_MISMATCH), LINK);
+    let r = hub.run(&["compose", &bad, "--component", "cart", "-o", out]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("does not fit: in acme:pricing/calc@0.1.0, function `describe`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn inspect_draws_the_graph_of_a_manifest() {
+    let hub = Hub::new();
+    let path = shop(&hub, g(PRICING), LINK);
+    let r = hub.run(&["inspect", &path]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("  cart     "), "{}", r.stdout);
+    assert!(r.stdout.contains("http-proxy"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("links:\n  cart\n  └─ acme:pricing/calc@0.1.0 -> pricing ("),
+        "{}",
+        r.stdout
+    );
+}
