@@ -4,14 +4,39 @@ use std::process::Command;
 
 use crate::util::{self, Result};
 
-/// Installs the `wasm32-wasip2` target for the guests.
+/// Installs the `wasm32-wasip2` target for the guests and the Node tools (jco) the tests use.
 pub fn setup() -> Result {
     let installed = util::output(Command::new("rustup").args(["target", "list", "--installed"]))
         .ok_or("cannot run `rustup target list --installed`: is rustup on PATH?")?;
     if !installed.lines().any(|l| l.trim() == "wasm32-wasip2") {
         util::run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     }
-    Ok(())
+    node_tools()
+}
+
+/// `npm ci` in `tools/js` (project-local, pinned by its lockfile) unless already done for
+/// this lockfile.
+fn node_tools() -> Result {
+    let dir = util::root().join("tools/js");
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .map_err(|e| format!("cannot read tools/js/package-lock.json: {e}"))?;
+    // npm copies the lockfile it installed from into node_modules/.package-lock.json, reshaped;
+    // a stamp of our own says which lockfile the folder matches.
+    let stamp = dir.join("node_modules/.wasmhub-lock");
+    if std::fs::read(&stamp).ok().as_deref() == Some(&lock[..]) {
+        return Ok(());
+    }
+    if !util::have("npm") {
+        return Err(
+            "npm is missing: install Node 20 and npm (Debian: apt-get install nodejs npm)".into(),
+        );
+    }
+    util::run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir),
+    )?;
+    std::fs::write(&stamp, &lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
 }
 
 /// Installs Debian packages whose `program` is missing (benchmarks only).

@@ -11,6 +11,7 @@ mod e2e {
     pub mod harness;
     pub mod inspect;
     pub mod invoke;
+    pub mod node;
     pub mod run;
     pub mod serve;
     pub mod server;

@@ -228,3 +228,43 @@ fn inspect_draws_the_graph_of_a_manifest() {
         r.stdout
     );
 }
+
+#[test]
+fn the_composed_component_answers_alike_in_node_via_jco() {
+    let hub = Hub::new();
+    let path = shop(&hub, g(PRICING), LINK);
+    let out = hub.tmp.path().join("composed.wasm");
+    let out = out.to_str().unwrap();
+    let r = hub.run(&["compose", &path, "--component", "cart", "-o", out]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let calls = [
+        (
+            r#"checkout([{sku: "apple", qty: 2}, {sku: "pear", qty: 1}])"#,
+            "shop.checkout([{ sku: 'apple', qty: 2 }, { sku: 'pear', qty: 1 }])",
+        ),
+        (
+            r#"receipt([{sku: "melon", qty: 1}, {sku: "fig", qty: 3}])"#,
+            "shop.receipt([{ sku: 'melon', qty: 1 }, { sku: 'fig', qty: 3 }])",
+        ),
+        (
+            r#"checkout([{sku: "kiwi", qty: 1}])"#,
+            "shop.checkout([{ sku: 'kiwi', qty: 1 }])",
+        ),
+    ];
+    // Results printed as WAVE prints them: ok(..)/err(..) with strings quoted.
+    let mut script = String::from(
+        "import { shop } from './cart/cart.js';\n\
+         const wave = (v) => typeof v === 'string' ? JSON.stringify(v) : String(v);\n\
+         const show = (f) => { try { return `ok(${wave(f())})`; } catch (e) { return `err(${wave(e.payload)})`; } };\n",
+    );
+    for (_, js) in &calls {
+        script.push_str(&format!("console.log(show(() => {js}));\n"));
+    }
+    let node = super::node::run_in_node(&hub, out, "cart", &script);
+    assert_eq!(node.code, 0, "{}{}", node.stdout, node.stderr);
+    let from_node: Vec<&str> = node.stdout.lines().collect();
+    for (i, (call, _)) in calls.iter().enumerate() {
+        let r = hub.run(&["invoke", out, call]);
+        assert_eq!(from_node[i], r.stdout.trim(), "{call}: {}", r.stderr);
+    }
+}
