@@ -163,13 +163,12 @@ pub async fn invoke(
     })
 }
 
-/// A budget error as itself; anything else with `context`.
+/// A budget error as itself (also one a linked component ran into); anything else with `context`.
 fn explained(m: &MeteredStore, e: anyhow::Error, context: &str) -> anyhow::Error {
     let e = m.explain(e);
-    if e.is::<Exceeded>() {
-        e
-    } else {
-        e.context(context.to_owned())
+    match e.downcast_ref::<Exceeded>() {
+        Some(x) => x.clone().into(),
+        None => e.context(context.to_owned()),
     }
 }
 

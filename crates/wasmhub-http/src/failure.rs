@@ -36,7 +36,7 @@ pub fn failed_response(
     };
     let resp = fail(
         StatusCode::INTERNAL_SERVER_ERROR,
-        &format!("the component was stopped: it {}", x.exceeded),
+        &format!("the request was stopped: {x}"),
     );
     named_budget(resp, x.exceeded.kind())
 }

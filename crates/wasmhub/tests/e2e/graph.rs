@@ -268,3 +268,68 @@ fn the_composed_component_answers_alike_in_node_via_jco() {
         assert_eq!(from_node[i], r.stdout.trim(), "{call}: {}", r.stderr);
     }
 }
+
+#[test]
+fn each_linked_component_keeps_its_own_budget_and_grants() {
+    let hub = Hub::new();
+    let path = shop(
+        &hub,
+        g(PRICING),
+        &format!("{LINK}\n[component.pricing.budget]\nfuel = 200000\n"),
+    );
+    let ok = hub.run(&[
+        "invoke",
+        &path,
+        "--component",
+        "cart",
+        r#"relay("fig", 10)"#,
+    ]);
+    assert_eq!(ok.stdout.trim(), r#""fig: 80 cents""#, "{}", ok.stderr);
+    // Cart has no fuel budget; pricing runs out of its own.
+    let r = hub.run(&[
+        "invoke",
+        &path,
+        "--component",
+        "cart",
+        r#"relay("fig", 100000)"#,
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr.trim(),
+        "error: component \"pricing\" ran out of fuel: it used all 200,000 units of its budget"
+    );
+    let s = Served::start(&hub, &[&path]);
+    let r = s.get("/cart/checkout?apple=1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s.get(&format!("/cart/checkout?{}", "apple=1&".repeat(2000)));
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("x-wasmhub-budget"), Some("fuel"));
+    assert!(
+        r.text()
+            .starts_with("the request was stopped: component \"pricing\" ran out of fuel"),
+        "{}",
+        r.text()
+    );
+    let r = s.get("/cart/checkout?pear=1");
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "45".to_owned()),
+        "the next request is fine"
+    );
+
+    // A link target's grants are checked like any component's: pricing imports stdio.
+    let hub = Hub::new();
+    let path = shop(
+        &hub,
+        g(PRICING),
+        &format!("{LINK}\n[component.pricing.grant]\nstdio = false\n"),
+    );
+    let r = hub.run(&["invoke", &path, "--component", "cart", r#"relay("fig", 1)"#]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("component \"pricing\" imports wasi:cli/{stdin, stdout, stderr"),
+        "{}",
+        r.stderr
+    );
+}
