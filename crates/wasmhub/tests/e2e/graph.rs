@@ -3,7 +3,7 @@
 
 use test_programs_artifacts::{CART, GREET, PRICING, PRICING_HTTP, PRICING_MISMATCH, RELAY_HTTP};
 
-use super::harness::{Hub, g, golden};
+use super::harness::{Hub, assert_fails_with, g, golden};
 use super::server::{Served, manifest, toml_path};
 
 /// A manifest with `cart` (routed at `/cart/...`) and `pricing`; `extra` is appended.
@@ -55,12 +55,9 @@ fn invoke_calls_through_a_runtime_link() {
     ]);
     assert_eq!(r.stdout.trim(), "some(45)", "{}", r.stderr);
     let r = hub.run(&["invoke", &path, "describe(\"pear\")"]);
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("has 2 components: pick one with --component NAME (cart, pricing)"),
-        "{}",
-        r.stderr
+    assert_fails_with(
+        &r,
+        "has 2 components: pick one with --component NAME (cart, pricing)",
     );
 }
 
@@ -113,13 +110,9 @@ fn a_link_that_does_not_fit_names_both_sides_and_the_difference() {
     let path = shop(&hub, g(PRICING_MISMATCH), LINK);
     refused(&hub, &path, "link-mismatch");
     let r = hub.run(&["invoke", &path, "--component", "cart", r#"relay("fig", 1)"#]);
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains(
-            "parameter `sku`: component \"cart\" passes string but component \"pricing\" takes u32"
-        ),
-        "{}",
-        r.stderr
+    assert_fails_with(
+        &r,
+        "parameter `sku`: component \"cart\" passes string but component \"pricing\" takes u32",
     );
 }
 
@@ -204,12 +197,9 @@ fn compose_from_links_or_plugs_runs_standalone() {
     golden("compose-plug-serves-nothing", &hub.normalize(&r.stderr));
     let bad = shop(&hub, g(PRICING_MISMATCH), LINK);
     let r = hub.run(&["compose", &bad, "--component", "cart", "-o", out]);
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("does not fit: in acme:pricing/calc@0.1.0, function `describe`"),
-        "{}",
-        r.stderr
+    assert_fails_with(
+        &r,
+        "does not fit: in acme:pricing/calc@0.1.0, function `describe`",
     );
 }
 
@@ -325,11 +315,8 @@ fn each_linked_component_keeps_its_own_budget_and_grants() {
         &format!("{LINK}\n[component.pricing.grant]\nstdio = false\n"),
     );
     let r = hub.run(&["invoke", &path, "--component", "cart", r#"relay("fig", 1)"#]);
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("component \"pricing\" imports wasi:cli/{stdin, stdout, stderr"),
-        "{}",
-        r.stderr
+    assert_fails_with(
+        &r,
+        "component \"pricing\" imports wasi:cli/{stdin, stdout, stderr",
     );
 }

@@ -147,3 +147,13 @@ fn drop_symbol_hashes(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Asserts that `r` failed (exit 2) with `needle` in its error output.
+pub fn assert_fails_with(r: &Ran, needle: &str) {
+    assert_eq!(r.code, 2, "expected a failure: {}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(needle),
+        "expected {needle:?} in:\n{}",
+        r.stderr
+    );
+}
