@@ -57,6 +57,31 @@ async fn direct(engine: &Engine, pricing: &Component) -> Result<f64> {
     Ok(ns)
 }
 
+/// (a') the same call with Wasmtime's typed API (types known at compile time): the floor for
+/// a host-mediated call, which a link (types known only at run time) cannot use.
+async fn direct_typed(engine: &Engine, pricing: &Component) -> Result<f64> {
+    let grants = Grants::none(GrantSite::Flags);
+    let mut m = MeteredStore::new(engine, &grants, &Budget::default())?;
+    let instance = cli_linker(engine)?
+        .instantiate_async(&mut m.store, pricing)
+        .await?;
+    let iface = pricing
+        .get_export_index(None, "acme:pricing/calc@0.1.0")
+        .context("pricing exports calc")?;
+    let idx = pricing
+        .get_export_index(Some(&iface), "describe")
+        .context("calc has describe")?;
+    let f = instance.get_typed_func::<(&str,), (String,)>(&mut m.store, idx)?;
+    let mut last = String::new();
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        (last,) = f.call_async(&mut m.store, ("fig",)).await?;
+    }
+    let ns = start.elapsed().as_nanos() as f64 / f64::from(CALLS);
+    anyhow::ensure!(last == "fig: 80 cents", "{last}");
+    Ok(ns)
+}
+
 /// ns per call of `relay("fig", CALLS)`: the loop runs in `cart`, each turn one `describe`.
 async fn relayed(
     engine: &Engine,
@@ -135,20 +160,25 @@ fn main() -> Result<()> {
     }
     let hop = http::Hop::start(&wasmhub, &guests)?;
 
-    let mut figures: [Vec<f64>; 4] = Default::default();
+    let mut figures: [Vec<f64>; 5] = Default::default();
     for _ in 0..rounds {
         rt.block_on(async {
             figures[0].push(direct(&engine, &pricing).await?);
             figures[1].push(relayed(&engine, &cart, Some((&graph, 0))).await?);
             figures[2].push(relayed(&engine, &composed, None).await?);
+            figures[4].push(direct_typed(&engine, &pricing).await?);
             anyhow::Ok(())
         })?;
         figures[3].push(hop.per_call(HTTP_CALLS)?);
     }
-    let [a, b, c, d] = figures.map(|mut v| median(&mut v));
+    let [a, b, c, d, typed] = figures.map(|mut v| median(&mut v));
     println!("graph calls: describe(\"fig\") -> \"fig: 80 cents\", median of {rounds} rounds");
     println!("{:<44} {:>12}", "path", "ns/call");
     println!("{:<44} {:>12.0}", "(a) host -> pricing, direct", a);
+    println!(
+        "{:<44} {:>12.0}",
+        "(a') host -> pricing, direct, typed API", typed
+    );
     println!("{:<44} {:>12.0}", "(b) cart -> pricing, runtime link", b);
     println!("{:<44} {:>12.0}", "(c) cart -> pricing, composed", c);
     println!(
