@@ -3,7 +3,7 @@
 //! HTTP: `GET .../checkout?apple=2&pear=1` answers the total in cents, `.../receipt?...` the
 //! receipt line, `.../describe?sku=apple` the label; an unknown SKU answers 422.
 
-wit_bindgen::generate!({ path: ["../../wit/pricing", "wit"], world: "acme:cart/cart@0.1.0", generate_all });
+wit_bindgen::generate!({ path: ["../../../../wit/pricing", "../../../../wit/cart"], world: "acme:cart/cart@0.1.0", generate_all });
 
 use acme::pricing::calc::{self, Basket};
 use exports::acme::cart::shop::{Guest, Line};

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use guest_support::catalog;
 
-wit_bindgen::generate!({ path: "../../wit/pricing", world: "pricing" });
+wit_bindgen::generate!({ path: "../../../../wit/pricing", world: "pricing" });
 
 use exports::acme::pricing::calc::{Basket as BasketHandle, BasketBorrow, Guest, GuestBasket};
 
