@@ -1,4 +1,4 @@
-//! Emits one path constant per guest under `crates/test-programs/{rust,hostile}`, and fails the
+//! Emits one path constant per guest under `crates/test-programs/{rust,hostile,js,python}`, and fails the
 //! build when a guest is used by no end-to-end test.
 
 use std::fmt::Write as _;
@@ -15,15 +15,23 @@ fn main() {
     let guests_dir = target.join("guests");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
+    // Rust guests are named by their folder; other languages' get a prefix (`js-greet`).
     let mut guests = Vec::new();
-    for group in ["rust", "hostile"] {
+    for (group, prefix) in [
+        ("rust", ""),
+        ("hostile", ""),
+        ("js", "js-"),
+        ("python", "py-"),
+    ] {
         let dir = programs.join(group);
         println!("cargo:rerun-if-changed={}", dir.display());
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("Cargo.toml").exists())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|e| e.path().is_dir())
+            .map(|e| format!("{prefix}{}", e.file_name().to_string_lossy()))
             .collect();
         names.sort();
         guests.extend(names);

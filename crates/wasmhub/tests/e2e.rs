@@ -12,6 +12,7 @@ mod e2e {
     pub mod inspect;
     pub mod invoke;
     pub mod node;
+    pub mod portability;
     pub mod run;
     pub mod serve;
     pub mod server;
