@@ -42,3 +42,53 @@ pub fn run_in_node(hub: &Hub, component: &str, name: &str, script: &str) -> Ran 
     std::fs::write(&main, script).unwrap();
     hub.output(Command::new("node").arg(&main))
 }
+
+/// `jco serve` of a wasi:http component on a free loopback port, stopped on drop.
+pub struct JcoServed {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+}
+
+impl JcoServed {
+    /// Starts it and waits (up to 30 s) until it accepts connections.
+    pub fn start(component: &str) -> Self {
+        let bin = node_modules().join(".bin/jco");
+        // A free port: bind, read it, let go (jco takes a port number, not a listener).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                component,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("jco serve starts");
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "jco serve did not listen on {addr}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { child, addr }
+    }
+}
+
+impl Drop for JcoServed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,10 +1,11 @@
 //! The same component answers alike under `wasmhub invoke` and in Node through `jco transpile`.
 
 use serde_json::Value;
-use test_programs_artifacts::GREET;
+use test_programs_artifacts::{ECHO_HTTP, GREET, HELLO_HTTP};
 
 use super::harness::{Hub, g};
-use super::node::run_in_node;
+use super::node::{JcoServed, run_in_node};
+use super::server::{Served, request};
 
 /// Calls on the `greet` world: the WAVE `wasmhub invoke` takes, and the same call in the
 /// JavaScript jco generates, its result converted to the JSON `invoke --json` prints.
@@ -131,4 +132,37 @@ fn greet_answers_alike(component: &str) {
 #[test]
 fn rust_greet_answers_alike_in_node() {
     greet_answers_alike(g(GREET));
+}
+
+/// Asserts that `component` (a wasi:http handler) answers `requests` (method, path, body)
+/// with the same status, content type and body under `wasmhub serve` and `jco serve`.
+pub fn served_alike(component: &str, requests: &[(&str, &str, &[u8])]) {
+    let hub = Hub::new();
+    let ours = Served::start(&hub, &[component]);
+    let theirs = JcoServed::start(component);
+    for (method, path, body) in requests {
+        let a = request(ours.addr, method, path, body);
+        let b = request(theirs.addr, method, path, body);
+        let what = format!("{method} {path} to {component}");
+        assert_eq!(a.status, b.status, "{what}: status");
+        assert_eq!(
+            a.header("content-type"),
+            b.header("content-type"),
+            "{what}: content-type"
+        );
+        assert_eq!(a.body, b.body, "{what}: body");
+    }
+}
+
+#[test]
+fn rust_http_handlers_answer_alike_in_node() {
+    served_alike(
+        g(HELLO_HTTP),
+        &[("GET", "/", b""), ("GET", "/any/path?q=1", b"")],
+    );
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    served_alike(
+        g(ECHO_HTTP),
+        &[("POST", "/echo", b"echoed back"), ("POST", "/echo", &big)],
+    );
 }
