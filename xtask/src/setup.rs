@@ -4,13 +4,15 @@ use std::process::Command;
 
 use crate::util::{self, Result};
 
-/// Installs the `wasm32-wasip2` target for the guests and the Node tools (jco) the tests use.
+/// Installs the `wasm32-wasip2` target for the guests, the Node tools (jco) and headless
+/// Chromium the portability tests use.
 pub fn setup() -> Result {
     let installed = util::output(Command::new("rustup").args(["target", "list", "--installed"]))
         .ok_or("cannot run `rustup target list --installed`: is rustup on PATH?")?;
     if !installed.lines().any(|l| l.trim() == "wasm32-wasip2") {
         util::run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     }
+    apt(&[("chromium", "chromium")])?;
     node_tools()
 }
 
@@ -39,7 +41,7 @@ fn node_tools() -> Result {
     std::fs::write(&stamp, &lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
 }
 
-/// Installs Debian packages whose `program` is missing (benchmarks only).
+/// Installs Debian packages whose `program` is missing.
 pub fn apt(packages: &[(&str, &str)]) -> Result {
     let missing: Vec<&str> = packages
         .iter()

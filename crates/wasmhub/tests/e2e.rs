@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `wasmhub` binary on real guest components.
 
 mod e2e {
+    pub mod browser;
     pub mod budgets;
     pub mod cache;
     pub mod caps_files;
