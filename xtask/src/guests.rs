@@ -1,4 +1,5 @@
-//! Building the guest components from source into `target/guests/<name>.wasm`.
+//! Building the guest components from source into `target/guests/<name>.wasm` (Rust here,
+//! JavaScript and Python in `foreign.rs`).
 
 use std::path::Path;
 use std::process::Command;
@@ -45,6 +46,7 @@ pub fn build() -> Result {
             count += 1;
         }
     }
+    count += crate::foreign::build(&out)?;
     eprintln!("guests: {count} components in {}", out.display());
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod foreign;
 mod guests;
 mod setup;
 mod util;

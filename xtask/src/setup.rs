@@ -13,15 +13,42 @@ pub fn setup() -> Result {
         util::run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     }
     apt(&[("chromium", "chromium")])?;
-    node_tools()
+    node_tools("tools/js")?;
+    node_tools("tools/componentize-js")?;
+    python_tools()
 }
 
-/// `npm ci` in `tools/js` (project-local, pinned by its lockfile) unless already done for
+/// A project-local virtual environment in `tools/py/venv` with `tools/py/requirements.txt`
+/// (componentize-py), unless already made for these requirements.
+fn python_tools() -> Result {
+    let dir = util::root().join("tools/py");
+    let wanted = std::fs::read(dir.join("requirements.txt"))
+        .map_err(|e| format!("cannot read tools/py/requirements.txt: {e}"))?;
+    let stamp = dir.join("venv/.wasmhub-requirements");
+    if std::fs::read(&stamp).ok().as_deref() == Some(&wanted[..]) {
+        return Ok(());
+    }
+    if !dir.join("venv/bin/pip").exists() {
+        util::run(
+            Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(dir.join("venv")),
+        )?;
+    }
+    util::run(
+        Command::new(dir.join("venv/bin/pip"))
+            .args(["install", "--quiet", "-r"])
+            .arg(dir.join("requirements.txt")),
+    )?;
+    std::fs::write(&stamp, &wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
+}
+
+/// `npm ci` in `folder` (project-local, pinned by its lockfile) unless already done for
 /// this lockfile.
-fn node_tools() -> Result {
-    let dir = util::root().join("tools/js");
+fn node_tools(folder: &str) -> Result {
+    let dir = util::root().join(folder);
     let lock = std::fs::read(dir.join("package-lock.json"))
-        .map_err(|e| format!("cannot read tools/js/package-lock.json: {e}"))?;
+        .map_err(|e| format!("cannot read {folder}/package-lock.json: {e}"))?;
     // npm copies the lockfile it installed from into node_modules/.package-lock.json, reshaped;
     // a stamp of our own says which lockfile the folder matches.
     let stamp = dir.join("node_modules/.wasmhub-lock");

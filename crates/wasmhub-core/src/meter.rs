@@ -38,7 +38,17 @@ pub enum BudgetExceeded {
         limit: u64,
     },
     /// Component file size.
-    #[error("is {}; the size budget is {}", bytes(*size), bytes(*limit))]
+    #[error(
+        "is {}; the size budget is {}{}",
+        bytes(*size),
+        bytes(*limit),
+        if *size > 4 << 20 {
+            " (a component built from JavaScript or Python carries its language's engine, \
+             12-18 MiB: raise the size budget for it, or write the function in Rust)"
+        } else {
+            ""
+        }
+    )]
     Size {
         /// The budget.
         limit: u64,

@@ -13,6 +13,7 @@ mod e2e {
     pub mod inspect;
     pub mod invoke;
     pub mod node;
+    pub mod polyglot;
     pub mod portability;
     pub mod run;
     pub mod serve;

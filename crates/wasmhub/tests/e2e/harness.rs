@@ -28,6 +28,16 @@ impl Hub {
         }
     }
 
+    /// A hub whose compile cache outlives the test (in Cargo's target tmp dir), for the large
+    /// JavaScript and Python components that take seconds to compile.
+    pub fn shared_cache() -> Self {
+        let hub = Self::new();
+        let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasmhub-cache");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::os::unix::fs::symlink(shared, hub.cache_dir()).unwrap();
+        hub
+    }
+
     pub fn cache_dir(&self) -> PathBuf {
         self.tmp.path().join("cache")
     }
