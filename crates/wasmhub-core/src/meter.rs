@@ -42,7 +42,7 @@ pub enum BudgetExceeded {
         "is {}; the size budget is {}{}",
         bytes(*size),
         bytes(*limit),
-        if *size > 4 << 20 {
+        if *size > 8 << 20 {
             " (a component built from JavaScript or Python carries its language's engine, \
              12-18 MiB: raise the size budget for it, or write the function in Rust)"
         } else {
