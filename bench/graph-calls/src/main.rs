@@ -16,7 +16,7 @@ use wasmhub_app::{App, Budget, GrantSite, Grants};
 use wasmhub_core::{EngineKind, Metering, new_engine};
 use wasmhub_host::{Graph, MeteredStore, cli_linker};
 use wasmtime::Engine;
-use wasmtime::component::{Component, Val};
+use wasmtime::component::{Component, ComponentExportIndex, Val};
 
 /// Calls per timed sample in process (each sample is one guest loop or host loop).
 const CALLS: u32 = 200_000;
@@ -28,8 +28,15 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// (a) ns per direct host call of `describe` on one `pricing` instance.
-async fn direct(engine: &Engine, pricing: &Component) -> Result<f64> {
+/// A `pricing` instance and the index of its `calc.describe` export.
+async fn describe(
+    engine: &Engine,
+    pricing: &Component,
+) -> Result<(
+    MeteredStore,
+    wasmtime::component::Instance,
+    ComponentExportIndex,
+)> {
     let grants = Grants::none(GrantSite::Flags);
     let mut m = MeteredStore::new(engine, &grants, &Budget::default())?;
     let instance = cli_linker(engine)?
@@ -41,6 +48,12 @@ async fn direct(engine: &Engine, pricing: &Component) -> Result<f64> {
     let idx = pricing
         .get_export_index(Some(&iface), "describe")
         .context("calc has describe")?;
+    Ok((m, instance, idx))
+}
+
+/// (a) ns per direct host call of `describe` on one `pricing` instance.
+async fn direct(engine: &Engine, pricing: &Component) -> Result<f64> {
+    let (mut m, instance, idx) = describe(engine, pricing).await?;
     let f = instance.get_func(&mut m.store, idx).context("describe")?;
     let args = [Val::String("fig".into())];
     let mut out = [Val::Bool(false)];
@@ -60,17 +73,7 @@ async fn direct(engine: &Engine, pricing: &Component) -> Result<f64> {
 /// (a') the same call with Wasmtime's typed API (types known at compile time): the floor for
 /// a host-mediated call, which a link (types known only at run time) cannot use.
 async fn direct_typed(engine: &Engine, pricing: &Component) -> Result<f64> {
-    let grants = Grants::none(GrantSite::Flags);
-    let mut m = MeteredStore::new(engine, &grants, &Budget::default())?;
-    let instance = cli_linker(engine)?
-        .instantiate_async(&mut m.store, pricing)
-        .await?;
-    let iface = pricing
-        .get_export_index(None, "acme:pricing/calc@0.1.0")
-        .context("pricing exports calc")?;
-    let idx = pricing
-        .get_export_index(Some(&iface), "describe")
-        .context("calc has describe")?;
+    let (mut m, instance, idx) = describe(engine, pricing).await?;
     let f = instance.get_typed_func::<(&str,), (String,)>(&mut m.store, idx)?;
     let mut last = String::new();
     let start = Instant::now();
