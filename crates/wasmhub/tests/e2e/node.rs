@@ -42,7 +42,12 @@ pub fn run_in_node(hub: &Hub, component: &str, name: &str, script: &str) -> Ran 
     }
     let main = dir.join("main.mjs");
     std::fs::write(&main, script).unwrap();
-    hub.output(Command::new("node").arg(&main))
+    // componentize-py's CPython uses extended constant expressions, behind a flag in Node 20.
+    hub.output(
+        Command::new("node")
+            .arg("--experimental-wasm-extended-const")
+            .arg(&main),
+    )
 }
 
 /// `jco serve` of a wasi:http component on a free loopback port, stopped on drop.
@@ -53,7 +58,7 @@ pub struct JcoServed {
 }
 
 impl JcoServed {
-    /// Starts it and waits (up to 30 s) until it accepts connections.
+    /// Starts it and waits (up to 120 s: it transpiles first) until it accepts connections.
     pub fn start(component: &str) -> Self {
         let bin = node_modules().join(".bin/jco");
         // A free port: bind, read it, let go (jco takes a port number, not a listener).
@@ -76,7 +81,7 @@ impl JcoServed {
             .spawn()
             .expect("jco serve starts");
         let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         while std::net::TcpStream::connect(addr).is_err() {
             assert!(
                 std::time::Instant::now() < deadline,
