@@ -84,11 +84,7 @@ impl Graph {
         };
         let mut links = vec![Vec::new(); n];
         for &i in &order {
-            links[i] = plan::resolve(engine, app, i, &components, &{
-                // `resolve` takes a shared closure; the cache above needs `&mut`.
-                let cell = std::cell::RefCell::new(&mut exporters);
-                move |import: &str| (cell.borrow_mut())(import)
-            })?;
+            links[i] = plan::resolve(engine, app, i, &components, &mut exporters)?;
         }
         let mut nodes: Vec<Option<Node>> = (0..n).map(|_| None).collect();
         // `order` is post-order: every target comes before the components that link to it.

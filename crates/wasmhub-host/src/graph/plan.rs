@@ -79,7 +79,7 @@ pub fn resolve(
     app: &App,
     i: usize,
     loaded: &[Option<Component>],
-    exporters: &dyn Fn(&str) -> Vec<String>,
+    exporters: &mut dyn FnMut(&str) -> Vec<String>,
 ) -> Result<Vec<Resolved>> {
     let c = &app.components[i];
     let component = loaded[i].as_ref().expect("loaded before resolving");
