@@ -20,7 +20,8 @@ commands:
   test          set up, build, and run fmt, clippy and every test
   bench invoke  time `wasmhub invoke` against native and wasmtime baselines
   bench serve   wrk against wasmhub serve, raw hyper and wasmtime serve
-                (add --with-peers to install wasmtime 48 into target/peers)";
+                (add --with-peers to install wasmtime 48 into target/peers)
+  bench polyglot  Rust, JavaScript and Python guests: size, first call, serve";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

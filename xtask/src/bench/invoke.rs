@@ -76,7 +76,8 @@ pub fn run(with_peers: bool) -> Result {
     Ok(())
 }
 
-fn read_means(path: &Path) -> Result<Vec<(String, f64, f64)>> {
+/// (name, mean s, stddev s) of each command in hyperfine's JSON export.
+pub(super) fn read_means(path: &Path) -> Result<Vec<(String, f64, f64)>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 mod budget;
 mod graph;
 mod invoke;
+mod polyglot;
 mod serve;
 
 use crate::util::Result;
@@ -20,8 +21,10 @@ pub fn bench(args: &[&str]) -> Result {
         ["serve"] => serve::run(with_peers),
         ["budget"] => budget::run(),
         ["graph"] => graph::run(),
-        _ => {
-            Err("usage: cargo xtask bench (invoke | serve | budget | graph) [--with-peers]".into())
-        }
+        ["polyglot"] => polyglot::run(),
+        _ => Err(
+            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot) [--with-peers]"
+                .into(),
+        ),
     }
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::util::{self, Result};
 use crate::{guests, setup};
 
-const ROUNDS: usize = 3;
+/// Interleaved wrk rounds per server.
+pub(super) const ROUNDS: usize = 3;
 const COLD_STARTS: usize = 10;
 
 /// The `wasmtime` 48.0.8 CLI: on PATH, in target/peers, or installed there with `with_peers`.
@@ -34,17 +35,19 @@ pub fn wasmtime_cli(with_peers: bool) -> Result<Option<PathBuf>> {
     Ok(Some(local))
 }
 
-struct Server {
-    name: &'static str,
-    cmd: Box<dyn Fn(u16) -> Command>,
+/// A server under load: its name and how to start it on a port.
+pub(super) struct Server {
+    pub name: &'static str,
+    pub cmd: Box<dyn Fn(u16) -> Command>,
 }
 
+/// One wrk run's figures.
 #[derive(Default, Clone)]
-struct Sample {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    cpu_us_per_req: f64,
+pub(super) struct Sample {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub cpu_us_per_req: f64,
 }
 
 /// Runs the benchmark and prints the table and ratios.
@@ -197,7 +200,8 @@ fn get_ok(port: u16) -> bool {
     buf.starts_with(b"HTTP/1.1 200")
 }
 
-fn load(server: &Server) -> Result<Sample> {
+/// Starts `server`, waits for its first 200, runs wrk against it and stops it.
+pub(super) fn load(server: &Server) -> Result<Sample> {
     let port = free_port()?;
     let mut child = spawn(server, port)?;
     let result = (|| {
@@ -277,12 +281,14 @@ fn ms(v: &str) -> f64 {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The middle value of `v` (sorted in place).
+pub(super) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
-fn median_sample(samples: &[Sample]) -> Sample {
+/// Field-by-field medians of `samples`.
+pub(super) fn median_sample(samples: &[Sample]) -> Sample {
     let pick = |f: fn(&Sample) -> f64| median(&mut samples.iter().map(f).collect::<Vec<_>>());
     Sample {
         rps: pick(|s| s.rps),

@@ -42,13 +42,11 @@ pub fn run_in_node(hub: &Hub, component: &str, name: &str, script: &str) -> Ran 
     }
     let main = dir.join("main.mjs");
     std::fs::write(&main, script).unwrap();
-    // componentize-py's CPython uses extended constant expressions, behind a flag in Node 20.
-    hub.output(
-        Command::new("node")
-            .arg("--experimental-wasm-extended-const")
-            .arg(&main),
-    )
+    hub.output(Command::new("node").arg(EXTENDED_CONST).arg(&main))
 }
+
+/// componentize-py's CPython uses extended constant expressions, behind this flag in Node 20.
+const EXTENDED_CONST: &str = "--experimental-wasm-extended-const";
 
 /// `jco serve` of a wasi:http component on a free loopback port, stopped on drop.
 pub struct JcoServed {
@@ -68,6 +66,8 @@ impl JcoServed {
             .unwrap()
             .port();
         let child = Command::new(bin)
+            // The Node process jco starts takes its V8 flags from here: CPython needs this one.
+            .env("JCO_RUN_ARGS", EXTENDED_CONST)
             .args([
                 "serve",
                 "--host",

@@ -1,7 +1,9 @@
 //! The same component answers alike under `wasmhub invoke` and in Node through `jco transpile`.
 
 use serde_json::Value;
-use test_programs_artifacts::{ECHO_HTTP, GREET, HELLO_HTTP, JS_GREET, JS_HELLO_HTTP, PY_GREET};
+use test_programs_artifacts::{
+    ECHO_HTTP, GREET, HELLO_HTTP, JS_GREET, JS_HELLO_HTTP, PY_GREET, PY_HELLO_HTTP,
+};
 
 use super::harness::{Hub, g};
 use super::node::{JcoServed, run_in_node};
@@ -185,8 +187,13 @@ fn rust_http_handlers_answer_alike_in_node() {
 }
 
 #[test]
-fn js_http_handler_answers_alike_in_node() {
-    // The Python handler is not served by `jco serve` here: Node 20 compiles CPython's
-    // extended constant expressions only with a V8 flag that `jco serve` does not pass.
-    served_alike(&Hub::shared_cache(), &[], g(JS_HELLO_HTTP), HELLO_REQUESTS);
+fn js_and_python_http_handlers_answer_alike_in_node() {
+    let hub = Hub::shared_cache();
+    served_alike(&hub, &[], g(JS_HELLO_HTTP), HELLO_REQUESTS);
+    served_alike(
+        &hub,
+        PYTHON_RUNTIME_GRANTS,
+        g(PY_HELLO_HTTP),
+        HELLO_REQUESTS,
+    );
 }
