@@ -23,7 +23,8 @@ pub use wasmhub_manifest::{
 pub struct AppComponent {
     /// Its name (the file stem for a lone component).
     pub name: String,
-    /// Absolute or working-directory-relative path of the `.wasm`.
+    /// Absolute or working-directory-relative path of the `.wasm` (an `oci://` reference
+    /// until the CLI resolves it to the content store).
     pub source: PathBuf,
     /// Where `serve` routes requests to it, if anywhere.
     pub route: Option<Route>,
@@ -158,7 +159,12 @@ impl App {
                 }
                 AppComponent {
                     name: name.to_string(),
-                    source: m.base_dir.join(c.source.get_ref()),
+                    // An `oci://` reference stays as written until the CLI pulls it.
+                    source: if c.source.get_ref().starts_with("oci://") {
+                        PathBuf::from(c.source.get_ref())
+                    } else {
+                        m.base_dir.join(c.source.get_ref())
+                    },
                     route: c.route.as_ref().map(|r| r.get_ref().clone()),
                     grants,
                     budget,

@@ -38,16 +38,17 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     let mut routes: HashMap<&Route, &ComponentName> = HashMap::new();
     for (name, c) in manifest.in_file_order() {
         let source = c.source.get_ref();
-        if source.contains("://") {
+        if source.starts_with("oci://") {
+            // A registry reference: checked and pulled when the app is resolved.
+        } else if source.contains("://") {
             return Err(invalid(
                 c.source.span().start,
                 format!(
-                    "component \"{name}\": source \"{source}\" is not a file path; give the path of a .wasm file, relative to the manifest"
+                    "component \"{name}\": source \"{source}\" is neither a file path nor an oci:// reference; give the path of a .wasm file (relative to the manifest) or oci://REGISTRY/REPOSITORY:TAG"
                 ),
             ));
-        }
-        let file = manifest.base_dir.join(source);
-        if !file.is_file() {
+        } else if !manifest.base_dir.join(source).is_file() {
+            let file = manifest.base_dir.join(source);
             return Err(invalid(
                 c.source.span().start,
                 format!(

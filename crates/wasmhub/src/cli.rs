@@ -4,7 +4,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    CheckCommand, ComposeCommand, InspectCommand, InvokeCommand, RunCommand, ServeCommand,
+    CheckCommand, ComposeCommand, InspectCommand, InvokeCommand, PullCommand, PushCommand,
+    RunCommand, ServeCommand, StoreCommand,
 };
 
 /// Run WebAssembly components: commands, typed exports and wasi:http apps, with nothing granted by default.
@@ -23,6 +24,9 @@ enum Command {
     Serve(ServeCommand),
     Check(CheckCommand),
     Compose(ComposeCommand),
+    Push(PushCommand),
+    Pull(PullCommand),
+    Store(StoreCommand),
 }
 
 impl Cli {
@@ -40,6 +44,9 @@ impl Cli {
             Command::Serve(c) => c.execute(),
             Command::Check(c) => c.execute(),
             Command::Compose(c) => c.execute(),
+            Command::Push(c) => c.execute(),
+            Command::Pull(c) => c.execute(),
+            Command::Store(c) => c.execute(),
         }
     }
 }

@@ -152,11 +152,18 @@ pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
                 target.display()
             );
         }
-        return Ok(App::from_manifest(target)?);
+        let mut app = App::from_manifest(target)?;
+        crate::oci::resolve_app(&mut app)?;
+        return Ok(app);
     }
     let mut grants = grants.grants(Vec::new());
     grants.inherit_stdio = false;
-    Ok(App::single(target, grants))
+    let mut app = App::single(&crate::oci::local(target)?, grants);
+    if let Some(name) = crate::oci::name(target) {
+        app.name.clone_from(&name);
+        app.components[0].name = name;
+    }
+    Ok(app)
 }
 
 /// Prints a warning for each grant the component cannot use (it does not import it).

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod common;
 mod graph;
+mod oci;
 mod report;
 
 use clap::Parser;
@@ -17,6 +18,8 @@ fn main() {
         // SAFETY: no other thread exists yet.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
+    // One TLS provider for the process (registries and guests' outgoing HTTPS).
+    wasmhub_oci::install_crypto();
     let cli = cli::Cli::parse();
     // WASMHUB_LOG overrides; otherwise `serve` logs at info and one-shot verbs stay silent,
     // so their start-up stays lean.

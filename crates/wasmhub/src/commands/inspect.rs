@@ -29,8 +29,9 @@ impl InspectCommand {
         if crate::graph::is_manifest(&self.component) {
             return self.app();
         }
-        let (engine, loaded) = self.cache.load(&self.component, Default::default())?;
-        let bytes = std::fs::read(&self.component)
+        let component = crate::oci::local(&self.component)?;
+        let (engine, loaded) = self.cache.load(&component, Default::default())?;
+        let bytes = std::fs::read(&component)
             .with_context(|| format!("cannot read component {}", self.component.display()))?;
         let report = wasmhub_host::inspect(&engine, &loaded.component, &bytes)?;
         if self.json {

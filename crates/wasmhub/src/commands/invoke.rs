@@ -54,6 +54,7 @@ impl InvokeCommand {
                 self.component.display()
             );
         }
+        self.component = crate::oci::local(&self.component)?;
         let budget = self.budget.budget();
         self.budget.check_size(&self.component, &budget)?;
         let (engine, loaded) = self

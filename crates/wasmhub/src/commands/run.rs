@@ -37,15 +37,18 @@ impl RunCommand {
     /// Runs the command and returns its exit status.
     pub fn execute(self) -> Result<i32> {
         let mut rest = self.component_and_args.into_iter();
-        let component = PathBuf::from(rest.next().expect("clap requires the component"));
+        let target = PathBuf::from(rest.next().expect("clap requires the component"));
+        let component = crate::oci::local(&target)?;
         let budget = self.budget.budget();
         self.budget.check_size(&component, &budget)?;
         let (engine, loaded) = self
             .cache
             .load(&component, self.budget.metering([&budget]))?;
-        let argv0 = component
-            .file_name()
-            .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned());
+        let argv0 = crate::oci::name(&target).unwrap_or_else(|| {
+            component
+                .file_name()
+                .map_or_else(|| "component".into(), |n| n.to_string_lossy().into_owned())
+        });
         let args = std::iter::once(argv0).chain(rest).collect();
         let mut grants = self.grants.grants(args);
         self.budget.restrict(&budget, &mut grants);

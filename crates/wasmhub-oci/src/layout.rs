@@ -1,0 +1,170 @@
+//! The CNCF Wasm OCI artifact layout (as `wkg` writes it): one image manifest, a
+//! `application/vnd.wasm.config.v0+json` config, exactly one `application/wasm` layer.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use oci_client::annotations;
+use oci_client::client::{Config, ImageLayer};
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
+use oci_wasm::{
+    ToConfig, WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE,
+    WasmConfig,
+};
+
+use crate::digest::Digest;
+use crate::reference::Reference;
+
+/// A component ready to push: manifest, config and layer, with their bytes.
+pub struct Artifact {
+    /// The image manifest.
+    pub manifest: OciImageManifest,
+    /// Its serialized form, as pushed (its digest names the artifact).
+    pub manifest_bytes: Vec<u8>,
+    /// The config blob.
+    pub config: Config,
+    /// The component layer.
+    pub layer: ImageLayer,
+}
+
+/// Builds the artifact for `component` tagged `version`: the config lists the world's
+/// imports and exports; the manifest carries the version and the component's own
+/// description, licenses, source and homepage (as `url`) when it has them.
+pub fn artifact(component: Vec<u8>, version: &str, file_name: &str) -> Result<Artifact> {
+    let mut notes = BTreeMap::from([(
+        annotations::ORG_OPENCONTAINERS_IMAGE_VERSION.to_owned(),
+        version.to_owned(),
+    )]);
+    notes.extend(metadata_annotations(&component));
+    let (config, mut layer) = WasmConfig::from_raw_component(component, None)
+        .context("this is not a component the Wasm OCI layout can describe")?;
+    layer.annotations = Some(BTreeMap::from([(
+        annotations::ORG_OPENCONTAINERS_IMAGE_TITLE.to_owned(),
+        file_name.to_owned(),
+    )]));
+    let config = config.to_config()?;
+    let mut manifest = OciImageManifest::build(std::slice::from_ref(&layer), &config, Some(notes));
+    manifest.media_type = Some(WASM_MANIFEST_MEDIA_TYPE.to_owned());
+    let manifest_bytes = serde_json::to_vec(&manifest)?;
+    Ok(Artifact {
+        manifest,
+        manifest_bytes,
+        config,
+        layer,
+    })
+}
+
+/// OCI annotations from the component's metadata custom sections.
+fn metadata_annotations(component: &[u8]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(payload) = wasm_metadata::Payload::from_binary(component) else {
+        return out;
+    };
+    let m = payload.metadata();
+    let mut put = |key: &str, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            out.insert(key.to_owned(), v);
+        }
+    };
+    put(
+        annotations::ORG_OPENCONTAINERS_IMAGE_DESCRIPTION,
+        m.description.as_ref().map(|d| d.to_string()),
+    );
+    put(
+        annotations::ORG_OPENCONTAINERS_IMAGE_LICENSES,
+        m.licenses.as_ref().map(|d| d.to_string()),
+    );
+    put(
+        annotations::ORG_OPENCONTAINERS_IMAGE_SOURCE,
+        m.source.as_ref().map(|d| d.to_string()),
+    );
+    put(
+        annotations::ORG_OPENCONTAINERS_IMAGE_URL,
+        m.homepage.as_ref().map(|d| d.to_string()),
+    );
+    put(
+        annotations::ORG_OPENCONTAINERS_IMAGE_AUTHORS,
+        m.authors.as_ref().map(|d| d.to_string()),
+    );
+    out
+}
+
+/// The manifest in `bytes`, checked to be a Wasm component artifact; returns its config and
+/// its single layer. The message says what was found instead.
+pub fn check(reference: &Reference, bytes: &[u8]) -> Result<(OciImageManifest, OciDescriptor)> {
+    let manifest: OciImageManifest = serde_json::from_slice(bytes).with_context(|| {
+        format!("{reference}: the registry's manifest is not an OCI image manifest")
+    })?;
+    if manifest.config.media_type != WASM_MANIFEST_CONFIG_MEDIA_TYPE {
+        bail!(
+            "{reference} is not a Wasm component: its config is of type {:?}, expected {WASM_MANIFEST_CONFIG_MEDIA_TYPE:?} (push it with `wasmhub push` or `wkg oci push`)",
+            manifest.config.media_type
+        );
+    }
+    let types: Vec<&str> = manifest
+        .layers
+        .iter()
+        .map(|l| l.media_type.as_str())
+        .collect();
+    match manifest.layers.as_slice() {
+        [layer] if layer.media_type == WASM_LAYER_MEDIA_TYPE => {
+            Digest::parse(&layer.digest).map_err(|e| anyhow::anyhow!("{reference}: layer {e}"))?;
+            Digest::parse(&manifest.config.digest)
+                .map_err(|e| anyhow::anyhow!("{reference}: config {e}"))?;
+            let layer = layer.clone();
+            Ok((manifest, layer))
+        }
+        _ => bail!(
+            "{reference} is not a Wasm component artifact: it has {} layer(s) of type(s) {types:?}; a component artifact has exactly one {WASM_LAYER_MEDIA_TYPE:?} layer",
+            types.len()
+        ),
+    }
+}
+
+/// The component layer's digest and size in a stored manifest.
+pub fn component_layer(manifest: &[u8]) -> Result<(Digest, u64)> {
+    let m: OciImageManifest = serde_json::from_slice(manifest)?;
+    let [layer] = m.layers.as_slice() else {
+        bail!("not one layer");
+    };
+    let digest = Digest::parse(&layer.digest).map_err(anyhow::Error::msg)?;
+    Ok((digest, u64::try_from(layer.size).unwrap_or(0)))
+}
+
+/// Every blob a stored manifest references (config and layers).
+pub fn referenced_blobs(manifest: &[u8]) -> Vec<Digest> {
+    let Ok(m) = serde_json::from_slice::<OciImageManifest>(manifest) else {
+        return Vec::new();
+    };
+    std::iter::once(&m.config)
+        .chain(&m.layers)
+        .filter_map(|d| Digest::parse(&d.digest).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_other_artifacts_saying_what_they_are() {
+        let r = Reference::parse("127.0.0.1:5000/acme/img:1.0.0").unwrap();
+        let d = format!("sha256:{}", "ab".repeat(32));
+        let image = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{d}","size":2}},"layers":[]}}"#
+        );
+        let e = check(&r, image.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.contains("its config is of type \"application/vnd.oci.image.config.v1+json\""),
+            "{e}"
+        );
+        let two = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{WASM_MANIFEST_CONFIG_MEDIA_TYPE}","digest":"{d}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{d}","size":1}},{{"mediaType":"text/plain","digest":"{d}","size":1}}]}}"#
+        );
+        let e = check(&r, two.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.contains("it has 2 layer(s) of type(s) [\"application/wasm\", \"text/plain\"]"),
+            "{e}"
+        );
+    }
+}

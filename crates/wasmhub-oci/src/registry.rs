@@ -1,0 +1,428 @@
+//! Push and pull against a registry, through the content store.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures_util::StreamExt;
+use oci_client::Client;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_wasm::WASM_MANIFEST_MEDIA_TYPE;
+
+use crate::auth::{self, Credentials};
+use crate::digest::Digest;
+use crate::layout;
+use crate::progress::{Progress, human};
+use crate::reference::Reference;
+use crate::store::Store;
+
+/// How to talk to registries.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Plain HTTP to a registry that is not on this machine.
+    pub insecure: bool,
+    /// Credentials given on the command line.
+    pub credentials: Option<Credentials>,
+    /// Draw progress bars (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// What a pull left in the store.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The manifest's digest.
+    pub manifest: Digest,
+    /// The component's digest.
+    pub component: Digest,
+    /// The component's path in the store.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Bytes fetched from the registry (0 when the store already had everything).
+    pub fetched: u64,
+}
+
+/// What a push published.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// The manifest's digest (the artifact's identity).
+    pub manifest: Digest,
+    /// The component's digest.
+    pub component: Digest,
+    /// Bytes uploaded (0 for blobs the registry already had).
+    pub uploaded: u64,
+}
+
+/// Makes ring the process's TLS provider; call once before any registry or HTTPS client.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+struct Session<'a> {
+    client: Client,
+    target: oci_client::Reference,
+    auth: RegistryAuth,
+    source: auth::Source,
+    reference: &'a Reference,
+    plain_http: bool,
+}
+
+impl<'a> Session<'a> {
+    fn new(reference: &'a Reference, opts: &Options) -> Result<Self> {
+        install_crypto();
+        let plain_http = reference.is_loopback() || opts.insecure;
+        let protocol = if plain_http {
+            ClientProtocol::HttpsExcept(vec![reference.registry.clone()])
+        } else {
+            ClientProtocol::Https
+        };
+        let client = Client::new(ClientConfig {
+            protocol,
+            ..Default::default()
+        });
+        let target = match &reference.digest {
+            Some(d) => oci_client::Reference::with_digest(
+                reference.registry.clone(),
+                reference.repository.clone(),
+                d.to_string(),
+            ),
+            None => oci_client::Reference::with_tag(
+                reference.registry.clone(),
+                reference.repository.clone(),
+                reference.tag.clone().unwrap_or_default(),
+            ),
+        };
+        let (auth, source) = auth::resolve(&reference.registry, opts.credentials.as_ref())?;
+        Ok(Self {
+            client,
+            target,
+            auth,
+            source,
+            reference,
+            plain_http,
+        })
+    }
+
+    /// `e` as a message naming the reference and the fix.
+    fn explain(&self, e: OciDistributionError) -> anyhow::Error {
+        let r = self.reference;
+        let unauthorized = match &e {
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::AuthenticationFailure(_) => true,
+            OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
+            OciDistributionError::RegistryError { envelope, .. } => envelope
+                .errors
+                .iter()
+                .any(|x| matches!(x.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)),
+            _ => false,
+        };
+        let unknown = matches!(&e, OciDistributionError::RegistryError { envelope, .. }
+        if envelope.errors.iter().any(|x| matches!(
+            x.code,
+            OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
+        )));
+        if unknown {
+            return anyhow!(
+                "{r} was not found in the registry: check the repository and tag (`wasmhub push COMPONENT {r}` publishes it)"
+            );
+        }
+        if unauthorized {
+            return if self.source == auth::Source::Anonymous {
+                anyhow!(
+                    "{r}: the registry requires credentials: give --username and --password-stdin, set WASMHUB_REGISTRY_USERNAME and WASMHUB_REGISTRY_PASSWORD, or log in with `docker login {}`",
+                    r.registry
+                )
+            } else {
+                anyhow!(
+                    "{r}: the registry refused the credentials from {}: check the user name and password",
+                    self.source
+                )
+            };
+        }
+        match e {
+            OciDistributionError::ImageManifestNotFoundError(_)
+            | OciDistributionError::ServerError { code: 404, .. } => anyhow!(
+                "{r} was not found in the registry: check the repository and tag (`wasmhub push COMPONENT {r}` publishes it)"
+            ),
+            OciDistributionError::DigestError(DigestError::VerificationError {
+                expected,
+                actual,
+            }) => {
+                anyhow!(
+                    "{r}: the registry sent content for {expected} that hashes to {actual}: the blob is corrupt or was tampered with; nothing was stored"
+                )
+            }
+            OciDistributionError::RequestError(err) => {
+                let hint = if self.plain_http {
+                    String::new()
+                } else {
+                    " (wasmhub speaks HTTPS to registries off this machine; plain HTTP only with --insecure)".to_owned()
+                };
+                anyhow!("cannot reach registry {}: {err}{hint}", r.registry)
+            }
+            other => anyhow!("{r}: {other}"),
+        }
+    }
+
+    /// Streams blob `desc` into the store; returns the bytes fetched.
+    async fn fetch(
+        &self,
+        store: &Store,
+        desc: &OciDescriptor,
+        label: Option<&str>,
+        progress: bool,
+    ) -> Result<u64> {
+        let expected =
+            Digest::parse(&desc.digest).map_err(|e| anyhow!("{}: {e}", self.reference))?;
+        let mut incoming = store.incoming(&expected)?;
+        let mut bar =
+            label.map(|l| Progress::new(l, u64::try_from(desc.size).unwrap_or(0), progress));
+        let mut stream = self
+            .client
+            .pull_blob_stream(&self.target, desc)
+            .await
+            .map_err(|e| self.explain(e))?
+            .stream;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| match e.downcast::<OciDistributionError>() {
+                Ok(inner) => self.explain(inner),
+                Err(io) => anyhow!(
+                    "{}: the download of {expected} broke off: {io}",
+                    self.reference
+                ),
+            })?;
+            incoming.write_all(&chunk)?;
+            if let Some(bar) = bar.as_mut() {
+                bar.add(chunk.len() as u64);
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish();
+        }
+        let n = incoming.len();
+        incoming
+            .commit()
+            .map_err(|e| anyhow!("{}: {e}; nothing was stored", self.reference))?;
+        Ok(n)
+    }
+}
+
+/// Fetches `reference`'s manifest (one request) and whatever blobs the store lacks, checks
+/// every digest, and records the reference.
+pub async fn pull(store: &Store, reference: &Reference, opts: &Options) -> Result<Pulled> {
+    store.remove_dead_temps();
+    let s = Session::new(reference, opts)?;
+    let accepted = [
+        WASM_MANIFEST_MEDIA_TYPE,
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    ];
+    let (bytes, digest) = s
+        .client
+        .pull_manifest_raw(&s.target, &s.auth, &accepted)
+        .await
+        .map_err(|e| s.explain(e))?;
+    let manifest_digest = Digest::of(&bytes);
+    if digest != manifest_digest.to_string() {
+        bail!(
+            "{reference}: the manifest hashes to {manifest_digest} but the registry calls it {digest}; nothing was stored"
+        );
+    }
+    if let Some(want) = &reference.digest
+        && want != &manifest_digest
+    {
+        bail!(
+            "{reference}: the registry sent manifest {manifest_digest} instead of {want}; nothing was stored"
+        );
+    }
+    let (manifest, layer) = layout::check(reference, &bytes)?;
+    let mut fetched = 0;
+    if store
+        .verified(&Digest::parse(&manifest.config.digest).map_err(anyhow::Error::msg)?)?
+        .is_none()
+    {
+        fetched += s.fetch(store, &manifest.config, None, false).await?;
+    }
+    let component = Digest::parse(&layer.digest).map_err(anyhow::Error::msg)?;
+    if store.verified(&component)?.is_none() {
+        let label = format!("pulling {}", reference.repository);
+        fetched += s.fetch(store, &layer, Some(&label), opts.progress).await?;
+    }
+    store.put(&bytes)?;
+    store.set_ref(reference, &manifest_digest)?;
+    let path = store
+        .verified(&component)?
+        .with_context(|| format!("{reference}: {component} vanished from the store"))?;
+    Ok(Pulled {
+        manifest: manifest_digest,
+        component,
+        path,
+        size: u64::try_from(layer.size).unwrap_or(0),
+        fetched,
+    })
+}
+
+/// The stored component for `reference` if the store holds it whole (no network).
+pub fn stored(store: &Store, reference: &Reference) -> Result<Option<PathBuf>> {
+    let Some(manifest) = store.get_ref(reference)? else {
+        return Ok(None);
+    };
+    let Some(bytes) = store.read(&manifest)? else {
+        return Ok(None);
+    };
+    let Ok((component, _)) = layout::component_layer(&bytes) else {
+        return Ok(None);
+    };
+    store.verified(&component)
+}
+
+/// The component for `reference`: from the store when it holds it, else pulled.
+pub async fn resolve(store: &Store, reference: &Reference, opts: &Options) -> Result<PathBuf> {
+    if let Some(path) = stored(store, reference)? {
+        return Ok(path);
+    }
+    Ok(pull(store, reference, opts).await?.path)
+}
+
+/// Whether `tag` is a semantic version (`1.2.0`, `1.0.0-rc.1+build.5`).
+pub fn is_semver(tag: &str) -> bool {
+    let core = tag.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        })
+}
+
+/// Publishes `component` as `reference` (a semver tag) and keeps a copy in the store.
+pub async fn push(
+    store: &Store,
+    component: &Path,
+    reference: &Reference,
+    opts: &Options,
+) -> Result<Pushed> {
+    let tag = match (&reference.tag, &reference.digest) {
+        (Some(tag), None) => tag.clone(),
+        _ => bail!(
+            "{reference}: push to a tag, like {}/{}:1.0.0 (a digest names what was pushed)",
+            reference.registry,
+            reference.repository
+        ),
+    };
+    if !is_semver(&tag) {
+        bail!(
+            "{reference}: tag {tag:?} is not a semantic version: tag components with their version, like 1.2.0 or 1.2.0-rc.1"
+        );
+    }
+    let bytes =
+        std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 0x0d, 0, 0x01, 0]) => {}
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => bail!(
+            "{} is a core wasm module, not a component: wrap it first (`wasm-tools component new`)",
+            component.display()
+        ),
+        _ => bail!("{} is not a WebAssembly component", component.display()),
+    }
+    let name = component.file_name().map_or_else(
+        || "component.wasm".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let artifact = layout::artifact(bytes, &tag, &name)?;
+    let s = Session::new(reference, opts)?;
+    s.client
+        .store_auth_if_needed(&reference.registry, &s.auth)
+        .await;
+    let mut uploaded = 0;
+    let layer_digest = Digest::of(&artifact.layer.data);
+    let config_digest = Digest::of(&artifact.config.data);
+    let exists = |d: &Digest| {
+        let d = d.to_string();
+        let s = &s;
+        async move { s.client.blob_exists(&s.target, &d).await.unwrap_or(false) }
+    };
+    if !exists(&layer_digest).await {
+        let data = artifact.layer.data.clone();
+        let bar = RefCell::new(Progress::new(
+            format!("pushing {}", reference.repository),
+            data.len() as u64,
+            opts.progress,
+        ));
+        let chunks: Vec<bytes::Bytes> = (0..data.len())
+            .step_by(1 << 20)
+            .map(|i| data.slice(i..(i + (1 << 20)).min(data.len())))
+            .collect();
+        let stream = futures_util::stream::iter(chunks).map(|c| {
+            bar.borrow_mut().add(c.len() as u64);
+            Ok::<_, OciDistributionError>(c)
+        });
+        s.client
+            .push_blob_stream(&s.target, stream, &layer_digest.to_string())
+            .await
+            .map_err(|e| s.explain(e))?;
+        bar.into_inner().finish();
+        uploaded += data.len() as u64;
+    }
+    if !exists(&config_digest).await {
+        s.client
+            .push_blob(
+                &s.target,
+                artifact.config.data.clone(),
+                &config_digest.to_string(),
+            )
+            .await
+            .map_err(|e| s.explain(e))?;
+        uploaded += artifact.config.data.len() as u64;
+    }
+    s.client
+        .push_manifest_raw(
+            &s.target,
+            artifact.manifest_bytes.clone(),
+            reqwest::header::HeaderValue::from_static(WASM_MANIFEST_MEDIA_TYPE),
+        )
+        .await
+        .map_err(|e| s.explain(e))?;
+    let manifest = store.put(&artifact.manifest_bytes)?;
+    store.put(&artifact.layer.data)?;
+    store.put(&artifact.config.data)?;
+    store.set_ref(reference, &manifest)?;
+    tracing::debug!(
+        "pushed {reference}@{manifest}, {} uploaded",
+        human(uploaded)
+    );
+    Ok(Pushed {
+        manifest,
+        component: layer_digest,
+        uploaded,
+    })
+}
+
+/// Runs `f` to completion on a runtime of its own (callers are synchronous).
+pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the registry client's runtime")?;
+    Ok(rt.block_on(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_semver;
+
+    #[test]
+    fn semver_tags() {
+        for ok in ["1.2.0", "0.1.0-rc.1", "10.0.3+build.5"] {
+            assert!(is_semver(ok), "{ok}");
+        }
+        for bad in ["latest", "1.2", "v1.2.0", "01.2.0", "1..0"] {
+            assert!(!is_semver(bad), "{bad}");
+        }
+    }
+}
