@@ -4,15 +4,22 @@ use std::process::Command;
 
 use crate::util::{self, Result};
 
-/// Installs the `wasm32-wasip2` target for the guests, the Node tools (jco) and headless
-/// Chromium the portability tests use.
+/// Installs the `wasm32-wasip2` target for the guests, the Node tools (jco), headless
+/// Chromium, and the registry tools the OCI tests use.
 pub fn setup() -> Result {
     let installed = util::output(Command::new("rustup").args(["target", "list", "--installed"]))
         .ok_or("cannot run `rustup target list --installed`: is rustup on PATH?")?;
     if !installed.lines().any(|l| l.trim() == "wasm32-wasip2") {
         util::run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     }
-    apt(&[("chromium", "chromium")])?;
+    // Chromium for the browser test; a real OCI registry, an independent registry client
+    // and htpasswd for the OCI tests.
+    apt(&[
+        ("chromium", "chromium"),
+        ("docker-registry", "docker-registry"),
+        ("skopeo", "skopeo"),
+        ("htpasswd", "apache2-utils"),
+    ])?;
     node_tools("tools/js")?;
     node_tools("tools/componentize-js")?;
     python_tools()

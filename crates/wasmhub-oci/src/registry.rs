@@ -151,11 +151,7 @@ impl<'a> Session<'a> {
             OciDistributionError::DigestError(DigestError::VerificationError {
                 expected,
                 actual,
-            }) => {
-                anyhow!(
-                    "{r}: the registry sent content for {expected} that hashes to {actual}: the blob is corrupt or was tampered with; nothing was stored"
-                )
-            }
+            }) => self.corrupt(&expected, &actual),
             OciDistributionError::RequestError(err) => {
                 let hint = if self.plain_http {
                     String::new()
@@ -166,6 +162,14 @@ impl<'a> Session<'a> {
             }
             other => anyhow!("{r}: {other}"),
         }
+    }
+
+    /// A blob that does not hash to its digest.
+    fn corrupt(&self, expected: &str, actual: &str) -> anyhow::Error {
+        anyhow!(
+            "{}: the registry sent content for {expected} that hashes to {actual}: the blob is corrupt or was tampered with; nothing was stored",
+            self.reference
+        )
     }
 
     /// Streams blob `desc` into the store; returns the bytes fetched.
@@ -188,12 +192,16 @@ impl<'a> Session<'a> {
             .map_err(|e| self.explain(e))?
             .stream;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| match e.downcast::<OciDistributionError>() {
-                Ok(inner) => self.explain(inner),
-                Err(io) => anyhow!(
-                    "{}: the download of {expected} broke off: {io}",
-                    self.reference
-                ),
+            let chunk = chunk.map_err(|io| {
+                match io.get_ref().and_then(|e| e.downcast_ref::<DigestError>()) {
+                    Some(DigestError::VerificationError { expected, actual }) => {
+                        self.corrupt(expected, actual)
+                    }
+                    _ => anyhow!(
+                        "{}: the download of {expected} broke off: {io}",
+                        self.reference
+                    ),
+                }
             })?;
             incoming.write_all(&chunk)?;
             if let Some(bar) = bar.as_mut() {

@@ -13,8 +13,10 @@ mod e2e {
     pub mod inspect;
     pub mod invoke;
     pub mod node;
+    pub mod oci;
     pub mod polyglot;
     pub mod portability;
+    pub mod registry;
     pub mod run;
     pub mod serve;
     pub mod server;

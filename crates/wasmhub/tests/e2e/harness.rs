@@ -46,6 +46,11 @@ impl Hub {
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmhub"));
         cmd.env("WASMHUB_CACHE_DIR", self.cache_dir())
+            // Its own content store, and no registry credentials from the machine.
+            .env("WASMHUB_STORE", self.tmp.path().join("store"))
+            .env("DOCKER_CONFIG", self.tmp.path().join("docker"))
+            .env_remove("WASMHUB_REGISTRY_USERNAME")
+            .env_remove("WASMHUB_REGISTRY_PASSWORD")
             .env_remove("WASMHUB_LOG")
             .stdin(Stdio::null());
         cmd
