@@ -145,6 +145,49 @@ pub fn referenced_blobs(manifest: &[u8]) -> Vec<Digest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_metadata::{AddMetadata, AddMetadataField};
+
+    #[test]
+    fn annotations_come_from_the_components_metadata() {
+        // The smallest component: header only.
+        let empty = b"\0asm\x0d\0\x01\0".to_vec();
+        let mut add = AddMetadata::default();
+        add.description = AddMetadataField::Set("Prices a cart".parse().unwrap());
+        add.licenses = AddMetadataField::Set("Apache-2.0".parse().unwrap());
+        add.source = AddMetadataField::Set("https://example.com/acme/cart".parse().unwrap());
+        add.homepage = AddMetadataField::Set("https://acme.example".parse().unwrap());
+        let component = add.to_wasm(&empty).unwrap();
+        let a = artifact(component.clone(), "1.2.0", "cart.wasm").unwrap();
+        let notes = a.manifest.annotations.clone().unwrap();
+        let get = |k: &str| notes.get(k).map(String::as_str);
+        assert_eq!(
+            get(annotations::ORG_OPENCONTAINERS_IMAGE_VERSION),
+            Some("1.2.0")
+        );
+        assert_eq!(
+            get(annotations::ORG_OPENCONTAINERS_IMAGE_DESCRIPTION),
+            Some("Prices a cart")
+        );
+        assert_eq!(
+            get(annotations::ORG_OPENCONTAINERS_IMAGE_LICENSES),
+            Some("Apache-2.0")
+        );
+        assert_eq!(
+            get(annotations::ORG_OPENCONTAINERS_IMAGE_SOURCE),
+            Some("https://example.com/acme/cart")
+        );
+        assert_eq!(
+            get(annotations::ORG_OPENCONTAINERS_IMAGE_URL),
+            Some("https://acme.example/")
+        );
+        assert_eq!(
+            a.manifest.layers[0].digest,
+            Digest::of(&component).to_string()
+        );
+        // Without metadata, only the version.
+        let plain = artifact(empty, "0.1.0", "x.wasm").unwrap();
+        assert_eq!(plain.manifest.annotations.unwrap().len(), 1);
+    }
 
     #[test]
     fn refuses_other_artifacts_saying_what_they_are() {

@@ -408,6 +408,32 @@ mod tests {
     }
 
     #[test]
+    fn gc_keeps_what_references_reach() {
+        let (_d, s) = store();
+        let config = s.put(b"{}").unwrap();
+        let layer = s.put(b"component").unwrap();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"c","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{layer}","size":9}}]}}"#
+        );
+        let m = s.put(manifest.as_bytes()).unwrap();
+        s.set_ref(&Reference::parse("r.io/acme/cart:1.0.0").unwrap(), &m)
+            .unwrap();
+        let orphan = s.put(b"left over").unwrap();
+        let stale = s.root.join("tmp/999999999-dead.partial");
+        fs::write(&stale, b"half").unwrap();
+        let c = s.gc().unwrap();
+        assert_eq!((c.blobs, c.temps, c.bytes), (1, 1, 13));
+        for d in [&config, &layer, &m] {
+            assert!(s.verified(d).unwrap().is_some(), "{d} kept");
+        }
+        assert!(s.verified(&orphan).unwrap().is_none());
+        assert!(!stale.exists());
+        let listed = s.list().unwrap();
+        assert_eq!(listed.len(), 2, "by tag and by digest");
+        assert_eq!(listed[0].component, Some((layer, 9)));
+    }
+
+    #[test]
     fn refs_resolve_by_tag_and_digest() {
         let (_d, s) = store();
         let r = Reference::parse("oci://127.0.0.1:5000/acme/cart:1.2.0").unwrap();

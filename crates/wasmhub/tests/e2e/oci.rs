@@ -290,6 +290,24 @@ fn a_killed_pull_leaves_nothing_that_is_used() {
         std::fs::read(out).unwrap(),
         std::fs::read(g(PY_GREET)).unwrap()
     );
+    // No progress bar when stderr is not a terminal; one, with size and rate, when it is
+    // (`script` gives the command a pseudo-terminal).
+    assert!(!r.stderr.contains("pulling acme/big ["), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&store);
+    let bin = env!("CARGO_BIN_EXE_wasmhub");
+    let tty = puller.output(
+        Command::new("script")
+            .args(["-qec", &format!("{bin} pull {reference}"), "/dev/null"])
+            .env("WASMHUB_STORE", &store),
+    );
+    assert_eq!(tty.code, 0, "{}{}", tty.stdout, tty.stderr);
+    assert!(
+        tty.stdout
+            .contains("pulling acme/big [########################] 17."),
+        "{}",
+        tty.stdout
+    );
+    assert!(tty.stdout.contains("MiB/s"), "{}", tty.stdout);
 }
 
 #[test]
