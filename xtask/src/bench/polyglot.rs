@@ -64,26 +64,7 @@ pub fn run() -> Result {
     }
     let servers: Vec<Server> = languages
         .iter()
-        .map(|lang| {
-            let (bin, cache, hello, grants) =
-                (bin.clone(), cache.clone(), lang.hello.clone(), lang.grants);
-            Server {
-                name: lang.name,
-                cmd: Box::new(move |port| {
-                    let mut c = Command::new(&bin);
-                    c.args([
-                        "serve",
-                        "--addr",
-                        &format!("127.0.0.1:{port}"),
-                        "--cache-dir",
-                    ])
-                    .arg(&cache)
-                    .args(grants)
-                    .arg(&hello);
-                    c
-                }),
-            }
-        })
+        .map(|lang| serve::wasmhub_server(lang.name, &bin, &cache, lang.grants, &lang.hello))
         .collect();
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); servers.len()];
     for round in 1..=serve::ROUNDS {

@@ -70,24 +70,7 @@ pub fn run(with_peers: bool) -> Result {
                 c
             }),
         },
-        {
-            let (wasmhub, hello, cache) = (wasmhub.clone(), hello.clone(), cache.clone());
-            Server {
-                name: "wasmhub serve",
-                cmd: Box::new(move |port| {
-                    let mut c = Command::new(&wasmhub);
-                    c.args([
-                        "serve",
-                        "--addr",
-                        &format!("127.0.0.1:{port}"),
-                        "--cache-dir",
-                    ])
-                    .arg(&cache)
-                    .arg(&hello);
-                    c
-                }),
-            }
-        },
+        wasmhub_server("wasmhub serve", &wasmhub, &cache, &[], &hello),
     ];
     if let Some(wasmtime) = wasmtime_cli(with_peers)? {
         let hello = hello.clone();
@@ -155,6 +138,33 @@ pub fn run(with_peers: bool) -> Result {
         }
     }
     Ok(())
+}
+
+/// `wasmhub serve` of `component` with `grants`, compiled code cached in `cache`.
+pub(super) fn wasmhub_server(
+    name: &'static str,
+    bin: &std::path::Path,
+    cache: &std::path::Path,
+    grants: &'static [&'static str],
+    component: &std::path::Path,
+) -> Server {
+    let (bin, cache, component) = (bin.to_owned(), cache.to_owned(), component.to_owned());
+    Server {
+        name,
+        cmd: Box::new(move |port| {
+            let mut c = Command::new(&bin);
+            c.args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--cache-dir",
+            ])
+            .arg(&cache)
+            .args(grants)
+            .arg(&component);
+            c
+        }),
+    }
 }
 
 fn free_port() -> Result<u16> {
