@@ -547,3 +547,15 @@ fn an_independent_client_pulls_what_we_push_and_pushes_what_we_pull() {
         "nothing fetched from a refused artifact"
     );
 }
+
+#[test]
+fn plain_http_only_for_loopback_or_when_insecure() {
+    let hub = Hub::new();
+    // 0.0.0.0 is not a loopback name, so TLS is used (and port 1 refuses at once).
+    let r = hub.run(&["pull", "0.0.0.0:1/acme/x:1.0.0"]);
+    assert_fails_with(&r, "cannot reach registry 0.0.0.0:1");
+    assert_fails_with(&r, "https://0.0.0.0:1/v2/acme/x/manifests/1.0.0");
+    assert_fails_with(&r, "plain HTTP only with --insecure");
+    let r = hub.run(&["pull", "--insecure", "0.0.0.0:1/acme/x:1.0.0"]);
+    assert_fails_with(&r, "http://0.0.0.0:1/v2/acme/x/manifests/1.0.0");
+}
