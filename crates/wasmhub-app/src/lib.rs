@@ -15,7 +15,7 @@ pub use budget::{Budget, Profile};
 pub use grants::{DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env};
 pub use wasmhub_manifest::{
     ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, OutboundRule, Route, SocketHost,
-    SocketRule, Transport, human_bytes,
+    SocketRule, Transport, WasiVersion, human_bytes,
 };
 
 /// One component of an app.
@@ -36,6 +36,8 @@ pub struct AppComponent {
     pub origin: Option<String>,
     /// Imports served by other components of the app, in process.
     pub links: Vec<Link>,
+    /// The WASI it runs with (0.3 is opt-in).
+    pub wasi: WasiVersion,
 }
 
 /// A runtime link: the component's import `import` is served by component `target`'s export.
@@ -74,6 +76,7 @@ impl App {
                 budget: Budget::default(),
                 origin: None,
                 links: Vec::new(),
+                wasi: WasiVersion::default(),
             }],
         }
     }
@@ -178,6 +181,7 @@ impl App {
                             at: m.location(import.span().start),
                         })
                         .collect(),
+                    wasi: c.wasi.as_ref().map(|w| *w.get_ref()).unwrap_or_default(),
                 }
             })
             .collect();

@@ -11,6 +11,7 @@ mod names;
 mod outbound;
 mod schema;
 mod socket;
+mod wasi;
 
 pub use budget::{BudgetSection, ByteSize, Profile, Wall, human_bytes};
 pub use error::ManifestError;
@@ -23,3 +24,4 @@ pub use schema::{
     AppSection, ComponentSection, FileGrantEntry, GrantSection, Manifest, SocketsGrant,
 };
 pub use socket::{PortRange, SocketHost, SocketRule, Transport};
+pub use wasi::WasiVersion;

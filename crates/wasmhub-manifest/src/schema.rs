@@ -63,6 +63,9 @@ pub struct ComponentSection {
     /// Where `serve` routes requests to it; none means it is not served.
     #[serde(default)]
     pub route: Option<Spanned<Route>>,
+    /// `wasi = "0.3"` opts into WASI 0.3 (native async); default "0.2".
+    #[serde(default)]
+    pub wasi: Option<Spanned<crate::WasiVersion>>,
     /// `[component.NAME.grant]`: what it may touch.
     #[serde(default)]
     pub grant: GrantSection,
