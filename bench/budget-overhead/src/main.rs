@@ -39,7 +39,16 @@ fn mode(name: &'static str, wasm: &[u8], fuel: bool, deadline: bool) -> Result<M
 
 async fn call(m: &Mode, budget: &Budget, call: &str) -> Result<wasmhub_host::Invocation> {
     let grants = Grants::none(GrantSite::Flags);
-    wasmhub_host::invoke(&m.engine, &m.component, &grants, budget, call, None).await
+    wasmhub_host::invoke(
+        &m.engine,
+        &m.component,
+        &grants,
+        budget,
+        call,
+        None,
+        &mut |_| {},
+    )
+    .await
 }
 
 fn median(v: &mut [Duration]) -> Duration {

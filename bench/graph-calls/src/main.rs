@@ -97,8 +97,16 @@ async fn relayed(
         async move {
             let call = format!("relay(\"fig\", {n})");
             let start = Instant::now();
-            let done = wasmhub_host::invoke(engine, cart, grants, &Budget::default(), &call, links)
-                .await?;
+            let done = wasmhub_host::invoke(
+                engine,
+                cart,
+                grants,
+                &Budget::default(),
+                &call,
+                links,
+                &mut |_| {},
+            )
+            .await?;
             anyhow::ensure!(done.results[0] == Val::String("fig: 80 cents".into()));
             anyhow::Ok(start.elapsed())
         }

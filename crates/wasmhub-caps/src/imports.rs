@@ -75,8 +75,26 @@ pub fn classify_import(name: &str) -> ImportNeed {
         None => (name, None),
     };
     let wasi_02 = version.as_deref().is_some_and(|v| v.starts_with("0.2."));
+    let wasi_03 = version.as_deref().is_some_and(|v| v.starts_with("0.3."));
+    // Interfaces WASI 0.3 adds (its others keep their 0.2 names).
+    let only_03 = matches!(
+        interface,
+        "wasi:cli/types"
+            | "wasi:clocks/types"
+            | "wasi:clocks/system-clock"
+            | "wasi:clocks/timezone"
+            | "wasi:sockets/types"
+            | "wasi:http/client"
+            | "wasi:http/handler"
+    );
     let (capability, in_p2) = match interface {
         "wasi:io/error" | "wasi:io/poll" | "wasi:io/streams" => (Capability::Io, true),
+        "wasi:cli/types" => (Capability::Io, false),
+        "wasi:clocks/types" | "wasi:clocks/system-clock" | "wasi:clocks/timezone" => {
+            (Capability::Clocks, false)
+        }
+        "wasi:sockets/types" => (Capability::Sockets, false),
+        "wasi:http/client" | "wasi:http/handler" => (Capability::OutboundHttp, false),
         "wasi:cli/stdin"
         | "wasi:cli/stdout"
         | "wasi:cli/stderr"
@@ -107,7 +125,10 @@ pub fn classify_import(name: &str) -> ImportNeed {
         interface: interface.to_owned(),
         version,
         capability,
-        provided: in_p2 && wasi_02,
+        // WASI 0.3 (wasi:io is gone; the rest keep their names) is linked for components
+        // that opt into it.
+        provided: (in_p2 && wasi_02)
+            || (wasi_03 && (only_03 || (in_p2 && !interface.starts_with("wasi:io/")))),
     }
 }
 
@@ -160,7 +181,19 @@ mod tests {
         assert!(n.provided);
         let n = classify_import("wasi:cli/environment@0.3.0");
         assert_eq!(n.capability, Capability::Env);
-        assert!(!n.provided, "0.3 is not linked by the 0.2 host");
+        assert!(n.provided, "0.3 is linked for components that opt in");
+        assert_eq!(
+            classify_import("wasi:clocks/types@0.3.0").capability,
+            Capability::Clocks
+        );
+        assert!(
+            !classify_import("wasi:io/poll@0.3.0").provided,
+            "0.3 has no wasi:io"
+        );
+        assert!(
+            !classify_import("wasi:clocks/types@0.2.6").provided,
+            "0.3's only"
+        );
         let n = classify_import("acme:pricing/calc");
         assert_eq!(n.capability, Capability::Unknown);
         assert!(n.version.is_none());

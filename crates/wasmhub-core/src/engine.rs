@@ -26,6 +26,9 @@ pub struct Metering {
     pub epochs: bool,
     /// Wasm stack limit in bytes; `None` is [`DEFAULT_STACK`].
     pub stack: Option<u64>,
+    /// Run WASI 0.3 components: the component model's async ABI (`async func`, `stream`,
+    /// `future`) and its executor.
+    pub wasi3: bool,
 }
 
 impl Metering {
@@ -52,10 +55,11 @@ pub fn new_engine(kind: EngineKind) -> Result<Engine> {
     let mut config = Config::new();
     // Wasm backtraces (on by default) name functions on traps.
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    // WASI 0.2 components need none of the component-model-async machinery; leaving it
-    // out of every Store is measurably cheaper per instance (WASI 0.3 will opt in).
-    config.concurrency_support(false);
     let (EngineKind::OneShot(metering) | EngineKind::Serve { metering, .. }) = kind;
+    // WASI 0.2 components need none of the component-model-async machinery; leaving it
+    // out of every Store is measurably cheaper per instance, so only WASI 0.3 opts in.
+    config.concurrency_support(metering.wasi3);
+    config.wasm_component_model_async(metering.wasi3);
     config.consume_fuel(metering.fuel);
     config.epoch_interruption(metering.epochs || matches!(kind, EngineKind::Serve { .. }));
     let stack = usize::try_from(metering.stack.unwrap_or(DEFAULT_STACK)).unwrap_or(usize::MAX);

@@ -85,6 +85,16 @@ pub enum LoadError {
         /// The file.
         path: PathBuf,
     },
+    /// The component uses the async ABI and the engine was not asked for it.
+    #[error(
+        "{path} uses the component model's async ABI (`async func`, `stream`, `future`: \
+         WASI 0.3), which is opt-in: run it with `--wasi 0.3`, or write `wasi = \"0.3\"` \
+         under its [component.NAME] in the manifest"
+    )]
+    NeedsWasi3 {
+        /// The file.
+        path: PathBuf,
+    },
     /// Wasmtime rejected the component.
     #[error("{path} is not a valid component")]
     Invalid {
@@ -134,9 +144,15 @@ fn load_uncached_or_cached(
         WasmKind::NotWasm => return Err(LoadError::NotWasm { path: path_buf() }),
     }
     let compile = |bytes: &[u8]| {
-        Component::from_binary(engine, bytes).map_err(|e| LoadError::Invalid {
-            path: path_buf(),
-            source: e.into(),
+        Component::from_binary(engine, bytes).map_err(|e| {
+            if format!("{e:#}").contains("component model async feature") {
+                LoadError::NeedsWasi3 { path: path_buf() }
+            } else {
+                LoadError::Invalid {
+                    path: path_buf(),
+                    source: e.into(),
+                }
+            }
         })
     };
     match cache {

@@ -102,6 +102,7 @@ pub async fn invoke(
     budget: &Budget,
     call: &str,
     links: Option<(&Arc<Graph>, usize)>,
+    on_item: &mut (dyn FnMut(&Val) + Send),
 ) -> Result<Invocation> {
     let (name, open) = split_call(call)?;
     let who = grants.site.subject();
@@ -120,6 +121,9 @@ pub async fn invoke(
     crate::admit(engine, component, grants, &linked)?;
 
     let mut linker = cli_linker(engine)?;
+    if crate::uses_wasi3(engine, component) {
+        crate::add_wasi3(&mut linker)?;
+    }
     let mut m = MeteredStore::new(engine, grants, budget)?;
     if let Some((graph, i)) = links.filter(|(g, i)| g.has_links(*i)) {
         graph.define(i, &mut linker)?;
@@ -139,11 +143,40 @@ pub async fn invoke(
     let f = instance
         .get_func(&mut *store, func.index)
         .with_context(|| format!("export {} is not a function", func.qualified()))?;
-    let mut results = vec![Val::Bool(false); func.ty.results().len()];
-    if let Err(e) = f.call_async(&mut *store, &params, &mut results).await {
-        let context = format!("the guest trapped in {}", func.qualified());
-        return Err(explained(&m, e.into(), &context));
-    }
+    let context = format!("the guest trapped in {}", func.qualified());
+    let results = if func.ty.async_() {
+        // An `async func`: awaited on the store's event loop, under a wall-clock deadline
+        // that also covers time the guest spends waiting.
+        let types: Vec<_> = func.ty.results().collect();
+        let started = std::time::Instant::now();
+        let run = store.run_concurrent(async |a| {
+            crate::concurrent::call(a, f, &params, &types, on_item).await
+        });
+        let outcome = match budget.deadline {
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(over(BudgetExceeded::Deadline {
+                        limit,
+                        after: started.elapsed(),
+                    })
+                    .into());
+                }
+            },
+            None => run.await,
+        };
+        match outcome {
+            Ok(Ok(results)) => results,
+            Ok(Err(e)) => return Err(explained(&m, e, &context)),
+            Err(e) => return Err(explained(&m, e.into(), &context)),
+        }
+    } else {
+        let mut results = vec![Val::Bool(false); func.ty.results().len()];
+        if let Err(e) = f.call_async(&mut *store, &params, &mut results).await {
+            return Err(explained(&m, e.into(), &context));
+        }
+        results
+    };
     let output: u64 = results
         .iter()
         .map(|v| v.to_wave().map_or(0, |w| w.len() as u64))

@@ -2,6 +2,7 @@
 
 #![deny(missing_docs)]
 
+mod concurrent;
 mod exports;
 mod graph;
 mod inspect;
@@ -19,7 +20,9 @@ pub use graph::{Graph, LinkCtx, Resolved, Session};
 pub use inspect::{ComponentKind, Inspection, inspect};
 pub use invoke::{Invocation, InvokeError, invoke};
 pub use json::val_to_json;
-pub use linker::{MissingImport, MissingReason, admit, check_imports, cli_linker};
+pub use linker::{
+    MissingImport, MissingReason, add_wasi3, admit, check_imports, cli_linker, uses_wasi3,
+};
 pub use load::{describe_component, load_checked};
 pub use outbound::Outbound;
 pub use run::{RunError, run_command};

@@ -16,6 +16,25 @@ pub fn cli_linker(engine: &Engine) -> Result<Linker<HostState>> {
     Ok(linker)
 }
 
+/// Adds WASI 0.3 (`wasi:cli`, clocks, filesystem, random, sockets and `wasi:http` at
+/// 0.3.x) beside 0.2: a 0.3 guest built with Rust's std still imports some 0.2 interfaces.
+pub fn add_wasi3(linker: &mut Linker<HostState>) -> Result<()> {
+    wasmtime_wasi::p3::add_to_linker(linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(linker)?;
+    Ok(())
+}
+
+/// Whether `component` needs WASI 0.3: it imports a `wasi:*@0.3.*` interface or has an
+/// `async func` among its exports.
+pub fn uses_wasi3(engine: &Engine, component: &Component) -> bool {
+    let ty = component.component_type();
+    ty.imports(engine).any(|(name, _)| {
+        wasmhub_app::WasiVersion::of_import(name) == Some(wasmhub_app::WasiVersion::P3)
+    }) || crate::exported_funcs(engine, component)
+        .iter()
+        .any(|f| f.ty.async_())
+}
+
 /// An import that neither the host nor a grant can provide.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", describe(.import, *.reason))]
@@ -48,7 +67,8 @@ fn describe(import: &str, reason: MissingReason) -> String {
         ),
         MissingReason::WasiVersion => format!(
             "the component imports {import}, a WASI version this host does not provide \
-             (it links WASI 0.2.x); rebuild the component against WASI 0.2"
+             (it links WASI 0.2.x, and 0.3.x for components that opt in); rebuild the \
+             component against WASI 0.2 or 0.3"
         ),
     }
 }
@@ -69,7 +89,7 @@ pub fn check_imports(
         let is_02 = need
             .version
             .as_deref()
-            .is_some_and(|v| v.starts_with("0.2."));
+            .is_some_and(|v| v.starts_with("0.2.") || v.starts_with("0.3."));
         let http = matches!(
             need.capability,
             Capability::OutboundHttp | Capability::HttpTypes

@@ -16,7 +16,7 @@ use crate::{MeteredStore, cli_linker, exported_funcs};
 pub enum RunError {
     /// It does not export `wasi:cli/run`.
     #[error(
-        "the component is not a command: it does not export wasi:cli/run@0.2.x; {}",
+        "the component is not a command: it does not export wasi:cli/run (0.2.x or 0.3.x); {}",
         if .exports.is_empty() { "it exports no functions either".to_string() }
         else { format!("call one of its functions with `wasmhub invoke COMPONENT 'NAME(ARGS)'`:\n  {}", .exports.join("\n  ")) }
     )]
@@ -35,10 +35,14 @@ pub async fn run_command(
     budget: &Budget,
 ) -> Result<(i32, Usage)> {
     let ty = component.component_type();
-    let is_command = ty
-        .exports(engine)
-        .any(|(name, _)| name.starts_with("wasi:cli/run@0.2."));
-    if !is_command {
+    let exports_run = |version: &str| {
+        ty.exports(engine)
+            .any(|(name, _)| name.starts_with(&format!("wasi:cli/run@{version}.")))
+    };
+    if exports_run("0.3") {
+        return run_wasi3(engine, component, grants, budget).await;
+    }
+    if !exports_run("0.2") {
         let exports = exported_funcs(engine, component)
             .iter()
             .map(|f| f.describe())
@@ -62,6 +66,59 @@ pub async fn run_command(
             Some(exit) => exit.0,
             None => {
                 let e = m.explain(anyhow::Error::from(e));
+                return Err(if e.is::<wasmhub_core::Exceeded>() {
+                    e
+                } else {
+                    e.context("the guest trapped")
+                });
+            }
+        },
+    };
+    Ok((code, m.usage()))
+}
+
+/// Runs a `wasi:cli/run@0.3.x` command: its `run` is awaited on the store's event loop,
+/// under a wall-clock deadline that also covers time the guest spends waiting.
+async fn run_wasi3(
+    engine: &Engine,
+    component: &Component,
+    grants: &Grants,
+    budget: &Budget,
+) -> Result<(i32, Usage)> {
+    crate::admit(engine, component, grants, &[])?;
+    let mut linker = cli_linker(engine)?;
+    crate::add_wasi3(&mut linker)?;
+    let mut m = MeteredStore::new(engine, grants, budget)?;
+    let started = std::time::Instant::now();
+    let result = async {
+        let instance = linker.instantiate_async(&mut m.store, component).await?;
+        let command = wasmtime_wasi::p3::bindings::Command::new(&mut m.store, &instance)?;
+        let run = m
+            .store
+            .run_concurrent(async |a| command.wasi_cli_run().call_run(a).await);
+        match budget.deadline {
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(r) => Ok(r??),
+                Err(_) => Err(anyhow::Error::from(wasmhub_core::Exceeded {
+                    who: grants.site.subject(),
+                    exceeded: wasmhub_core::BudgetExceeded::Deadline {
+                        limit,
+                        after: started.elapsed(),
+                    },
+                })),
+            },
+            None => Ok(run.await??),
+        }
+    }
+    .await;
+    let code = match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(())) => 1,
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => exit.0,
+            None if e.is::<wasmhub_core::Exceeded>() => return Err(e),
+            None => {
+                let e = m.explain(e);
                 return Err(if e.is::<wasmhub_core::Exceeded>() {
                     e
                 } else {

@@ -111,6 +111,21 @@ impl GrantFlags {
     }
 }
 
+/// Which WASI a lone component runs with.
+#[derive(Args, Debug, Default)]
+pub struct WasiFlag {
+    /// WASI release: 0.2, or 0.3 (native async: `async func`, `stream`, `future`), which is opt-in.
+    #[arg(long = "wasi", value_name = "VERSION", default_value = "0.2")]
+    pub wasi: wasmhub_app::WasiVersion,
+}
+
+impl WasiFlag {
+    /// Whether WASI 0.3 was asked for.
+    pub fn is_wasi3(&self) -> bool {
+        self.wasi == wasmhub_app::WasiVersion::P3
+    }
+}
+
 /// Where compiled code is cached.
 #[derive(Args, Debug, Default)]
 pub struct CacheFlags {

@@ -20,4 +20,5 @@ mod e2e {
     pub mod run;
     pub mod serve;
     pub mod server;
+    pub mod wasi3;
 }

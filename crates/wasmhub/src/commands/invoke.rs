@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 use wasmhub_host::val_to_json;
+use wasmtime::component::Val;
 
 use crate::budget::BudgetFlags;
 use wasmhub_core::{EngineKind, new_engine};
 
-use crate::common::{CacheFlags, GrantFlags, block_on, load_app};
+use crate::common::{CacheFlags, GrantFlags, WasiFlag, block_on, load_app};
 
 /// Call an exported function with WAVE arguments and print its result.
 ///
@@ -30,6 +31,8 @@ pub struct InvokeCommand {
     budget: BudgetFlags,
     #[command(flatten)]
     cache: CacheFlags,
+    #[command(flatten)]
+    wasi: WasiFlag,
     /// Print the result as JSON instead of WAVE.
     #[arg(long)]
     json: bool,
@@ -57,9 +60,9 @@ impl InvokeCommand {
         self.component = crate::oci::local(&self.component)?;
         let budget = self.budget.budget();
         self.budget.check_size(&self.component, &budget)?;
-        let (engine, loaded) = self
-            .cache
-            .load(&self.component, self.budget.metering([&budget]))?;
+        let mut metering = self.budget.metering([&budget]);
+        metering.wasi3 = self.wasi.is_wasi3();
+        let (engine, loaded) = self.cache.load(&self.component, metering)?;
         let argv0 = self.component.display().to_string();
         let mut grants = std::mem::take(&mut self.grants).grants(vec![argv0]);
         self.budget.restrict(&budget, &mut grants);
@@ -71,6 +74,7 @@ impl InvokeCommand {
             &budget,
             &self.call,
             None,
+            &mut print_item,
         ))??;
         self.print(&done, &budget)
     }
@@ -82,7 +86,13 @@ impl InvokeCommand {
         let flags = self.budget.budget();
         let budget_of = |c: &wasmhub_app::AppComponent| c.budget.overridden_by(&flags);
         let budgets: Vec<_> = app.components.iter().map(budget_of).collect();
-        let engine = new_engine(EngineKind::OneShot(self.budget.metering(&budgets)))?;
+        let mut metering = self.budget.metering(&budgets);
+        metering.wasi3 = self.wasi.is_wasi3()
+            || app
+                .components
+                .iter()
+                .any(|c| c.wasi == wasmhub_app::WasiVersion::P3);
+        let engine = new_engine(EngineKind::OneShot(metering))?;
         let cache = self.cache.cache();
         let graph = crate::graph::build(&engine, cache.as_ref(), &app, &[i], &budget_of)?;
         let c = &app.components[i];
@@ -97,6 +107,7 @@ impl InvokeCommand {
             budget,
             &self.call,
             Some((&graph, i)),
+            &mut print_item,
         ))??;
         self.print(&done, budget)
     }
@@ -111,5 +122,14 @@ impl InvokeCommand {
         }
         self.budget.print_report(&done.usage, budget);
         Ok(0)
+    }
+}
+
+/// Shows a stream's batch or a future's value on stderr as it arrives (the result, whole,
+/// goes to stdout at the end).
+fn print_item(v: &Val) {
+    match v.to_wave() {
+        Ok(text) => eprintln!("received {text}"),
+        Err(_) => eprintln!("received a value"),
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Parser;
 
 use crate::budget::BudgetFlags;
-use crate::common::{CacheFlags, GrantFlags, block_on};
+use crate::common::{CacheFlags, GrantFlags, WasiFlag, block_on};
 
 /// Run a wasi:cli command component.
 ///
@@ -22,6 +22,8 @@ pub struct RunCommand {
     budget: BudgetFlags,
     #[command(flatten)]
     cache: CacheFlags,
+    #[command(flatten)]
+    wasi: WasiFlag,
     /// The component (.wasm) to run, then the guest's arguments: everything after the
     /// component goes to the guest, flags included (its argv[0] is the file name).
     #[arg(
@@ -41,9 +43,9 @@ impl RunCommand {
         let component = crate::oci::local(&target)?;
         let budget = self.budget.budget();
         self.budget.check_size(&component, &budget)?;
-        let (engine, loaded) = self
-            .cache
-            .load(&component, self.budget.metering([&budget]))?;
+        let mut metering = self.budget.metering([&budget]);
+        metering.wasi3 = self.wasi.is_wasi3();
+        let (engine, loaded) = self.cache.load(&component, metering)?;
         let argv0 = crate::oci::name(&target).unwrap_or_else(|| {
             component
                 .file_name()

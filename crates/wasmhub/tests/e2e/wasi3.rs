@@ -1,0 +1,193 @@
+//! WASI 0.3 (native async) as an opt-in: `run` of a wasi:cli 0.3 command, `invoke` of
+//! `async func` exports with stream and future results, budgets across awaits.
+
+use std::time::{Duration, Instant};
+
+use test_programs_artifacts::{ASYNC_GREET, CLI3, GREET};
+
+use super::harness::{Hub, assert_fails_with, g};
+use super::server::{manifest, toml_path};
+
+const OPT_IN: &str = "uses the component model's async ABI (`async func`, `stream`, `future`: WASI 0.3), which is opt-in: run it with `--wasi 0.3`, or write `wasi = \"0.3\"` under its [component.NAME] in the manifest";
+
+#[test]
+fn wasi3_is_opt_in_and_says_how() {
+    let hub = Hub::new();
+    assert_fails_with(&hub.run(&["run", g(CLI3)]), OPT_IN);
+    assert_fails_with(
+        &hub.run(&["invoke", g(ASYNC_GREET), r#"greet("x")"#]),
+        OPT_IN,
+    );
+    let r = hub.run(&["invoke", "--wasi", "0.4", g(GREET), r#"greet("x")"#]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "unknown WASI version `0.4`: write \"0.2\" (the default) or \"0.3\" (native async)"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_wasi3_command_runs_with_its_exit_status() {
+    let hub = Hub::new();
+    let r = hub.run(&["run", "--wasi", "0.3", g(CLI3), "a", "b"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "hello from wasi 0.3: a b\n"),
+        "{}",
+        r.stderr
+    );
+    let r = hub.run(&["run", "--wasi", "0.3", g(CLI3), "--fail"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // A 0.2 component runs unchanged with the 0.3 executor on.
+    let r = hub.run(&["invoke", "--wasi", "0.3", g(GREET), r#"greet("both")"#]);
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "\"Hello, both!\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn async_exports_are_awaited_with_streams_and_futures_read_as_they_come() {
+    let hub = Hub::new();
+    let invoke = |call: &str| hub.run(&["invoke", "--wasi", "0.3", g(ASYNC_GREET), call]);
+    let r = invoke(r#"greet("async")"#);
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "\"Hello, async!\""),
+        "{}",
+        r.stderr
+    );
+    let started = Instant::now();
+    let r = invoke(r#"slow(200, "late")"#);
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "\"late after 200 ms\""),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // A stream: each batch on stderr as it arrives, the whole list on stdout.
+    let r = invoke("count(4)");
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "[97, 98, 99, 100]"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr
+            .lines()
+            .filter(|l| l.starts_with("received ["))
+            .count(),
+        4,
+        "{}",
+        r.stderr
+    );
+    // A future: its value once resolved.
+    let r = hub.run(&[
+        "invoke",
+        "--wasi",
+        "0.3",
+        "--json",
+        g(ASYNC_GREET),
+        r#"later(50, "x")"#,
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "\"later: x\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn budgets_hold_across_awaits() {
+    let hub = Hub::new();
+    // The deadline counts time the guest spends waiting, not only running.
+    let started = Instant::now();
+    let r = hub.run(&[
+        "invoke",
+        "--wasi",
+        "0.3",
+        "--deadline",
+        "300ms",
+        g(ASYNC_GREET),
+        r#"slow(5000, "x")"#,
+    ]);
+    assert_fails_with(&r, "the component exceeded its deadline of 300 ms");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "stopped at the deadline"
+    );
+    let r = hub.run(&[
+        "invoke",
+        "--wasi",
+        "0.3",
+        "--deadline",
+        "200ms",
+        g(ASYNC_GREET),
+        "spin()",
+    ]);
+    assert_fails_with(&r, "the component exceeded its deadline of 200 ms");
+    let r = hub.run(&[
+        "invoke",
+        "--wasi",
+        "0.3",
+        "--fuel",
+        "100000",
+        g(ASYNC_GREET),
+        "spin()",
+    ]);
+    assert_fails_with(
+        &r,
+        "the component ran out of fuel: it used all 100,000 units of its budget",
+    );
+}
+
+#[test]
+fn a_manifest_opts_one_component_in() {
+    let hub = Hub::new();
+    let path = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"mixed\"\n\n[component.fast]\nsource = {}\nwasi = \"0.3\"\n\n[component.classic]\nsource = {}\n",
+            toml_path(g(ASYNC_GREET)),
+            toml_path(g(GREET))
+        ),
+    );
+    let r = hub.run(&[
+        "invoke",
+        &path,
+        "--component",
+        "fast",
+        r#"greet("manifest")"#,
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "\"Hello, manifest!\""),
+        "{}",
+        r.stderr
+    );
+    let r = hub.run(&["invoke", &path, "--component", "classic", r#"greet("0.2")"#]);
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "\"Hello, 0.2!\""),
+        "{}",
+        r.stderr
+    );
+    let bad = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"mixed\"\n\n[component.fast]\nsource = {}\nwasi = \"3\"\n",
+            toml_path(g(ASYNC_GREET))
+        ),
+    );
+    let r = hub.run(&["check", &bad]);
+    assert_fails_with(&r, "wasmhub.toml:6");
+    assert_fails_with(&r, "unknown WASI version `3`");
+}
