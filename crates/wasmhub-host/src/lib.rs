@@ -27,4 +27,4 @@ pub use load::{describe_component, load_checked};
 pub use outbound::Outbound;
 pub use run::{RunError, run_command};
 pub use signature::{func_signature, type_name, type_text};
-pub use state::{HostState, MeteredStore, outbound_for};
+pub use state::{HostState, MeteredStore};

@@ -50,7 +50,7 @@ impl AsMut<LinkCtx> for HostState {
 }
 
 /// The outgoing-HTTP hook for a component with `grants`.
-pub fn outbound_for(grants: &Grants) -> Outbound {
+fn outbound_for(grants: &Grants) -> Outbound {
     let component = match &grants.site {
         GrantSite::Manifest { component, .. } => component.as_str(),
         GrantSite::Flags => "component",

@@ -35,6 +35,11 @@ impl Cli {
         matches!(self.command, Command::Serve(_)).then_some("info")
     }
 
+    /// Whether the verb is the long-running server.
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     /// Runs the chosen verb; returns the process exit code.
     pub fn execute(self) -> Result<i32> {
         match self.command {

@@ -21,6 +21,12 @@ fn main() {
     // One TLS provider for the process (registries and guests' outgoing HTTPS).
     wasmhub_oci::install_crypto();
     let cli = cli::Cli::parse();
+    if !cli.serves() {
+        // A one-shot verb piped into `head` ends quietly when the reader goes away, as Unix
+        // tools do, instead of panicking on a failed print. (`serve` keeps SIGPIPE ignored.)
+        // SAFETY: no other thread exists yet; SIG_DFL is a valid disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     // WASMHUB_LOG overrides; otherwise `serve` logs at info and one-shot verbs stay silent,
     // so their start-up stays lean.
     if let Some(filter) = std::env::var("WASMHUB_LOG")

@@ -47,3 +47,22 @@ fn command_component_needs() {
     );
     assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let hub = Hub::new();
+    // A pipe whose reader is already gone: every write to it fails (EPIPE).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = hub
+        .cmd()
+        .args(["inspect", g(GREET)])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Like any Unix tool: ended by SIGPIPE, silently.
+    assert_eq!(out.status.signal(), Some(13), "{:?} {stderr}", out.status);
+}
