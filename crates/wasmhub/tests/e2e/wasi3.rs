@@ -180,6 +180,12 @@ fn a_manifest_opts_one_component_in() {
         "{}",
         r.stderr
     );
+    // Serving 0.3 handlers is not there yet, and says so.
+    let r = hub.run(&["serve", "--addr", "127.0.0.1:0", &path]);
+    assert_fails_with(
+        &r,
+        "component \"fast\" opts into WASI 0.3 (wasi = \"0.3\"); `serve` runs WASI 0.2 components only for now",
+    );
     let bad = manifest(
         &hub,
         &format!(
