@@ -32,6 +32,17 @@ pub struct Metering {
 }
 
 impl Metering {
+    /// What serving `app` needs: its budgets, and WASI 0.3 when a component opts in.
+    pub fn for_app(app: &wasmhub_app::App) -> Self {
+        Self {
+            wasi3: app
+                .components
+                .iter()
+                .any(|c| c.wasi == wasmhub_app::WasiVersion::P3),
+            ..Self::for_budgets(app.components.iter().map(|c| &c.budget))
+        }
+    }
+
     /// What enforcing all of `budgets` needs; the stack is the largest any asks.
     pub fn for_budgets<'a>(budgets: impl IntoIterator<Item = &'a wasmhub_app::Budget>) -> Self {
         let mut m = Self::default();

@@ -157,10 +157,6 @@ async fn call(
             "too many requests in flight; retry",
         ));
     };
-    let (mut store, meter) = new_store(shared, served, id).map_err(|e| {
-        tracing::error!(request_id = %id, component = %served.name, error = ?e, "cannot prepare the instance");
-        fail(StatusCode::INTERNAL_SERVER_ERROR, "the host could not prepare the instance")
-    })?;
     if let Some(len) = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -175,6 +171,13 @@ async fn call(
             ),
         ));
     }
+    if let Some(handler) = &served.p3 {
+        return crate::p3::call(shared, served, handler, id, req, permit, &fail).await;
+    }
+    let (mut store, meter) = new_store(&shared.engine, served, id).map_err(|e| {
+        tracing::error!(request_id = %id, component = %served.name, error = ?e, "cannot prepare the instance");
+        fail(StatusCode::INTERNAL_SERVER_ERROR, "the host could not prepare the instance")
+    })?;
     let limit = shared.options.max_body_bytes;
     let req = req.map(move |body| {
         http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
@@ -198,7 +201,10 @@ async fn call(
         .map_or(shared.options.request_timeout, |d| {
             d.min(shared.options.request_timeout)
         });
-    let pre = served.pre.clone();
+    let pre = served
+        .pre
+        .clone()
+        .expect("a served component has a 0.2 or a 0.3 handler");
     let live = shared.metrics.instance();
     let metrics = shared.metrics.clone();
     let (rid, name, report) = (id.clone(), served.name.clone(), report.clone());
@@ -316,8 +322,9 @@ async fn call(
     }
 }
 
-fn new_store(
-    shared: &Shared,
+/// A fresh store for one instance of `served`, its guest output logged under request `id`.
+pub(crate) fn new_store(
+    engine: &wasmtime::Engine,
     served: &Served,
     id: &Arc<str>,
 ) -> anyhow::Result<(Store<ServeState>, wasmhub_core::Meter)> {
@@ -342,7 +349,7 @@ fn new_store(
             .as_ref()
             .map_or_else(LinkCtx::default, LinkCtx::root),
     };
-    let mut store = Store::new(&shared.engine, state);
+    let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.memory);
     // Yield to the runtime at every epoch tick so a busy guest never holds a worker thread;
     // the request's deadline is enforced by the timeouts around it.

@@ -8,6 +8,7 @@ mod handler;
 mod metrics;
 mod metrics_server;
 mod options;
+mod p3;
 mod prepared;
 mod respond;
 mod server;

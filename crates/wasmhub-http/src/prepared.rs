@@ -13,13 +13,16 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::state::ServeState;
 
 /// One served component: its pre-linked instance template and what it is granted.
+#[derive(Clone)]
 pub struct Served {
     /// Its name.
     pub name: Arc<str>,
     /// Its route, as written.
     pub route: String,
-    /// Instantiates a fresh instance per request.
-    pub pre: ProxyPre<ServeState>,
+    /// Instantiates a fresh instance per request (a WASI 0.2 handler).
+    pub pre: Option<ProxyPre<ServeState>>,
+    /// Or a WASI 0.3 handler (also a fresh instance per request).
+    pub p3: Option<Arc<crate::p3::Handler>>,
     /// What each instance may touch.
     pub grants: Grants,
     /// How much each instance may use.
@@ -40,10 +43,23 @@ pub struct PreparedApp {
 
 /// Compiles (or maps from the cache) and pre-links every routed component; fails before
 /// any socket is bound if one cannot be served.
-pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Result<PreparedApp> {
+pub fn prepare(
+    engine: &Engine,
+    cache: Option<&CompileCache>,
+    app: App,
+    request_timeout: std::time::Duration,
+) -> Result<PreparedApp> {
     let mut linker: Linker<ServeState> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    if app
+        .components
+        .iter()
+        .any(|c| c.wasi == wasmhub_app::WasiVersion::P3)
+    {
+        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    }
     let roots: Vec<usize> = (0..app.components.len())
         .filter(|&i| app.components[i].route.is_some())
         .collect();
@@ -69,11 +85,12 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
             .component_type()
             .exports(engine)
             .any(|(n, _)| n.starts_with("wasi:http/incoming-handler@0.2."));
-        if !exports_handler {
+        let exports_p3 = crate::p3::exports_handler(engine, component);
+        if !exports_handler && !exports_p3 {
             bail!(
-                "{} cannot be served: it does not export wasi:http/incoming-handler@0.2.x; \
-                 build it as a wasi:http proxy (for example with the `wasip2` crate's http \
-                 bindings), or remove its route",
+                "{} cannot be served: it exports neither wasi:http/incoming-handler@0.2.x nor \
+                 wasi:http/handler@0.3.x; build it as a wasi:http proxy (for example with the \
+                 `wasip2` crate's http bindings), or remove its route",
                 at()
             );
         }
@@ -99,23 +116,37 @@ pub fn prepare(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Resul
             }
             None => &linker,
         };
-        let pre = ProxyPre::new(
-            linker
-                .instantiate_pre(component)
-                .map_err(anyhow::Error::from)
-                .with_context(at)?,
-        )
-        .map_err(anyhow::Error::from)
-        .with_context(at)?;
-        served.push(Some(Served {
+        let instance_pre = linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .with_context(at)?;
+        let mut one = Served {
             name: c.name.as_str().into(),
             route: route.to_string(),
-            pre,
+            pre: None,
+            p3: None,
             grants: c.grants.clone(),
             budget: c.budget.with_serve_defaults(),
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
             links: linked,
-        }));
+        };
+        if exports_p3 {
+            let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
+                .map_err(anyhow::Error::from)
+                .with_context(at)?;
+            let deadline = one
+                .budget
+                .deadline
+                .map_or(request_timeout, |d| d.min(request_timeout));
+            one.p3 = Some(crate::p3::handler(engine, pre, one.clone(), deadline));
+        } else {
+            one.pre = Some(
+                ProxyPre::new(instance_pre)
+                    .map_err(anyhow::Error::from)
+                    .with_context(at)?,
+            );
+        }
+        served.push(Some(one));
     }
     if served.iter().all(Option::is_none) {
         bail!(

@@ -33,7 +33,7 @@ impl CheckCommand {
         let app = load_app(&self.target, self.grants)?;
         let engine = new_engine(EngineKind::Serve {
             max_instances: wasmhub_http::ServeOptions::default().max_instances,
-            metering: Metering::for_budgets(app.components.iter().map(|c| &c.budget)),
+            metering: Metering::for_app(&app),
         })?;
         let cache = self.cache.cache();
         println!("app \"{}\" ({})", app.name, self.target.display());
@@ -41,7 +41,8 @@ impl CheckCommand {
             audit_component(&engine, cache.as_ref(), c)?;
         }
         crate::graph::print_links(&engine, cache.as_ref(), &app)?;
-        let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app)?;
+        let timeout = wasmhub_http::ServeOptions::default().request_timeout;
+        let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app, timeout)?;
         println!("\nok: app \"{}\" can be served", prepared.app.name);
         Ok(0)
     }

@@ -58,23 +58,16 @@ impl ServeCommand {
             ..ServeOptions::default()
         };
         let app = load_app(&self.target, self.grants)?;
-        if let Some(c) = app
-            .components
-            .iter()
-            .find(|c| c.wasi == wasmhub_app::WasiVersion::P3)
-        {
-            anyhow::bail!(
-                "{}: component \"{}\" opts into WASI 0.3 (wasi = \"0.3\"); `serve` runs WASI 0.2 \
-                 components only for now (`run` and `invoke` take 0.3): serve a 0.2 build of it",
-                c.origin.as_deref().unwrap_or("the app"),
-                c.name
-            );
-        }
         let engine = new_engine(EngineKind::Serve {
             max_instances: options.max_instances,
-            metering: Metering::for_budgets(app.components.iter().map(|c| &c.budget)),
+            metering: Metering::for_app(&app),
         })?;
-        let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app)?;
+        let prepared = wasmhub_http::prepare(
+            &engine,
+            self.cache.cache().as_ref(),
+            app,
+            options.request_timeout,
+        )?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;

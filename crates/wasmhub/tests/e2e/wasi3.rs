@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use test_programs_artifacts::{ASYNC_GREET, CLI3, GREET};
+use test_programs_artifacts::{ASYNC_GREET, CLI3, GREET, HELLO_HTTP, HELLO_HTTP3};
 
 use super::harness::{Hub, assert_fails_with, g};
-use super::server::{manifest, toml_path};
+use super::server::{Served, manifest, toml_path};
 
 const OPT_IN: &str = "uses the component model's async ABI (`async func`, `stream`, `future`: WASI 0.3), which is opt-in: run it with `--wasi 0.3`, or write `wasi = \"0.3\"` under its [component.NAME] in the manifest";
 
@@ -180,12 +180,9 @@ fn a_manifest_opts_one_component_in() {
         "{}",
         r.stderr
     );
-    // Serving 0.3 handlers is not there yet, and says so.
+    // An app with no route has nothing to serve.
     let r = hub.run(&["serve", "--addr", "127.0.0.1:0", &path]);
-    assert_fails_with(
-        &r,
-        "component \"fast\" opts into WASI 0.3 (wasi = \"0.3\"); `serve` runs WASI 0.2 components only for now",
-    );
+    assert_fails_with(&r, "has no routed component");
     let bad = manifest(
         &hub,
         &format!(
@@ -196,4 +193,52 @@ fn a_manifest_opts_one_component_in() {
     let r = hub.run(&["check", &bad]);
     assert_fails_with(&r, "wasmhub.toml:6");
     assert_fails_with(&r, "unknown WASI version `3`");
+}
+
+#[test]
+fn a_wasi3_handler_is_served_beside_a_wasi2_one() {
+    let hub = Hub::new();
+    let path = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"mixed\"\n\n[component.new]\nsource = {}\nroute = \"/v3/...\"\nwasi = \"0.3\"\n\n[component.old]\nsource = {}\nroute = \"/v2/...\"\n",
+            toml_path(g(HELLO_HTTP3)),
+            toml_path(g(HELLO_HTTP))
+        ),
+    );
+    let s = Served::start(&hub, &["--request-timeout", "1s", &path]);
+    for route in ["/v3/hello", "/v2/hello", "/v3/again"] {
+        let r = s.get(route);
+        assert_eq!(
+            (r.status, r.text()),
+            (200, "Hello, wasm!".to_owned()),
+            "{route}"
+        );
+        assert_eq!(r.header("content-type"), Some("text/plain"), "{route}");
+        assert!(r.header("x-request-id").is_some(), "{route}");
+    }
+    // The body streams after the handler returned: three chunks, 100 ms apart.
+    let started = Instant::now();
+    let r = s.get("/v3/stream");
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "chunk 0\nchunk 1\nchunk 2\n".to_owned())
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    // A guest that never answers ends at the deadline; the others keep being served.
+    let r = s.get("/v3/spin");
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("did not answer within its deadline of 1s (component \"new\""),
+        "{}",
+        r.text()
+    );
+    let r = s.get("/v3/hello");
+    assert_eq!((r.status, r.text()), (200, "Hello, wasm!".to_owned()));
+    s.wait_log("the WASI 0.3 instance failed");
 }
