@@ -9,7 +9,7 @@ use clap::Parser;
 use wasmhub_core::{EngineKind, Metering, new_engine};
 use wasmhub_http::ServeOptions;
 
-use crate::common::{CacheFlags, GrantFlags, load_app};
+use crate::common::{CacheFlags, GrantFlags, WasiFlag, load_app};
 
 /// Serve wasi:http components: one component, or an app manifest (wasmhub.toml).
 ///
@@ -23,6 +23,8 @@ pub struct ServeCommand {
     grants: GrantFlags,
     #[command(flatten)]
     cache: CacheFlags,
+    #[command(flatten)]
+    wasi: WasiFlag,
     /// Address to listen on; port 0 picks a free port (printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -57,7 +59,17 @@ impl ServeCommand {
             metrics_addr: self.metrics_addr,
             ..ServeOptions::default()
         };
-        let app = load_app(&self.target, self.grants)?;
+        let mut app = load_app(&self.target, self.grants)?;
+        if self.wasi.is_wasi3() {
+            if crate::graph::is_manifest(&self.target) {
+                anyhow::bail!(
+                    "--wasi applies to a lone component; opt a manifest's components in with \
+                     wasi = \"0.3\" under [component.NAME] in {}",
+                    self.target.display()
+                );
+            }
+            app.components[0].wasi = wasmhub_app::WasiVersion::P3;
+        }
         let engine = new_engine(EngineKind::Serve {
             max_instances: options.max_instances,
             metering: Metering::for_app(&app),

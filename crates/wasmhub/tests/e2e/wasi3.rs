@@ -241,4 +241,9 @@ fn a_wasi3_handler_is_served_beside_a_wasi2_one() {
     let r = s.get("/v3/hello");
     assert_eq!((r.status, r.text()), (200, "Hello, wasm!".to_owned()));
     s.wait_log("the WASI 0.3 instance failed");
+    drop(s);
+    // A lone component opts in with --wasi 0.3.
+    let s = Served::start(&hub, &["--wasi", "0.3", g(HELLO_HTTP3)]);
+    let r = s.get("/");
+    assert_eq!((r.status, r.text()), (200, "Hello, wasm!".to_owned()));
 }
