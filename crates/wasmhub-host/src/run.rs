@@ -59,22 +59,29 @@ pub async fn run_command(
         command.wasi_cli_run().call_run(&mut *store).await
     }
     .await;
-    let code = match result {
-        Ok(Ok(())) => 0,
-        Ok(Err(())) => 1,
+    let code = exit_code(&m, result.map_err(anyhow::Error::from))?;
+    Ok((code, m.usage()))
+}
+
+/// The exit status of a finished `run` (0, 1, or the guest's own code); a trap or a budget
+/// the guest ran past is an error.
+fn exit_code(m: &MeteredStore, result: Result<Result<(), ()>>) -> Result<i32> {
+    match result {
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(())) => Ok(1),
         Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => exit.0,
+            Some(exit) => Ok(exit.0),
+            None if e.is::<wasmhub_core::Exceeded>() => Err(e),
             None => {
-                let e = m.explain(anyhow::Error::from(e));
-                return Err(if e.is::<wasmhub_core::Exceeded>() {
+                let e = m.explain(e);
+                Err(if e.is::<wasmhub_core::Exceeded>() {
                     e
                 } else {
                     e.context("the guest trapped")
-                });
+                })
             }
         },
-    };
-    Ok((code, m.usage()))
+    }
 }
 
 /// Runs a `wasi:cli/run@0.3.x` command: its `run` is awaited on the store's event loop,
@@ -111,21 +118,6 @@ async fn run_wasi3(
         }
     }
     .await;
-    let code = match result {
-        Ok(Ok(())) => 0,
-        Ok(Err(())) => 1,
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => exit.0,
-            None if e.is::<wasmhub_core::Exceeded>() => return Err(e),
-            None => {
-                let e = m.explain(e);
-                return Err(if e.is::<wasmhub_core::Exceeded>() {
-                    e
-                } else {
-                    e.context("the guest trapped")
-                });
-            }
-        },
-    };
+    let code = exit_code(&m, result)?;
     Ok((code, m.usage()))
 }
