@@ -21,7 +21,8 @@ commands:
   bench invoke  time `wasmhub invoke` against native and wasmtime baselines
   bench serve   wrk against wasmhub serve, raw hyper and wasmtime serve
                 (add --with-peers to install wasmtime 48 into target/peers)
-  bench polyglot  Rust, JavaScript and Python guests: size, first call, serve";
+  bench polyglot  Rust, JavaScript and Python guests: size, first call, serve
+  bench wasi3     the WASI 0.3 hello handler against the 0.2 one under wrk";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -5,6 +5,7 @@ mod graph;
 mod invoke;
 mod polyglot;
 mod serve;
+mod wasi3;
 
 use crate::util::Result;
 
@@ -22,8 +23,9 @@ pub fn bench(args: &[&str]) -> Result {
         ["budget"] => budget::run(),
         ["graph"] => graph::run(),
         ["polyglot"] => polyglot::run(),
+        ["wasi3"] => wasi3::run(),
         _ => Err(
-            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot) [--with-peers]"
+            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3) [--with-peers]"
                 .into(),
         ),
     }

@@ -140,12 +140,12 @@ pub fn run(with_peers: bool) -> Result {
     Ok(())
 }
 
-/// `wasmhub serve` of `component` with `grants`, compiled code cached in `cache`.
+/// `wasmhub serve` of `component` with `flags` (grants, `--wasi`), compiled code cached in `cache`.
 pub(super) fn wasmhub_server(
     name: &'static str,
     bin: &std::path::Path,
     cache: &std::path::Path,
-    grants: &'static [&'static str],
+    flags: &'static [&'static str],
     component: &std::path::Path,
 ) -> Server {
     let (bin, cache, component) = (bin.to_owned(), cache.to_owned(), component.to_owned());
@@ -160,7 +160,7 @@ pub(super) fn wasmhub_server(
                 "--cache-dir",
             ])
             .arg(&cache)
-            .args(grants)
+            .args(flags)
             .arg(&component);
             c
         }),
