@@ -14,7 +14,5 @@ pub mod store;
 pub use auth::Credentials;
 pub use digest::Digest;
 pub use reference::Reference;
-pub use registry::{
-    Options, Pulled, Pushed, block_on, install_crypto, pull, push, resolve, stored,
-};
+pub use registry::{Options, Pulled, Pushed, install_crypto, pull, push, resolve, stored};
 pub use store::{Collected, Entry, Store};

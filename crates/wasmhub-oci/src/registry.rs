@@ -411,15 +411,6 @@ pub async fn push(
     })
 }
 
-/// Runs `f` to completion on a runtime of its own (callers are synchronous).
-pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the registry client's runtime")?;
-    Ok(rt.block_on(f))
-}
-
 #[cfg(test)]
 mod tests {
     use super::is_semver;

@@ -76,7 +76,7 @@ fn fetch(reference: &Reference) -> Result<PathBuf> {
         progress: true,
         ..Options::default()
     };
-    wasmhub_oci::block_on(wasmhub_oci::resolve(&store, reference, &opts))?
+    crate::common::block_on(wasmhub_oci::resolve(&store, reference, &opts))?
 }
 
 /// The name a component pulled from `target` goes by: the repository's last part.

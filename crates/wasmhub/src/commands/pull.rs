@@ -31,7 +31,7 @@ impl PullCommand {
         let reference = Reference::parse(&self.reference).map_err(anyhow::Error::msg)?;
         let store = self.registry.store()?;
         let opts = self.registry.options()?;
-        let pulled = wasmhub_oci::block_on(wasmhub_oci::pull(&store, &reference, &opts))??;
+        let pulled = crate::common::block_on(wasmhub_oci::pull(&store, &reference, &opts))??;
         println!("pulled {reference}@{}", pulled.manifest);
         eprintln!(
             "component {} ({}, {} fetched) in {}",

@@ -30,7 +30,7 @@ impl PushCommand {
         let reference = Reference::parse(&self.reference).map_err(anyhow::Error::msg)?;
         let store = self.registry.store()?;
         let opts = self.registry.options()?;
-        let pushed = wasmhub_oci::block_on(wasmhub_oci::push(
+        let pushed = crate::common::block_on(wasmhub_oci::push(
             &store,
             &self.component,
             &reference,
