@@ -172,14 +172,14 @@ impl<'a> Session<'a> {
         )
     }
 
-    /// Streams blob `desc` into the store; returns the bytes fetched.
+    /// Streams blob `desc` into the store; returns the bytes fetched and where it landed.
     async fn fetch(
         &self,
         store: &Store,
         desc: &OciDescriptor,
         label: Option<&str>,
         progress: bool,
-    ) -> Result<u64> {
+    ) -> Result<(u64, PathBuf)> {
         let expected =
             Digest::parse(&desc.digest).map_err(|e| anyhow!("{}: {e}", self.reference))?;
         let mut incoming = store.incoming(&expected)?;
@@ -212,10 +212,10 @@ impl<'a> Session<'a> {
             bar.finish();
         }
         let n = incoming.len();
-        incoming
+        let path = incoming
             .commit()
             .map_err(|e| anyhow!("{}: {e}; nothing was stored", self.reference))?;
-        Ok(n)
+        Ok((n, path))
     }
 }
 
@@ -253,18 +253,20 @@ pub async fn pull(store: &Store, reference: &Reference, opts: &Options) -> Resul
         .verified(&Digest::parse(&manifest.config.digest).map_err(anyhow::Error::msg)?)?
         .is_none()
     {
-        fetched += s.fetch(store, &manifest.config, None, false).await?;
+        fetched += s.fetch(store, &manifest.config, None, false).await?.0;
     }
     let component = Digest::parse(&layer.digest).map_err(anyhow::Error::msg)?;
-    if store.verified(&component)?.is_none() {
-        let label = format!("pulling {}", reference.repository);
-        fetched += s.fetch(store, &layer, Some(&label), opts.progress).await?;
-    }
+    let path = match store.verified(&component)? {
+        Some(path) => path,
+        None => {
+            let label = format!("pulling {}", reference.repository);
+            let (n, path) = s.fetch(store, &layer, Some(&label), opts.progress).await?;
+            fetched += n;
+            path
+        }
+    };
     store.put(&bytes)?;
     store.set_ref(reference, &manifest_digest)?;
-    let path = store
-        .verified(&component)?
-        .with_context(|| format!("{reference}: {component} vanished from the store"))?;
     Ok(Pulled {
         manifest: manifest_digest,
         component,
