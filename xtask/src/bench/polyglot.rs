@@ -66,17 +66,7 @@ pub fn run() -> Result {
         .iter()
         .map(|lang| serve::wasmhub_server(lang.name, &bin, &cache, lang.grants, &lang.hello))
         .collect();
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); servers.len()];
-    for round in 1..=serve::ROUNDS {
-        for (i, server) in servers.iter().enumerate() {
-            let s = serve::load(server)?;
-            eprintln!(
-                "round {round}: {:<10} {:>8.0} req/s  p99 {:.2} ms  {:.0} us CPU/req",
-                server.name, s.rps, s.p99_ms, s.cpu_us_per_req
-            );
-            samples[i].push(s);
-        }
-    }
+    let samples = serve::rounds(&servers)?;
     let served: Vec<Sample> = samples.iter().map(|s| serve::median_sample(s)).collect();
 
     println!(

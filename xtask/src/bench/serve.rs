@@ -89,17 +89,7 @@ pub fn run(with_peers: bool) -> Result {
         );
     }
 
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); servers.len()];
-    for round in 1..=ROUNDS {
-        for (i, server) in servers.iter().enumerate() {
-            let s = load(server)?;
-            eprintln!(
-                "round {round}: {:<15} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  {:.0} us CPU/req",
-                server.name, s.rps, s.p50_ms, s.p99_ms, s.cpu_us_per_req
-            );
-            samples[i].push(s);
-        }
-    }
+    let samples = rounds(&servers)?;
     let mut colds = Vec::new();
     for server in &servers {
         colds.push(cold_start(server)?);
@@ -138,6 +128,23 @@ pub fn run(with_peers: bool) -> Result {
         }
     }
     Ok(())
+}
+
+/// Loads every server in turn, [`ROUNDS`] times (interleaved, so drift hits all alike);
+/// each server's samples in order.
+pub(super) fn rounds(servers: &[Server]) -> Result<Vec<Vec<Sample>>> {
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); servers.len()];
+    for round in 1..=ROUNDS {
+        for (i, server) in servers.iter().enumerate() {
+            let s = load(server)?;
+            eprintln!(
+                "round {round}: {:<15} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  {:.0} us CPU/req",
+                server.name, s.rps, s.p50_ms, s.p99_ms, s.cpu_us_per_req
+            );
+            samples[i].push(s);
+        }
+    }
+    Ok(samples)
 }
 
 /// `wasmhub serve` of `component` with `flags` (grants, `--wasi`), compiled code cached in `cache`.

@@ -30,17 +30,7 @@ pub fn run() -> Result {
             &target.join("guests/hello-http3.wasm"),
         ),
     ];
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); servers.len()];
-    for round in 1..=serve::ROUNDS {
-        for (i, server) in servers.iter().enumerate() {
-            let s = serve::load(server)?;
-            eprintln!(
-                "round {round}: {:<9} {:>8.0} req/s  p99 {:.2} ms  {:.0} us CPU/req",
-                server.name, s.rps, s.p99_ms, s.cpu_us_per_req
-            );
-            samples[i].push(s);
-        }
-    }
+    let samples = serve::rounds(&servers)?;
     let m: Vec<Sample> = samples.iter().map(|s| serve::median_sample(s)).collect();
     println!(
         "\nwrk -t2 -c50 -d10s --latency, hello handler (12-byte body), fresh instance per request, medians of {} rounds",
