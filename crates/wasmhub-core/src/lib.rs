@@ -11,5 +11,7 @@ mod ticker;
 pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{DEFAULT_STACK, EngineKind, Metering, new_engine};
 pub use load::{LoadError, Loaded, load_component};
-pub use meter::{BudgetExceeded, Exceeded, MemoryMeter, Meter, Usage, check_size, ms, thousands};
+pub use meter::{
+    BudgetExceeded, DeadlinePassed, Exceeded, MemoryMeter, Meter, Usage, check_size, ms, thousands,
+};
 pub use ticker::{ONE_SHOT_TICK, SERVE_TICK, Ticker, ensure_ticking};

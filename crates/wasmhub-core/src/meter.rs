@@ -184,10 +184,10 @@ fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_micros() as u64)
 }
 
-/// Why the epoch callback stopped the guest.
+/// Why the epoch callback (or a host timer, while the guest waited) stopped the guest.
 #[derive(Debug, thiserror::Error)]
 #[error("the deadline passed")]
-struct DeadlinePassed;
+pub struct DeadlinePassed;
 
 /// A budget installed on one store.
 #[derive(Debug, Clone)]

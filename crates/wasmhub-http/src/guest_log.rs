@@ -8,9 +8,27 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
 /// One guest stream (`stdout` or `stderr`) of one request.
+/// The request id a log line carries: known when the store is made (WASI 0.2), or set when
+/// the request reaches an instance made before it (WASI 0.3).
+#[derive(Clone)]
+pub enum RequestId {
+    Known(Arc<str>),
+    Later(Arc<std::sync::OnceLock<Arc<str>>>),
+}
+
+impl RequestId {
+    /// The id, or `-` before it is known.
+    pub fn get(&self) -> &str {
+        match self {
+            Self::Known(id) => id,
+            Self::Later(cell) => cell.get().map_or("-", |id| id),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct GuestLog {
-    pub request_id: Arc<str>,
+    pub request_id: RequestId,
     pub component: Arc<str>,
     pub stream: &'static str,
 }
@@ -39,7 +57,7 @@ impl LineWriter {
     fn emit(&self, line: &[u8]) {
         tracing::info!(
             target: "wasmhub::guest",
-            request_id = %self.log.request_id,
+            request_id = %self.log.request_id.get(),
             component = %self.log.component,
             stream = self.log.stream,
             "{}",

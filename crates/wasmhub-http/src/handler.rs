@@ -16,7 +16,7 @@ use crate::ServeOptions;
 use http_body_util::BodyExt;
 
 use crate::failure::{DeadlineExceeded, FailureLog, failed_response, failure_kind, named_budget};
-use crate::guest_log::GuestLog;
+use crate::guest_log::{GuestLog, RequestId};
 use crate::metrics::Metrics;
 use crate::prepared::{PreparedApp, Served};
 use crate::respond::{REQUEST_ID, plain};
@@ -174,7 +174,7 @@ async fn call(
     if let Some(handler) = &served.p3 {
         return crate::p3::call(shared, served, handler, id, req, permit, &fail).await;
     }
-    let (mut store, meter) = new_store(&shared.engine, served, id).map_err(|e| {
+    let (mut store, meter) = new_store(&shared.engine, served, &RequestId::Known(id.clone())).map_err(|e| {
         tracing::error!(request_id = %id, component = %served.name, error = ?e, "cannot prepare the instance");
         fail(StatusCode::INTERNAL_SERVER_ERROR, "the host could not prepare the instance")
     })?;
@@ -326,7 +326,7 @@ async fn call(
 pub(crate) fn new_store(
     engine: &wasmtime::Engine,
     served: &Served,
-    id: &Arc<str>,
+    id: &RequestId,
 ) -> anyhow::Result<(Store<ServeState>, wasmhub_core::Meter)> {
     let mut wasi = wasmhub_caps::wasi_builder(&served.grants)?;
     let log = |stream| GuestLog {
@@ -348,6 +348,7 @@ pub(crate) fn new_store(
             .links
             .as_ref()
             .map_or_else(LinkCtx::default, LinkCtx::root),
+        report: None,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.memory);

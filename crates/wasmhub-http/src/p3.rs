@@ -2,20 +2,22 @@
 //! request per instance (a fresh store each time, as for 0.2) and the request's deadline.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use tokio::sync::Notify;
 use wasmtime::component::GuestTaskId;
 use wasmtime::{Engine, Store, StoreContextMut};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::handler::{
-    HandlerState, Instance, ProxyHandler, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState,
-    WorkerStatus,
+    ExpirationError, HandlerState, Instance, ProxyHandler, ProxyPre, ShouldAccept,
+    TrapOrPanicError, WorkerExpiration, WorkerState, WorkerStatus,
 };
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 
+use crate::guest_log::RequestId;
 use crate::prepared::Served;
 use crate::state::ServeState;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -52,8 +54,10 @@ impl HandlerState for Fresh {
     type WorkerState = OneRequest;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<ServeState, Expiry, OneRequest>> {
+        // The instance is made before the request reaches it: the id comes with the request.
+        let id = Arc::new(OnceLock::new());
         let (mut store, _meter) =
-            crate::handler::new_store(&self.engine, &self.served, &"-".into())
+            crate::handler::new_store(&self.engine, &self.served, &RequestId::Later(id.clone()))
                 .map_err(wasmtime::Error::from_anyhow)?;
         let proxy = self.pre.instantiate_async(&mut store).await?;
         Ok(Instance {
@@ -67,6 +71,7 @@ impl HandlerState for Fresh {
             state: OneRequest {
                 name: self.served.name.clone(),
                 deadline: self.deadline,
+                id,
             },
         })
     }
@@ -93,15 +98,40 @@ impl WorkerExpiration for Expiry {
     }
 }
 
+/// How one request's instance ended, for the response when it failed before answering.
+pub struct Report {
+    id: Arc<str>,
+    failure: Mutex<Option<String>>,
+    ended: Notify,
+}
+
+impl Report {
+    fn new(id: Arc<str>) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            failure: Mutex::new(None),
+            ended: Notify::new(),
+        })
+    }
+
+    /// Why the instance failed, waiting briefly for the worker to say (it may lag the answer).
+    async fn failure(&self) -> Option<String> {
+        let _ = tokio::time::timeout(Duration::from_millis(200), self.ended.notified()).await;
+        self.failure.lock().unwrap().clone()
+    }
+}
+
 /// A worker that takes one request: every request gets a fresh instance.
 pub struct OneRequest {
     name: Arc<str>,
     deadline: Duration,
+    /// The request id its guest's log lines carry, set when the request arrives.
+    id: Arc<OnceLock<Arc<str>>>,
 }
 
 impl WorkerState for OneRequest {
     type StoreData = ServeState;
-    type RequestData = ();
+    type RequestData = Arc<Report>;
 
     fn should_accept_request(&self, _concurrent: usize, total: usize) -> ShouldAccept {
         if total == 0 {
@@ -113,16 +143,28 @@ impl WorkerState for OneRequest {
 
     fn on_request_start(
         &self,
-        _store: StoreContextMut<'_, ServeState>,
-        _data: (),
+        mut store: StoreContextMut<'_, ServeState>,
+        report: Arc<Report>,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        let _ = self.id.set(report.id.clone());
+        store.data_mut().report = Some(report);
         Box::pin(tokio::time::sleep(self.deadline))
     }
 
-    fn drop(&self, _store: Store<ServeState>, result: wasmtime::Result<()>) {
+    fn drop(&self, store: Store<ServeState>, result: wasmtime::Result<()>) {
+        let report = store.into_data().report;
         if let Err(e) = result {
-            tracing::error!(component = %self.name, error = %format!("{e:#}"), "the WASI 0.3 instance failed");
+            // Through anyhow, so the causes of an error a host function returned show too.
+            let why = format!("{:#}", anyhow::Error::from(e));
+            let id = self.id.get().map_or("-", |id| id);
+            tracing::error!(request_id = %id, component = %self.name, error = %why, "the WASI 0.3 instance failed");
+            if let Some(r) = &report {
+                *r.failure.lock().unwrap() = Some(why);
+            }
+        }
+        if let Some(r) = report {
+            r.ended.notify_one();
         }
     }
 }
@@ -135,14 +177,23 @@ pub fn exports_handler(engine: &Engine, component: &wasmtime::component::Compone
         .any(|(n, _)| n.starts_with("wasi:http/handler@0.3."))
 }
 
-/// Serves one request through `handler`, held to `deadline`.
-pub async fn respond(
+/// Serves one request through `handler`, held to `deadline`; a failure says why the
+/// instance failed when the worker reported it.
+async fn respond(
     handler: &Handler,
+    id: &Arc<str>,
     req: wasmtime_wasi_http::handler::Request,
     deadline: Duration,
 ) -> Result<wasmtime_wasi_http::handler::Response, Option<anyhow::Error>> {
-    match tokio::time::timeout(deadline, handler.handle((), req)).await {
+    let report = Report::new(id.clone());
+    match tokio::time::timeout(deadline, handler.handle(report.clone(), req)).await {
         Ok(Ok(resp)) => Ok(resp),
+        Ok(Err(e)) if e.is::<TrapOrPanicError>() => Err(Some(match report.failure().await {
+            Some(why) => anyhow::anyhow!("{why}"),
+            None => anyhow::Error::from(e),
+        })),
+        // The request's own expiry (the same deadline) may fire before the timeout here.
+        Ok(Err(e)) if e.is::<ExpirationError>() => Err(None),
         Ok(Err(e)) => Err(Some(anyhow::Error::from(e))),
         Err(_) => Err(None),
     }
@@ -173,7 +224,7 @@ pub(crate) async fn call(
             d.min(shared.options.request_timeout)
         });
     let _live = shared.metrics.instance();
-    let answer = respond(handler, req, deadline).await;
+    let answer = respond(handler, id, req, deadline).await;
     drop(permit);
     match answer {
         Ok(resp) => Ok(resp),

@@ -13,6 +13,8 @@ pub struct ServeState {
     pub hooks: Outbound,
     pub memory: wasmhub_core::MemoryMeter,
     pub links: LinkCtx,
+    /// Where a WASI 0.3 instance reports how its request ended.
+    pub report: Option<std::sync::Arc<crate::p3::Report>>,
 }
 
 impl AsMut<LinkCtx> for ServeState {

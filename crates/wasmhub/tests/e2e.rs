@@ -21,4 +21,5 @@ mod e2e {
     pub mod serve;
     pub mod server;
     pub mod wasi3;
+    pub mod wasi3_chain;
 }

@@ -4,6 +4,7 @@
 //! one store to the other, with resources passed as proxies. The targets of a request are
 //! instantiated on first use and live as long as the request.
 
+mod actor;
 mod draw;
 mod fit;
 mod plan;
@@ -13,7 +14,7 @@ mod session;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use wasmhub_app::{App, AppComponent, Budget, Grants};
+use wasmhub_app::{App, AppComponent, Budget, Grants, WasiVersion};
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 
@@ -23,10 +24,13 @@ pub use session::{LinkCtx, Session};
 use crate::{HostState, cli_linker};
 
 /// A link target's instance template and what its instances get.
+#[derive(Clone)]
 struct Node {
     pre: InstancePre<HostState>,
     grants: Grants,
     budget: Budget,
+    /// A WASI 0.3 component: its calls run concurrently on its own event loop.
+    wasi3: bool,
 }
 
 /// An app's checked links, ready to instantiate the targets a request needs.
@@ -39,6 +43,8 @@ pub struct Graph {
     components: Vec<Option<Component>>,
     /// Instance templates of the components some link targets.
     nodes: Vec<Option<Node>>,
+    /// Which components are WASI 0.3 (their linked imports are called concurrently).
+    wasi3: Vec<bool>,
 }
 
 impl Graph {
@@ -82,6 +88,11 @@ impl Graph {
                 .map(|(c, _)| c.name.clone())
                 .collect()
         };
+        let is3: Vec<bool> = app
+            .components
+            .iter()
+            .map(|c| c.wasi == WasiVersion::P3)
+            .collect();
         let mut links = vec![Vec::new(); n];
         for &i in &order {
             links[i] = plan::resolve(engine, app, i, &components, &mut exporters)?;
@@ -100,7 +111,19 @@ impl Graph {
             let linked: Vec<String> = links[i].iter().map(|r| r.import.clone()).collect();
             crate::admit(engine, component, &c.grants, &linked)?;
             let mut linker = cli_linker(engine)?;
-            define_links(engine, &mut linker, component, &links[i], &components)?;
+            let wasi3 = c.wasi == WasiVersion::P3;
+            if wasi3 {
+                crate::add_wasi3(&mut linker)?;
+            }
+            define_links(
+                engine,
+                &mut linker,
+                component,
+                &links[i],
+                &components,
+                &is3,
+                wasi3,
+            )?;
             let pre = linker
                 .instantiate_pre(component)
                 .map_err(anyhow::Error::from)
@@ -109,6 +132,7 @@ impl Graph {
                 pre,
                 grants: c.grants.clone(),
                 budget: budget(c),
+                wasi3,
             });
         }
         Ok(Arc::new(Self {
@@ -117,6 +141,7 @@ impl Graph {
             links,
             components,
             nodes,
+            wasi3: is3,
         }))
     }
 
@@ -155,6 +180,8 @@ impl Graph {
             component,
             &self.links[i],
             &self.components,
+            &self.wasi3,
+            self.wasi3[i],
         )
     }
 }
@@ -165,15 +192,24 @@ fn define_links<T: AsMut<LinkCtx> + Send + 'static>(
     component: &Component,
     links: &[Resolved],
     components: &[Option<Component>],
+    wasi3: &[bool],
+    importer_wasi3: bool,
 ) -> Result<()> {
     for r in links {
         let target = components[r.target]
             .as_ref()
             .context("internal error: link target not loaded")?;
-        proxy::define(
-            engine, linker, component, &r.import, r.target, target, &r.export,
-        )
-        .with_context(|| format!("cannot link {} ({})", r.import, r.at))?;
+        let way = proxy::Way {
+            concurrent: importer_wasi3,
+            to_wasi3: wasi3[r.target],
+        };
+        let to = proxy::Target {
+            index: r.target,
+            component: target,
+            export: &r.export,
+        };
+        proxy::define(engine, linker, component, &r.import, to, way)
+            .with_context(|| format!("cannot link {} ({})", r.import, r.at))?;
     }
     Ok(())
 }

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::{Context, Result, bail};
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{
-    Component, ComponentExportIndex, Linker, ResourceAny, ResourceDynamic, ResourceType, Type, Val,
+    Accessor, Component, ComponentExportIndex, Linker, ResourceAny, ResourceDynamic, ResourceType,
+    Type, Val,
 };
-use wasmtime::{Engine, StoreContextMut};
+use wasmtime::{AsContextMut, Engine, StoreContextMut};
 
 use super::LinkCtx;
 
@@ -30,16 +31,39 @@ struct Forward {
     resources: Arc<[(ResourceType, u32)]>,
 }
 
-/// Defines `import` of `importer` in `linker` as calls into `target`'s export `export`.
+/// How a link's calls are made.
+#[derive(Debug, Clone, Copy)]
+pub struct Way {
+    /// The importer is WASI 0.3: it may have several calls in flight at once.
+    pub concurrent: bool,
+    /// The target is WASI 0.3: its calls run on its own event loop.
+    pub to_wasi3: bool,
+}
+
+/// The export a link goes to.
+pub struct Target<'a> {
+    /// The app component's index.
+    pub index: usize,
+    /// Its component.
+    pub component: &'a Component,
+    /// The exported interface's name.
+    pub export: &'a str,
+}
+
+/// Defines `import` of `importer` in `linker` as calls into `to`'s export.
 pub fn define<T: AsMut<LinkCtx> + Send + 'static>(
     engine: &Engine,
     linker: &mut Linker<T>,
     importer: &Component,
     import: &str,
-    target: usize,
-    target_component: &Component,
-    export: &str,
+    to: Target<'_>,
+    way: Way,
 ) -> Result<()> {
+    let Target {
+        index: target,
+        component: target_component,
+        export,
+    } = to;
     let ty = importer.component_type();
     let Some(ComponentItem::ComponentInstance(iface)) = ty.get_import(engine, import).map(|e| e.ty)
     else {
@@ -52,6 +76,13 @@ pub fn define<T: AsMut<LinkCtx> + Send + 'static>(
     let mut resources = Vec::new();
     for (name, item) in iface.exports(engine) {
         if let ComponentItem::Resource(rt) = item.ty {
+            if way.to_wasi3 {
+                bail!(
+                    "{import} holds resource `{name}`: resources do not cross links into a WASI \
+                     0.3 component yet; pass plain values, or compose the components instead \
+                     (`wasmhub compose`)"
+                );
+            }
             let payload = NEXT_RESOURCE.fetch_add(1, Ordering::Relaxed);
             resources.push((rt, payload));
             inst.resource_async(
@@ -87,15 +118,27 @@ pub fn define<T: AsMut<LinkCtx> + Send + 'static>(
                     resources: resources.clone(),
                 });
                 check_value_kinds(&f, import, name)?;
-                inst.func_new_async(name, move |store, _ty, params, results| {
-                    let forward = forward.clone();
-                    Box::new(async move {
-                        forward
-                            .call(store, params, results)
-                            .await
-                            .map_err(wasmtime::Error::from_anyhow)
-                    })
-                })?;
+                if way.concurrent {
+                    inst.func_new_concurrent(name, move |a, _ty, params, results| {
+                        let forward = forward.clone();
+                        Box::pin(async move {
+                            forward
+                                .call_concurrent(a, params, results)
+                                .await
+                                .map_err(wasmtime::Error::from_anyhow)
+                        })
+                    })?;
+                } else {
+                    inst.func_new_async(name, move |store, _ty, params, results| {
+                        let forward = forward.clone();
+                        Box::new(async move {
+                            forward
+                                .call(store, params, results)
+                                .await
+                                .map_err(wasmtime::Error::from_anyhow)
+                        })
+                    })?;
+                }
             }
             ComponentItem::Resource(_) | ComponentItem::Type(_) => {}
             _ => bail!(
@@ -141,6 +184,7 @@ fn crosses_stores(t: &Type) -> bool {
 }
 
 impl Forward {
+    /// A call from an importer's store (a WASI 0.2 importer: one call at a time).
     async fn call<T: AsMut<LinkCtx> + Send>(
         self: Arc<Self>,
         mut store: StoreContextMut<'_, T>,
@@ -159,25 +203,7 @@ impl Forward {
             params
         };
         let session = store.data_mut().as_mut().session()?;
-        let mut live = session.take(self.target).await?;
-        let called = async {
-            let func = live
-                .func(self.id, self.export)
-                .with_context(|| format!("{} is not a function", self.name))?;
-            func.call_async(&mut live.m.store, args, results)
-                .await
-                .map_err(anyhow::Error::from)
-        }
-        .await;
-        let called = called.map_err(|e| live.m.explain(e));
-        session.put(self.target, live);
-        called.with_context(|| {
-            format!(
-                "linked component \"{}\" failed in {}",
-                session.name(self.target),
-                self.name
-            )
-        })?;
+        self.forward(&session, args, results).await?;
         if let Some(types) = &self.results {
             for (v, ty) in results.iter_mut().zip(types) {
                 let taken = std::mem::replace(v, Val::Bool(false));
@@ -185,6 +211,58 @@ impl Forward {
             }
         }
         Ok(())
+    }
+
+    /// A call from a WASI 0.3 importer, which may have others in flight meanwhile.
+    async fn call_concurrent<T: AsMut<LinkCtx> + Send + 'static>(
+        self: Arc<Self>,
+        a: &Accessor<T>,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        let args = if self.params_hold_resources {
+            a.with(|mut s| {
+                let mut store = s.as_context_mut();
+                params
+                    .iter()
+                    .map(|v| to_target(&mut store, v.clone()))
+                    .collect::<Result<Vec<_>>>()
+            })?
+        } else {
+            params.to_vec()
+        };
+        let session = a.with(|mut s| s.get().as_mut().session())?;
+        self.forward(&session, &args, results).await?;
+        if let Some(types) = &self.results {
+            a.with(|mut s| {
+                let mut store = s.as_context_mut();
+                for (v, ty) in results.iter_mut().zip(types) {
+                    let taken = std::mem::replace(v, Val::Bool(false));
+                    *v = to_importer(&mut store, taken, ty, &self.resources)?;
+                }
+                anyhow::Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Makes the call on the target's instance in the session.
+    async fn forward(
+        &self,
+        session: &Arc<super::Session>,
+        args: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        session
+            .call(self.target, self.id, self.export, args, results)
+            .await
+            .with_context(|| {
+                format!(
+                    "linked component \"{}\" failed in {}",
+                    session.name(self.target),
+                    self.name
+                )
+            })
     }
 }
 

@@ -3,9 +3,12 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use anyhow::{Context, Result, bail};
-use wasmtime::component::{ComponentExportIndex, Func, Instance, ResourceAny};
+use tokio::sync::Notify;
+use wasmtime::Engine;
+use wasmtime::component::{ComponentExportIndex, Func, Instance, ResourceAny, Val};
 
-use super::Graph;
+use super::actor::Actor;
+use super::{Graph, Node};
 use crate::MeteredStore;
 
 /// A live instance of a link target, in its own store with its own grants and budget.
@@ -32,12 +35,16 @@ enum Slot {
     Empty,
     Ready(Box<Live>),
     Busy,
+    /// A WASI 0.3 target, taking concurrent calls on its own event loop.
+    Running(Arc<Actor>),
 }
 
 /// The link targets' instances for one request, shared by every component in it.
 pub struct Session {
     graph: Arc<Graph>,
     slots: Box<[Mutex<Slot>]>,
+    /// Wakes callers waiting for a 0.2 target that another call is using.
+    freed: Notify,
 }
 
 impl Session {
@@ -46,24 +53,95 @@ impl Session {
         let slots = (0..graph.names.len())
             .map(|_| Mutex::new(Slot::Empty))
             .collect();
-        Arc::new(Self { graph, slots })
+        Arc::new(Self {
+            graph,
+            slots,
+            freed: Notify::new(),
+        })
     }
 
-    /// Takes target `i`'s instance out for a call, instantiating it on first use.
+    /// Calls target `i`'s export `export` (link function `id`) with `params`.
+    pub(super) async fn call(
+        self: &Arc<Self>,
+        i: usize,
+        id: u32,
+        export: ComponentExportIndex,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        if self.node(i)?.wasi3 {
+            let actor = self.actor(i)?;
+            let values = actor.call(export, params.to_vec(), results.len()).await?;
+            for (slot, v) in results.iter_mut().zip(values) {
+                *slot = v;
+            }
+            return Ok(());
+        }
+        let mut live = self.take(i).await?;
+        let called = async {
+            let func = live
+                .func(id, export)
+                .context("the linked export is not a function")?;
+            func.call_async(&mut live.m.store, params, results)
+                .await
+                .map_err(anyhow::Error::from)
+        }
+        .await;
+        let called = called.map_err(|e| live.m.explain(e));
+        self.put(i, live);
+        called
+    }
+
+    /// Target `i`'s running instance, started on first use.
+    fn actor(self: &Arc<Self>, i: usize) -> Result<Arc<Actor>> {
+        let mut slot = self.slots[i].lock().unwrap();
+        if let Slot::Running(actor) = &*slot {
+            return Ok(actor.clone());
+        }
+        let node = self.node(i)?;
+        let made = instantiate(
+            self.graph.engine.clone(),
+            node.clone(),
+            Arc::downgrade(self),
+            self.graph.names[i].clone(),
+        );
+        let actor = Arc::new(Actor::start(made, node.budget.deadline));
+        *slot = Slot::Running(actor.clone());
+        Ok(actor)
+    }
+
+    /// Takes target `i`'s instance out for a call, instantiating it on first use (and waiting
+    /// while a concurrent caller uses it).
     pub(super) async fn take(self: &Arc<Self>, i: usize) -> Result<Box<Live>> {
-        let prev = std::mem::replace(&mut *self.slots[i].lock().unwrap(), Slot::Busy);
-        match prev {
-            Slot::Ready(live) => Ok(live),
-            Slot::Busy => bail!(
-                "component \"{}\" was called through a link while it was already running a call",
-                self.graph.names[i]
-            ),
-            Slot::Empty => {
-                let made = self.instantiate(i).await;
-                if made.is_err() {
-                    *self.slots[i].lock().unwrap() = Slot::Empty;
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let prev = std::mem::replace(&mut *self.slots[i].lock().unwrap(), Slot::Busy);
+            match prev {
+                Slot::Ready(live) => return Ok(live),
+                Slot::Busy => freed.await,
+                Slot::Running(actor) => {
+                    *self.slots[i].lock().unwrap() = Slot::Running(actor);
+                    bail!(
+                        "internal error: component \"{}\" runs WASI 0.3 calls on its own loop",
+                        self.graph.names[i]
+                    );
                 }
-                made
+                Slot::Empty => {
+                    let made = instantiate(
+                        self.graph.engine.clone(),
+                        self.node(i)?.clone(),
+                        Arc::downgrade(self),
+                        self.graph.names[i].clone(),
+                    )
+                    .await;
+                    if made.is_err() {
+                        *self.slots[i].lock().unwrap() = Slot::Empty;
+                        self.freed.notify_waiters();
+                    }
+                    return made;
+                }
             }
         }
     }
@@ -71,6 +149,7 @@ impl Session {
     /// Puts target `i`'s instance back after a call.
     pub(super) fn put(&self, i: usize, live: Box<Live>) {
         *self.slots[i].lock().unwrap() = Slot::Ready(live);
+        self.freed.notify_waiters();
     }
 
     /// The name of component `i`.
@@ -78,25 +157,30 @@ impl Session {
         &self.graph.names[i]
     }
 
-    async fn instantiate(self: &Arc<Self>, i: usize) -> Result<Box<Live>> {
-        let node = self.graph.nodes[i]
+    fn node(&self, i: usize) -> Result<&Node> {
+        self.graph.nodes[i]
             .as_ref()
-            .context("internal error: a link names a component without an instance template")?;
-        let mut m = MeteredStore::new(&self.graph.engine, &node.grants, &node.budget)?;
-        m.store.data_mut().links.session = Arc::downgrade(self);
-        match node.pre.instantiate_async(&mut m.store).await {
-            Ok(instance) => Ok(Box::new(Live {
-                m,
-                instance,
-                funcs: Vec::new(),
-            })),
-            Err(e) => Err(m.explain(e.into())).with_context(|| {
-                format!(
-                    "failed to instantiate linked component \"{}\"",
-                    self.graph.names[i]
-                )
-            }),
-        }
+            .context("internal error: a link names a component without an instance template")
+    }
+}
+
+/// A fresh instance of link target `node` in its own store, calling on through `session`.
+async fn instantiate(
+    engine: Engine,
+    node: Node,
+    session: Weak<Session>,
+    name: String,
+) -> Result<Box<Live>> {
+    let mut m = MeteredStore::new(&engine, &node.grants, &node.budget)?;
+    m.store.data_mut().links.session = session;
+    match node.pre.instantiate_async(&mut m.store).await {
+        Ok(instance) => Ok(Box::new(Live {
+            m,
+            instance,
+            funcs: Vec::new(),
+        })),
+        Err(e) => Err(m.explain(e.into()))
+            .with_context(|| format!("failed to instantiate linked component \"{name}\"")),
     }
 }
 

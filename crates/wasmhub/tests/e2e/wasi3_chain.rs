@@ -1,0 +1,123 @@
+//! WASI 0.3 service chaining in process: a `wasi:http` 0.3 handler calls `middle`, which
+//! calls `end`, through runtime links; calls in flight at once run at once; budgets hold for
+//! every component of the chain, also while it waits.
+
+use std::time::{Duration, Instant};
+
+use test_programs_artifacts::{CHAIN_HTTP3, HOP_END, HOP_MIDDLE};
+
+use super::harness::{Hub, assert_fails_with, g};
+use super::server::{Served, manifest, toml_path};
+
+/// `front` (routed at `/chain/...`) -> `middle` -> `end`, all 0.3; `extra` is appended.
+fn chain(hub: &Hub, extra: &str) -> String {
+    manifest(
+        hub,
+        &format!(
+            "[app]\nname = \"chain\"\n\n\
+             [component.front]\nsource = {}\nroute = \"/chain/...\"\nwasi = \"0.3\"\n\n\
+             [component.front.link]\n\"wasmhub:chain/hop\" = \"middle\"\n\n\
+             [component.middle]\nsource = {}\nwasi = \"0.3\"\n\n\
+             [component.middle.link]\n\"wasmhub:chain/hop\" = \"end\"\n\n\
+             [component.end]\nsource = {}\nwasi = \"0.3\"\n{extra}",
+            toml_path(g(CHAIN_HTTP3)),
+            toml_path(g(HOP_MIDDLE)),
+            toml_path(g(HOP_END)),
+        ),
+    )
+}
+
+/// The milliseconds the guest reported for its two concurrent calls (`... both in N ms`).
+fn reported_ms(body: &str) -> u64 {
+    body.trim()
+        .rsplit_once("both in ")
+        .and_then(|(_, t)| t.strip_suffix(" ms"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no time in {body:?}"))
+}
+
+#[test]
+fn a_wasi3_handler_calls_a_chain_of_linked_services_concurrently() {
+    let hub = Hub::new();
+    let path = chain(&hub, "");
+    let r = hub.run(&["check", &path]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("linked                   wasmhub:chain/hop@0.1.0 -> component \"end\""),
+        "{}",
+        r.stdout
+    );
+    let s = Served::start(&hub, &["--request-timeout", "5s", &path]);
+    let r = s.get("/chain/call?n=3");
+    assert_eq!((r.status, r.text()), (200, "middle(end(front))".to_owned()));
+    // Two 300 ms calls awaited at once take about 300 ms, not 600: each goes front -> middle
+    // -> end, and `end` runs both on its event loop at the same time.
+    for _ in 0..2 {
+        let started = Instant::now();
+        let r = s.get("/chain/pair?ms=300");
+        let took = started.elapsed();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(
+            r.text()
+                .starts_with("a after 300 ms; b after 300 ms; both in "),
+            "{}",
+            r.text()
+        );
+        let ms = reported_ms(&r.text());
+        assert!((300..500).contains(&ms), "{}", r.text());
+        assert!(took < Duration::from_millis(550), "{took:?}");
+    }
+}
+
+#[test]
+fn invoke_calls_through_wasi3_links() {
+    let hub = Hub::new();
+    let path = chain(&hub, "");
+    let invoke = |call: &str| {
+        let r = hub.run(&["invoke", &path, "--component", "middle", call]);
+        assert_eq!(r.code, 0, "{call}: {}", r.stderr);
+        r.stdout.trim().to_owned()
+    };
+    assert_eq!(invoke(r#"call("x")"#), r#""middle(end(x))""#);
+    assert_eq!(invoke(r#"slow(50, "z")"#), r#""z after 50 ms""#);
+}
+
+#[test]
+fn budgets_hold_for_every_component_of_a_chain_across_awaits() {
+    let hub = Hub::new();
+    // `end`'s own deadline stops it while it waits, and the error names it.
+    let path = chain(&hub, "\n[component.end.budget]\ndeadline = \"100ms\"\n");
+    let started = Instant::now();
+    let r = hub.run(&[
+        "invoke",
+        &path,
+        "--component",
+        "middle",
+        r#"slow(3000, "z")"#,
+    ]);
+    assert_fails_with(&r, "component \"end\" exceeded its deadline of 100 ms");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Served: the handler that called it gets the error, the client a 500 naming `end`.
+    let s = Served::start(&hub, &["--request-timeout", "5s", &path]);
+    let r = s.get("/chain/pair?ms=3000");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("component \"end\" exceeded its deadline of 100 ms"),
+        "{}",
+        r.text()
+    );
+    let r = s.get("/chain/call");
+    assert_eq!((r.status, r.text()), (200, "middle(end(front))".to_owned()));
+    drop(s);
+    // The front's request deadline covers the time it spends awaiting the chain: a 504.
+    let path = chain(&hub, "");
+    let s = Served::start(&hub, &["--request-timeout", "300ms", &path]);
+    let started = Instant::now();
+    let r = s.get("/chain/pair?ms=3000");
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let r = s.get("/chain/call");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
