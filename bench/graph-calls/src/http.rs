@@ -15,7 +15,7 @@ pub struct Hop {
 }
 
 /// Starts `wasmhub serve ARGS` on a free port; returns it once it listens.
-fn serve(wasmhub: &Path, args: &[&str]) -> Result<(Child, SocketAddr)> {
+pub fn serve(wasmhub: &Path, args: &[&str]) -> Result<(Child, SocketAddr)> {
     let mut child = Command::new(wasmhub)
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
@@ -56,20 +56,26 @@ impl Hop {
 
     fn get(&self, n: u32) -> Result<std::time::Duration> {
         let path = format!("/?n={n}&url=http://{}/describe?sku=fig", self.pricing.1);
-        let start = Instant::now();
-        let mut s = TcpStream::connect(self.relay.1)?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n"
-        )?;
-        let mut resp = String::new();
-        s.read_to_string(&mut resp)?;
-        let took = start.elapsed();
-        if !resp.starts_with("HTTP/1.1 200") || !resp.contains("fig: 80 cents") {
-            bail!("relay answered: {resp}");
-        }
-        Ok(took)
+        get(self.relay.1, &path, "fig: 80 cents")
     }
+}
+
+/// The time one `GET path` on a fresh connection takes; fails unless the answer is a 200
+/// whose text contains `expect`.
+pub fn get(addr: SocketAddr, path: &str, expect: &str) -> Result<std::time::Duration> {
+    let start = Instant::now();
+    let mut s = TcpStream::connect(addr)?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n"
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let took = start.elapsed();
+    if !resp.starts_with("HTTP/1.1 200") || !resp.contains(expect) {
+        bail!("{addr}{path} answered: {resp}");
+    }
+    Ok(took)
 }
 
 impl Drop for Hop {

@@ -3,8 +3,11 @@
 //! (c) the same in the statically composed component, (d) over loopback HTTP between two
 //! `wasmhub serve` processes. Rounds are interleaved; each figure is the median.
 //!
-//! Usage: `graph-calls GUESTS_DIR WASMHUB_BIN [ROUNDS]`.
+//! `graph-calls chain ...` measures the WASI 0.3 chain instead (see `chain.rs`).
+//!
+//! Usage: `graph-calls [chain] GUESTS_DIR WASMHUB_BIN [ROUNDS]`.
 
+mod chain;
 mod http;
 
 use std::path::{Path, PathBuf};
@@ -129,15 +132,65 @@ fn shop_manifest(dir: &Path, guests: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Chained calls per timed request in process, and over HTTP.
+const CHAIN_CALLS: u32 = 5_000;
+const CHAIN_HTTP_CALLS: u32 = 300;
+
+/// The WASI 0.3 chain, in process against over HTTP, and two calls awaited at once.
+fn chain_bench(guests: &Path, wasmhub: &Path, dir: &Path, rounds: usize) -> Result<()> {
+    let chain = chain::Chain::start(wasmhub, guests, dir)?;
+    let mut figures: [Vec<f64>; 5] = Default::default();
+    for _ in 0..rounds {
+        figures[0].push(chain.linked_per_call(CHAIN_CALLS)?);
+        figures[1].push(chain.http_per_call(CHAIN_HTTP_CALLS)?);
+        figures[2].push(chain.loaded_per_call(true, 100)?);
+        figures[3].push(chain.loaded_per_call(false, 10)?);
+        figures[4].push(chain.pair_ms(100)?);
+    }
+    let [linked, http, linked_loaded, http_loaded, pair] = figures.map(|mut v| median(&mut v));
+    println!("WASI 0.3 chain front -> middle -> end, median of {rounds} rounds");
+    println!(
+        "| path | us per chained call, one request at a time | us per chained call, wrk -c8 |\n|---|---:|---:|"
+    );
+    println!(
+        "| in process: one `wasmhub serve`, 0.3 async runtime links | {:.1} | {:.1} |",
+        linked / 1e3,
+        linked_loaded
+    );
+    println!(
+        "| loopback HTTP: three `wasmhub serve` processes (relay -> relay -> hello) | {:.1} | {:.1} |",
+        http / 1e3,
+        http_loaded
+    );
+    println!(
+        "\nHTTP / in process: {:.0}x one at a time, {:.0}x under load",
+        http / linked,
+        http_loaded / linked_loaded
+    );
+    println!(
+        "a handler awaiting two 100 ms calls down the chain at once: {pair:.0} ms (one after the other: 200 ms)"
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: graph-calls GUESTS_DIR WASMHUB_BIN [ROUNDS]";
+    let mut args: Vec<String> = std::env::args().collect();
+    let chain_mode = args.get(1).is_some_and(|a| a == "chain");
+    if chain_mode {
+        args.remove(1);
+    }
+    let usage = "usage: graph-calls [chain] GUESTS_DIR WASMHUB_BIN [ROUNDS]";
     let guests = std::path::absolute(args.get(1).context(usage)?)?;
     let wasmhub = PathBuf::from(args.get(2).context(usage)?);
     let rounds: usize = args.get(3).map_or(Ok(5), |r| r.parse())?;
     let engine = new_engine(EngineKind::OneShot(Metering::default()))?;
     let tmp = std::env::temp_dir().join(format!("wasmhub-bench-graph-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
+    if chain_mode {
+        let done = chain_bench(&guests, &wasmhub, &tmp, rounds);
+        let _ = std::fs::remove_dir_all(&tmp);
+        return done;
+    }
     let app = App::from_manifest(&shop_manifest(&tmp, &guests)?)?;
     let graph = Graph::build(
         &engine,

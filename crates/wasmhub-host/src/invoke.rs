@@ -12,8 +12,8 @@ use wasmtime::component::{Component, Val};
 use std::sync::Arc;
 
 use crate::{
-    ExportedFunc, FuncLookupError, Graph, LinkCtx, MeteredStore, cli_linker, exported_funcs,
-    find_func,
+    Driver, ExportedFunc, FuncLookupError, Graph, LinkCtx, MeteredStore, cli_linker,
+    exported_funcs, find_func,
 };
 
 /// A finished call: which function ran, what it returned and what it used.
@@ -129,6 +129,8 @@ pub async fn invoke(
         graph.define(i, &mut linker)?;
         m.store.data_mut().links = LinkCtx::root(graph);
     }
+    // Polls the link targets' WASI 0.3 loops beside this call.
+    let driver = m.store.data().links.driver();
     let store = &mut m.store;
     let instance = match linker.instantiate_async(&mut *store, component).await {
         Ok(i) => i,
@@ -149,9 +151,12 @@ pub async fn invoke(
         // that also covers time the guest spends waiting.
         let types: Vec<_> = func.ty.results().collect();
         let started = std::time::Instant::now();
-        let run = store.run_concurrent(async |a| {
-            crate::concurrent::call(a, f, &params, &types, on_item).await
-        });
+        let run = Driver::run(
+            driver.as_ref(),
+            store.run_concurrent(async |a| {
+                crate::concurrent::call(a, f, &params, &types, on_item).await
+            }),
+        );
         let outcome = match budget.deadline {
             Some(limit) => match tokio::time::timeout(limit, run).await {
                 Ok(r) => r,
@@ -172,7 +177,8 @@ pub async fn invoke(
         }
     } else {
         let mut results = vec![Val::Bool(false); func.ty.results().len()];
-        if let Err(e) = f.call_async(&mut *store, &params, &mut results).await {
+        let call = f.call_async(&mut *store, &params, &mut results);
+        if let Err(e) = Driver::run(driver.as_ref(), call).await {
             return Err(explained(&m, e.into(), &context));
         }
         results

@@ -16,7 +16,7 @@ mod signature;
 mod state;
 
 pub use exports::{ExportedFunc, FuncLookupError, exported_funcs, find_func};
-pub use graph::{Graph, LinkCtx, Resolved, Session};
+pub use graph::{Driver, Graph, LinkCtx, Resolved, Session};
 pub use inspect::{ComponentKind, Inspection, inspect};
 pub use invoke::{Invocation, InvokeError, invoke};
 pub use json::val_to_json;

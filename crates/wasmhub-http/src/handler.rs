@@ -22,7 +22,7 @@ use crate::prepared::{PreparedApp, Served};
 use crate::respond::{REQUEST_ID, plain};
 use crate::state::ServeState;
 use crate::usage::UsageReport;
-use wasmhub_host::{LinkCtx, Outbound};
+use wasmhub_host::{Driver, LinkCtx, Outbound};
 
 /// Everything requests share.
 pub struct Shared {
@@ -208,15 +208,17 @@ async fn call(
     let live = shared.metrics.instance();
     let metrics = shared.metrics.clone();
     let (rid, name, report) = (id.clone(), served.name.clone(), report.clone());
+    // Polls the link targets' WASI 0.3 loops beside the handler's call.
+    let driver = store.data().links.driver();
     let mut guest = Box::pin(async move {
         let _permit = permit;
         let _live = live;
         let run = async {
             let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
+            let call = proxy
                 .wasi_http_incoming_handler()
-                .call_handle(&mut store, wreq, out)
-                .await
+                .call_handle(&mut store, wreq, out);
+            Driver::run(driver.as_ref(), call).await
         };
         // The instance never outlives the request's deadline, body streaming included.
         let result = match tokio::time::timeout(deadline, run).await {

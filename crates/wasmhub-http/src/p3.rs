@@ -20,6 +20,7 @@ use wasmtime_wasi_http::p3::bindings::ServicePre;
 use crate::guest_log::RequestId;
 use crate::prepared::Served;
 use crate::state::ServeState;
+use wasmhub_host::Driver;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// A 0.3 handler: instantiates a fresh instance for every request.
@@ -60,6 +61,7 @@ impl HandlerState for Fresh {
             crate::handler::new_store(&self.engine, &self.served, &RequestId::Later(id.clone()))
                 .map_err(wasmtime::Error::from_anyhow)?;
         let proxy = self.pre.instantiate_async(&mut store).await?;
+        let links = store.data().links.driver();
         Ok(Instance {
             store,
             proxy,
@@ -67,6 +69,7 @@ impl HandlerState for Fresh {
             expiration: Expiry {
                 sleep: Box::pin(tokio::time::sleep(self.deadline)),
                 limit: self.deadline,
+                links,
             },
             state: OneRequest {
                 name: self.served.name.clone(),
@@ -78,9 +81,13 @@ impl HandlerState for Fresh {
 }
 
 /// Ends a worker at the request's deadline (also while its body still streams).
+///
+/// The worker polls it outside the instance's event loop, each time it wakes: the one place
+/// the loops of the request's WASI 0.3 link targets can be polled on the request's task.
 pub struct Expiry {
     sleep: Pin<Box<tokio::time::Sleep>>,
     limit: Duration,
+    links: Option<Driver>,
 }
 
 impl WorkerExpiration for Expiry {
@@ -90,6 +97,9 @@ impl WorkerExpiration for Expiry {
         _status: WorkerStatus,
         start: Instant,
     ) -> Poll<()> {
+        if let Some(links) = &self.links {
+            links.poll(cx);
+        }
         let at = tokio::time::Instant::from_std(start + self.limit);
         if self.sleep.deadline() != at {
             self.sleep.as_mut().reset(at);

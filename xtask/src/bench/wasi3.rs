@@ -1,5 +1,6 @@
 //! `cargo xtask bench wasi3`: the WASI 0.3 hello handler against the 0.2 one under the
-//! same wrk, both with a fresh instance per request.
+//! same wrk, both with a fresh instance per request; then the 0.3 chain front -> middle ->
+//! end in process (runtime links) against the same chain over loopback HTTP.
 
 use super::serve::{self, Sample};
 use crate::util::{self, Result};
@@ -10,7 +11,7 @@ pub fn run() -> Result {
     setup::setup()?;
     setup::apt(&[("wrk", "wrk")])?;
     guests::build()?;
-    util::cargo(&["build", "--quiet", "-p", "wasmhub"])?;
+    util::cargo(&["build", "--quiet", "-p", "wasmhub", "-p", "graph-calls"])?;
     let target = util::target_dir();
     let bin = target.join("debug/wasmhub");
     let cache = target.join("bench-cache");
@@ -47,5 +48,12 @@ pub fn run() -> Result {
         "\nWASI 0.3 / WASI 0.2 throughput: {:.2}x",
         m[1].rps / m[0].rps
     );
-    Ok(())
+    println!();
+    util::run(
+        std::process::Command::new(target.join("debug/graph-calls"))
+            .arg("chain")
+            .arg(target.join("guests"))
+            .arg(&bin)
+            .arg(serve::ROUNDS.to_string()),
+    )
 }

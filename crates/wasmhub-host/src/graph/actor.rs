@@ -1,10 +1,12 @@
 //! A WASI 0.3 link target's instance: its own store and event loop, running every call
 //! made to it concurrently, so a caller that awaits two calls at once waits for the slower.
+//! The loop is polled by the request's task (see `driver`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
+use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use wasmhub_core::Exceeded;
 use wasmtime::component::{Accessor, AccessorTask, ComponentExportIndex, Instance, Val};
@@ -26,41 +28,31 @@ enum Ended {
     Failed(String),
 }
 
-/// The handle a session keeps; dropping it stops the instance.
+/// The handle a session keeps to send calls to the instance.
 pub(super) struct Actor {
     calls: mpsc::UnboundedSender<Call>,
     ended: Arc<Mutex<Option<Ended>>>,
-    task: tokio::task::AbortHandle,
-}
-
-impl Drop for Actor {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl Actor {
-    /// Starts the instance `made` produces; calls sent before it is ready wait for it.
+    /// The instance `made` produces, and its loop to poll; calls sent before it is ready
+    /// wait for it.
     pub fn start(
         made: impl Future<Output = Result<Box<Live>>> + Send + 'static,
         deadline: Option<std::time::Duration>,
-    ) -> Self {
+    ) -> (Self, BoxFuture<'static, ()>) {
         let (calls, rx) = mpsc::unbounded_channel();
         let ended = Arc::new(Mutex::new(None));
         let end = ended.clone();
         let started = Instant::now();
-        let task = tokio::spawn(async move {
+        let running = async move {
             let why = match made.await {
                 Ok(live) => run(live, rx, deadline.map(|d| started + d)).await,
                 Err(e) => Ended::Failed(format!("{e:#}")),
             };
             *end.lock().unwrap() = Some(why);
-        });
-        Self {
-            calls,
-            ended,
-            task: task.abort_handle(),
-        }
+        };
+        (Self { calls, ended }, Box::pin(running))
     }
 
     /// Calls export `export` with `params`, returning its `results` values.

@@ -6,6 +6,7 @@
 
 mod actor;
 mod draw;
+mod driver;
 mod fit;
 mod plan;
 mod proxy;
@@ -18,6 +19,7 @@ use wasmhub_app::{App, AppComponent, Budget, Grants, WasiVersion};
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 
+pub use driver::Driver;
 pub use plan::Resolved;
 pub use session::{LinkCtx, Session};
 

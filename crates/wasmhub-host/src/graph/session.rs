@@ -8,6 +8,7 @@ use wasmtime::Engine;
 use wasmtime::component::{ComponentExportIndex, Func, Instance, ResourceAny, Val};
 
 use super::actor::Actor;
+use super::driver::{Driver, Loops};
 use super::{Graph, Node};
 use crate::MeteredStore;
 
@@ -45,6 +46,8 @@ pub struct Session {
     slots: Box<[Mutex<Slot>]>,
     /// Wakes callers waiting for a 0.2 target that another call is using.
     freed: Notify,
+    /// The event loops of its 0.3 targets.
+    pub(super) loops: Loops,
 }
 
 impl Session {
@@ -57,6 +60,7 @@ impl Session {
             graph,
             slots,
             freed: Notify::new(),
+            loops: Loops::default(),
         })
     }
 
@@ -105,8 +109,10 @@ impl Session {
             Arc::downgrade(self),
             self.graph.names[i].clone(),
         );
-        let actor = Arc::new(Actor::start(made, node.budget.deadline));
+        let (actor, running) = Actor::start(made, node.budget.deadline);
+        let actor = Arc::new(actor);
         *slot = Slot::Running(actor.clone());
+        self.loops.add(running);
         Ok(actor)
     }
 
@@ -205,6 +211,11 @@ impl LinkCtx {
             _owner: Some(session),
             ..Self::default()
         }
+    }
+
+    /// For the store a request starts with: what polls its link targets' loops.
+    pub fn driver(&self) -> Option<Driver> {
+        self._owner.clone().map(Driver)
     }
 
     pub(super) fn session(&self) -> Result<Arc<Session>> {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use test_programs_artifacts::{CHAIN_HTTP3, HOP_END, HOP_MIDDLE};
+use test_programs_artifacts::{CART, CHAIN_HTTP3, HELLO_HTTP3, HOP_END, HOP_MIDDLE, PRICING};
 
 use super::harness::{Hub, assert_fails_with, g};
 use super::server::{Served, manifest, toml_path};
@@ -120,4 +120,31 @@ fn budgets_hold_for_every_component_of_a_chain_across_awaits() {
     assert!(started.elapsed() < Duration::from_secs(2));
     let r = s.get("/chain/call");
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn wasi2_links_keep_working_beside_a_wasi3_component() {
+    let hub = Hub::new();
+    // A 0.3 component turns on the engine's async support for the whole app; the 0.2 link
+    // from `cart` to `pricing` (resources included) works as before.
+    let path = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"mixed\"\n\n\
+             [component.cart]\nsource = {}\nroute = \"/cart/...\"\n\n\
+             [component.cart.link]\n\"acme:pricing/calc\" = \"pricing\"\n\n\
+             [component.pricing]\nsource = {}\n\n\
+             [component.fast]\nsource = {}\nroute = \"/fast/...\"\nwasi = \"0.3\"\n",
+            toml_path(g(CART)),
+            toml_path(g(PRICING)),
+            toml_path(g(HELLO_HTTP3)),
+        ),
+    );
+    let s = Served::start(&hub, &[&path]);
+    for _ in 0..2 {
+        let r = s.get("/cart/checkout?apple=2&pear=1");
+        assert_eq!((r.status, r.text()), (200, "105".to_owned()));
+        let r = s.get("/fast/hello");
+        assert_eq!((r.status, r.text()), (200, "Hello, wasm!".to_owned()));
+    }
 }

@@ -1,5 +1,6 @@
 //! `relay-http`: `GET ...?n=N&url=http://HOST:PORT/PATH` makes N outgoing GETs one after another
-//! and answers the last body (the network-hop side of the graph benchmark).
+//! and answers the last body (the network-hop side of the graph and chain benchmarks); `url`
+//! comes last and may carry its own query, so relays chain.
 
 use guest_support::answer;
 use wasip2::http::outgoing_handler;
@@ -35,12 +36,18 @@ impl wasip2::exports::http::incoming_handler::Guest for Relay {
         let query = target.split_once('?').map_or("", |(_, q)| q);
         let mut n = 1u32;
         let mut url = "";
-        for kv in query.split('&') {
-            match kv.split_once('=') {
-                Some(("n", v)) => n = v.parse().unwrap_or(1),
-                Some(("url", v)) => url = v,
-                _ => {}
+        // `url` comes last and takes the rest of the query (it may carry a query of its own).
+        let mut rest = query;
+        while !rest.is_empty() {
+            if let Some(u) = rest.strip_prefix("url=") {
+                url = u;
+                break;
             }
+            let (kv, more) = rest.split_once('&').unwrap_or((rest, ""));
+            if let Some(("n", v)) = kv.split_once('=') {
+                n = v.parse().unwrap_or(1);
+            }
+            rest = more;
         }
         let rest = url.strip_prefix("http://").unwrap_or(url);
         let (authority, path) = rest
