@@ -1,10 +1,11 @@
-//! Project tasks: `cargo xtask setup | guests | demo | test | bench`.
+//! Project tasks: `cargo xtask setup | guests | demo | test | bench | fuzz`.
 //!
 //! Plain Rust over `std::process::Command`; every step prints what it runs.
 
 mod bench;
 mod demo;
 mod foreign;
+mod fuzz;
 mod guests;
 mod setup;
 mod util;
@@ -22,7 +23,9 @@ commands:
   bench serve   wrk against wasmhub serve, raw hyper and wasmtime serve
                 (add --with-peers to install wasmtime 48 into target/peers)
   bench polyglot  Rust, JavaScript and Python guests: size, first call, serve
-  bench wasi3     the WASI 0.3 hello handler against the 0.2 one under wrk";
+  bench wasi3     the WASI 0.3 hello handler against the 0.2 one under wrk,
+                  and a chained call in process against loopback HTTP
+  fuzz [SECONDS] [TARGET...]  run the fuzz targets (nightly; default 60 s each)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         ["demo"] => demo::demo(),
         ["test"] => test(),
         ["bench", rest @ ..] => bench::bench(rest),
+        ["fuzz", rest @ ..] => fuzz::fuzz(rest),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

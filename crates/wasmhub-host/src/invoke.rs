@@ -51,6 +51,20 @@ pub enum InvokeError {
     },
 }
 
+/// The export `call` (`name(args)`, args in WAVE) names and its arguments, checked against
+/// the export's parameter types.
+pub fn parse_call(
+    engine: &Engine,
+    component: &Component,
+    call: &str,
+) -> Result<(ExportedFunc, Vec<Val>), InvokeError> {
+    let (name, open) = split_call(call)?;
+    let funcs = exported_funcs(engine, component);
+    let func = find_func(&funcs, name)?.clone();
+    let params = parse_args(&func, call, open)?;
+    Ok((func, params))
+}
+
 /// Splits `name(args)` into the name and the offset where the arguments start.
 fn split_call(call: &str) -> Result<(&str, usize), InvokeError> {
     let open = call
@@ -104,7 +118,7 @@ pub async fn invoke(
     links: Option<(&Arc<Graph>, usize)>,
     on_item: &mut (dyn FnMut(&Val) + Send),
 ) -> Result<Invocation> {
-    let (name, open) = split_call(call)?;
+    let (_, open) = split_call(call)?;
     let who = grants.site.subject();
     let over = |exceeded| Exceeded {
         who: who.clone(),
@@ -114,9 +128,7 @@ pub async fn invoke(
     if let Some(limit) = budget.input.filter(|l| input > *l) {
         return Err(over(BudgetExceeded::Input { limit, size: input }).into());
     }
-    let funcs = exported_funcs(engine, component);
-    let func = find_func(&funcs, name).map_err(InvokeError::from)?.clone();
-    let params = parse_args(&func, call, open)?;
+    let (func, params) = parse_call(engine, component, call)?;
     let linked = links.map_or_else(Vec::new, |(g, i)| g.linked_imports(i));
     crate::admit(engine, component, grants, &linked)?;
 

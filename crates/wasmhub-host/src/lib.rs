@@ -18,7 +18,7 @@ mod state;
 pub use exports::{ExportedFunc, FuncLookupError, exported_funcs, find_func};
 pub use graph::{Driver, Graph, LinkCtx, Resolved, Session};
 pub use inspect::{ComponentKind, Inspection, inspect};
-pub use invoke::{Invocation, InvokeError, invoke};
+pub use invoke::{Invocation, InvokeError, invoke, parse_call};
 pub use json::val_to_json;
 pub use linker::{
     MissingImport, MissingReason, add_wasi3, admit, check_imports, cli_linker, uses_wasi3,

@@ -17,7 +17,7 @@ pub use budget::{BudgetSection, ByteSize, Profile, Wall, human_bytes};
 pub use error::ManifestError;
 pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
 pub use link::InterfaceName;
-pub use load::load;
+pub use load::{load, parse};
 pub use names::{ComponentName, Route};
 pub use outbound::{OutboundRule, Port};
 pub use schema::{

@@ -12,6 +12,12 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         path: path.to_owned(),
         source,
     })?;
+    parse(&text, path)
+}
+
+/// Checks `text`, the manifest read from `path`, as [`load`] does.
+pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+    let text = text.to_owned();
     let invalid = |offset: usize, message: String| ManifestError::Invalid {
         path: path.to_owned(),
         line: line_of(&text, offset),

@@ -1,0 +1,162 @@
+//! The fuzz targets' bodies: each takes arbitrary bytes, feeds them to one parser of outside
+//! input and panics when a property fails (a panic inside the parser fails too). `fuzz/`
+//! wraps them for libFuzzer; `tests/corpus.rs` replays the committed corpora on stable Rust.
+
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use wasmhub_manifest::{OutboundRule, Route, SocketRule};
+use wasmhub_oci::Reference;
+
+/// A target's body.
+pub type Target = fn(&[u8]);
+
+/// Every target, by the name of its corpus folder and libFuzzer binary.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("manifest", manifest),
+    ("route", route),
+    ("outbound", outbound),
+    ("socket", socket),
+    ("oci_reference", oci_reference),
+    ("oci_manifest", oci_manifest),
+    ("wave_call", wave_call),
+];
+
+/// A manifest: accepted, or refused with an error that names the file and a line.
+pub fn manifest(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let path = Path::new("/nonexistent/wasmhub-fuzz/wasmhub.toml");
+    if let Err(e) = wasmhub_manifest::parse(text, path) {
+        let message = e.to_string();
+        assert!(
+            message.starts_with("/nonexistent/wasmhub-fuzz/wasmhub.toml:"),
+            "the error does not name the file and line: {message}"
+        );
+    }
+}
+
+/// A route: a parsed route prints back to itself, and matches its own path.
+pub fn route(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(r) = Route::try_from(text.to_owned()) else {
+        return;
+    };
+    let printed = r.to_string();
+    assert_eq!(
+        Route::try_from(printed.clone()).as_ref(),
+        Ok(&r),
+        "{printed}"
+    );
+    let own = printed.strip_suffix("/...").unwrap_or(&printed);
+    assert!(
+        r.matches(if own.is_empty() { "/" } else { own }),
+        "{printed}"
+    );
+    let _ = r.specificity();
+}
+
+/// An outbound rule: a parsed rule prints back to itself; matching never panics.
+pub fn outbound(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(rule) = OutboundRule::from_str(text) else {
+        return;
+    };
+    let printed = rule.to_string();
+    assert_eq!(
+        OutboundRule::from_str(&printed).as_ref(),
+        Ok(&rule),
+        "{printed}"
+    );
+    let port = data
+        .iter()
+        .fold(0u16, |a, b| a.wrapping_mul(31).wrapping_add(u16::from(*b)));
+    let _ = rule.allows("http", text, port);
+    let _ = rule.allows("https", "example.com", 443);
+}
+
+/// A socket grant: parsing never panics, and a parsed grant prints back to itself.
+pub fn socket(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(rule) = SocketRule::from_str(text) else {
+        return;
+    };
+    let printed = rule.to_string();
+    assert_eq!(
+        SocketRule::from_str(&printed).as_ref(),
+        Ok(&rule),
+        "{printed}"
+    );
+}
+
+/// An OCI reference: a parsed reference prints back to itself.
+pub fn oci_reference(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(r) = Reference::parse(text) else {
+        return;
+    };
+    let printed = r.to_string();
+    assert_eq!(Reference::parse(&printed).as_ref(), Ok(&r), "{printed}");
+}
+
+/// An image manifest from a registry: checked (media types, one wasm layer) without panics.
+pub fn oci_manifest(data: &[u8]) {
+    static REFERENCE: OnceLock<Reference> = OnceLock::new();
+    let r = REFERENCE.get_or_init(|| {
+        Reference::parse("127.0.0.1:5000/fuzz/component:1.0.0").expect("a valid reference")
+    });
+    if let Ok((_, layer)) = wasmhub_oci::layout::check(r, data) {
+        assert_eq!(layer.media_type, "application/wasm");
+    }
+    let _ = wasmhub_oci::layout::component_layer(data);
+    let _ = wasmhub_oci::layout::referenced_blobs(data);
+}
+
+/// A WAVE call checked against the exports of the `cart` guest (records, lists, options,
+/// results, resources): parsed or refused, never a panic.
+pub fn wave_call(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (engine, component) = cart();
+    let _ = wasmhub_host::parse_call(engine, component, text);
+}
+
+/// Where the guests are: `$WASMHUB_GUESTS`, else the workspace's `target/guests`.
+pub fn guests_dir() -> PathBuf {
+    std::env::var_os("WASMHUB_GUESTS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guests"),
+        PathBuf::from,
+    )
+}
+
+fn cart() -> &'static (wasmtime::Engine, wasmtime::component::Component) {
+    static CART: OnceLock<(wasmtime::Engine, wasmtime::component::Component)> = OnceLock::new();
+    CART.get_or_init(|| {
+        let engine = wasmhub_core::new_engine(wasmhub_core::EngineKind::OneShot(
+            wasmhub_core::Metering::default(),
+        ))
+        .expect("an engine");
+        let path = guests_dir().join("cart.wasm");
+        let component =
+            wasmtime::component::Component::from_file(&engine, &path).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (build the guests: cargo xtask guests)",
+                    path.display()
+                )
+            });
+        (engine, component)
+    })
+}
