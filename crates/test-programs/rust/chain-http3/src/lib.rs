@@ -35,7 +35,7 @@ async fn answer(path: &str) -> String {
     if route.ends_with("/pair") {
         let ms = param(path, "ms", 300);
         let t0 = wasip3::clocks::monotonic_clock::now();
-        let (a, b) = futures_join(hop::slow(ms, "a".into()), hop::slow(ms, "b".into())).await;
+        let (a, b) = futures::join!(hop::slow(ms, "a".into()), hop::slow(ms, "b".into()));
         let took = (wasip3::clocks::monotonic_clock::now() - t0) / 1_000_000;
         format!("{a}; {b}; both in {took} ms\n")
     } else {
@@ -45,32 +45,6 @@ async fn answer(path: &str) -> String {
         }
         last
     }
-}
-
-/// Awaits both futures at once (the guest-side concurrency the test observes).
-async fn futures_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let mut a = core::pin::pin!(a);
-    let mut b = core::pin::pin!(b);
-    let (mut ra, mut rb) = (None, None);
-    core::future::poll_fn(|cx| {
-        if ra.is_none() {
-            if let core::task::Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
-        }
-        if rb.is_none() {
-            if let core::task::Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
-        }
-        if ra.is_some() && rb.is_some() {
-            core::task::Poll::Ready(())
-        } else {
-            core::task::Poll::Pending
-        }
-    })
-    .await;
-    (ra.unwrap(), rb.unwrap())
 }
 
 impl wasip3::exports::http::handler::Guest for Front {
