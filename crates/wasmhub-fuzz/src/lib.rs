@@ -4,6 +4,10 @@
 
 #![deny(missing_docs)]
 
+mod http;
+
+pub use http::http_request;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -23,6 +27,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("oci_reference", oci_reference),
     ("oci_manifest", oci_manifest),
     ("wave_call", wave_call),
+    ("http_request", http_request),
 ];
 
 /// A manifest: accepted, or refused with an error that names the file and a line.

@@ -63,7 +63,12 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         let max_header = self.shared.options.max_header_bytes;
-        builder.http1().max_buf_size(max_header.max(8192));
+        // A client may send its request and shut its write side while it waits for the answer
+        // (found by fuzzing: without this, hyper drops such a request unanswered).
+        builder
+            .http1()
+            .max_buf_size(max_header.max(8192))
+            .half_close(true);
         builder
             .http2()
             .max_header_list_size(u32::try_from(max_header).unwrap_or(u32::MAX));
