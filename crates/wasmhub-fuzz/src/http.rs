@@ -28,6 +28,7 @@ fn server() -> SocketAddr {
                 max_body_bytes: 64 << 10,
                 max_header_bytes: 8 << 10,
                 metrics_addr: None,
+                ..ServeOptions::default()
             };
             let source = crate::guests_dir().join("echo-http.wasm");
             let app = App::single(&source, Grants::none(GrantSite::Flags));

@@ -20,6 +20,11 @@ pub struct ServeOptions {
     pub max_header_bytes: usize,
     /// Where to serve Prometheus `/metrics`, if anywhere (never on the app's address).
     pub metrics_addr: Option<SocketAddr>,
+    /// How long a client may take to send a request head (HTTP/1), idle keep-alive included;
+    /// past it the connection is closed.
+    pub header_timeout: Duration,
+    /// Open connections at once; the next client waits in the listen backlog until one ends.
+    pub max_connections: usize,
 }
 
 impl Default for ServeOptions {
@@ -32,6 +37,8 @@ impl Default for ServeOptions {
             max_body_bytes: 1 << 30,
             max_header_bytes: 64 << 10,
             metrics_addr: None,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
         }
     }
 }

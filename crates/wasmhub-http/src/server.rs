@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use wasmtime::Engine;
 
 use crate::handler::{Shared, handle};
@@ -68,12 +69,20 @@ impl Server {
         builder
             .http1()
             .max_buf_size(max_header.max(8192))
-            .half_close(true);
+            .half_close(true)
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.shared.options.header_timeout);
         builder
             .http2()
             .max_header_list_size(u32::try_from(max_header).unwrap_or(u32::MAX));
         tokio::pin!(shutdown);
+        let connections = Arc::new(Semaphore::new(self.shared.options.max_connections));
         loop {
+            // At the connection limit, stop accepting until a connection ends.
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => permit?,
+                () = &mut shutdown => break,
+            };
             let (stream, _peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(conn) => conn,
@@ -95,6 +104,7 @@ impl Server {
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let conn = graceful.watch(conn.into_owned());
             tokio::spawn(async move {
+                let _permit = permit;
                 if let Err(e) = conn.await {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }

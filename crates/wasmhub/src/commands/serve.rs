@@ -40,6 +40,12 @@ pub struct ServeCommand {
     /// Largest request head in bytes; larger ones get 431.
     #[arg(long, default_value_t = 64 << 10)]
     max_header_bytes: usize,
+    /// Time a client has to send a request head (idle keep-alive included), e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// Open connections at once; further clients wait until one closes.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
     /// Serve Prometheus metrics at http://ADDR/metrics. Default: no metrics listener.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
@@ -57,6 +63,8 @@ impl ServeCommand {
             max_body_bytes: self.max_body_bytes,
             max_header_bytes: self.max_header_bytes,
             metrics_addr: self.metrics_addr,
+            header_timeout: self.header_timeout,
+            max_connections: self.max_connections.max(1),
             ..ServeOptions::default()
         };
         let mut app = load_app(&self.target, self.grants)?;

@@ -1,0 +1,78 @@
+//! Limits on the host itself, at their edges: the time a client has to send a request head,
+//! and how many connections are open at once.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use test_programs_artifacts::HELLO_HTTP;
+
+use super::harness::{Hub, g};
+use super::server::Served;
+
+/// Sends a whole GET on `s` and reads the answer, waiting at most `wait`.
+fn get_on(s: &mut TcpStream, wait: Duration) -> std::io::Result<String> {
+    s.set_read_timeout(Some(wait))?;
+    s.write_all(b"GET / HTTP/1.1\r\nhost: limits\r\nconnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+#[test]
+fn a_slow_request_head_is_cut_at_the_header_timeout() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &["--header-timeout", "300ms", g(HELLO_HTTP)]);
+    // Half a head, then silence (slowloris): the server closes the connection at the limit.
+    let mut slow = TcpStream::connect(s.addr).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nhost: limits\r\n")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "closed after {took:?}"
+    );
+    // A whole head sent in time is served as always.
+    let mut fresh = TcpStream::connect(s.addr).unwrap();
+    let answer = get_on(&mut fresh, Duration::from_secs(5)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("Hello, wasm!"), "{answer}");
+}
+
+#[test]
+fn connections_beyond_the_limit_wait_for_one_to_close() {
+    let hub = Hub::new();
+    let s = Served::start(
+        &hub,
+        &[
+            "--max-connections",
+            "2",
+            "--header-timeout",
+            "20s",
+            g(HELLO_HTTP),
+        ],
+    );
+    // Two idle connections take both places.
+    let first = TcpStream::connect(s.addr).unwrap();
+    let _second = TcpStream::connect(s.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // The third is held in the backlog: no answer while both stay open...
+    let mut third = TcpStream::connect(s.addr).unwrap();
+    let waited = get_on(&mut third, Duration::from_millis(700));
+    assert!(waited.is_err(), "answered over the limit: {waited:?}");
+    // ...and its request is answered as soon as one of them closes.
+    drop(first);
+    let answer = {
+        let mut answer = String::new();
+        third
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        third.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
