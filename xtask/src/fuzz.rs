@@ -138,6 +138,18 @@ fn run(tools: &Path, target: &str, seconds: u64) -> Result<Run> {
         .lines()
         .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
         .and_then(|n| n.trim().parse().ok());
+    // libFuzzer's own clock (`Done N runs in S second(s)`), without cargo's build time.
+    let seconds = log
+        .lines()
+        .find_map(|l| {
+            l.split_once(" runs in ")?
+                .1
+                .split(' ')
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(seconds);
     let crash = log
         .lines()
         .find_map(|l| l.split_once("Test unit written to "))
