@@ -45,20 +45,29 @@ pub fn manifest(data: &[u8]) {
     }
 }
 
+/// `data` parsed by `parse` when it is text and valid; a parsed value must print back to
+/// itself (parse, print, parse gives the same value).
+fn round_trip<T, E>(data: &[u8], parse: impl Fn(&str) -> Result<T, E>) -> Option<(&str, T)>
+where
+    T: std::fmt::Display + PartialEq + std::fmt::Debug,
+    E: std::fmt::Debug,
+{
+    let text = std::str::from_utf8(data).ok()?;
+    let value = parse(text).ok()?;
+    let printed = value.to_string();
+    match parse(&printed) {
+        Ok(again) => assert_eq!(again, value, "{printed}"),
+        Err(e) => panic!("{printed:?} (printed from {text:?}) does not parse: {e:?}"),
+    }
+    Some((text, value))
+}
+
 /// A route: a parsed route prints back to itself, and matches its own path.
 pub fn route(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Ok(r) = Route::try_from(text.to_owned()) else {
+    let Some((_, r)) = round_trip(data, |t| Route::try_from(t.to_owned())) else {
         return;
     };
     let printed = r.to_string();
-    assert_eq!(
-        Route::try_from(printed.clone()).as_ref(),
-        Ok(&r),
-        "{printed}"
-    );
     let own = printed.strip_suffix("/...").unwrap_or(&printed);
     assert!(
         r.matches(if own.is_empty() { "/" } else { own }),
@@ -69,18 +78,9 @@ pub fn route(data: &[u8]) {
 
 /// An outbound rule: a parsed rule prints back to itself; matching never panics.
 pub fn outbound(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
+    let Some((text, rule)) = round_trip(data, OutboundRule::from_str) else {
         return;
     };
-    let Ok(rule) = OutboundRule::from_str(text) else {
-        return;
-    };
-    let printed = rule.to_string();
-    assert_eq!(
-        OutboundRule::from_str(&printed).as_ref(),
-        Ok(&rule),
-        "{printed}"
-    );
     let port = data
         .iter()
         .fold(0u16, |a, b| a.wrapping_mul(31).wrapping_add(u16::from(*b)));
@@ -90,30 +90,12 @@ pub fn outbound(data: &[u8]) {
 
 /// A socket grant: parsing never panics, and a parsed grant prints back to itself.
 pub fn socket(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Ok(rule) = SocketRule::from_str(text) else {
-        return;
-    };
-    let printed = rule.to_string();
-    assert_eq!(
-        SocketRule::from_str(&printed).as_ref(),
-        Ok(&rule),
-        "{printed}"
-    );
+    round_trip(data, SocketRule::from_str);
 }
 
 /// An OCI reference: a parsed reference prints back to itself.
 pub fn oci_reference(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Ok(r) = Reference::parse(text) else {
-        return;
-    };
-    let printed = r.to_string();
-    assert_eq!(Reference::parse(&printed).as_ref(), Ok(&r), "{printed}");
+    round_trip(data, Reference::parse);
 }
 
 /// An image manifest from a registry: checked (media types, one wasm layer) without panics.
