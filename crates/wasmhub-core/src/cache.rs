@@ -117,6 +117,7 @@ impl CompileCache {
         let dir = self.engine_dir(engine);
         let digest = sha256_hex(bytes);
         let cwasm = dir.join(format!("{digest}.cwasm"));
+        remove_dead_temps(&dir);
         let (component, outcome) = match Self::map(engine, &cwasm) {
             Some(c) => (c, CacheOutcome::Hit),
             None => {
@@ -143,6 +144,25 @@ impl CompileCache {
 /// Hex sha256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// Removes the temporary files of writers that were killed before renaming them
+/// (`.tmp-PID-NAME`, where no process PID runs any more), here and in `by-file/`.
+fn remove_dead_temps(dir: &Path) {
+    for d in [dir.to_owned(), dir.join("by-file")] {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let dead = name
+                .to_string_lossy()
+                .strip_prefix(".tmp-")
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if dead {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 /// Writes `bytes` to a temporary file beside `dest`, then renames it into place.

@@ -8,6 +8,7 @@ mod e2e {
     pub mod caps_http;
     pub mod caps_net;
     pub mod conn_limits;
+    pub mod crash;
     pub mod errors;
     pub mod graph;
     pub mod harness;

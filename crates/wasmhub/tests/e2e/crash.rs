@@ -1,0 +1,116 @@
+//! Crash safety: `kill -9` a hundred times during a compile-cache write and during `serve`
+//! start; the cache never holds a partial entry, and the next command succeeds. (Killed
+//! pulls: `oci.rs`.)
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use test_programs_artifacts::{BIG, HELLO_HTTP};
+
+use super::harness::{Hub, g};
+use super::server::Served;
+
+const KILLS: u32 = 100;
+
+/// Every file below `dir`.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Spawns `wasmhub ARGS` and kills it (SIGKILL) after `delay`.
+fn kill_after(hub: &Hub, args: &[&str], delay: Duration) {
+    let mut child = hub
+        .cmd()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn killed_compiles_never_leave_a_partial_cache_entry() {
+    // The complete entry, and how long a cold `invoke` takes to write it.
+    let reference = Hub::new();
+    let started = Instant::now();
+    let r = reference.run(&["invoke", g(BIG), "size()"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let full = started.elapsed();
+    let complete: Vec<Vec<u8>> = files(&reference.cache_dir())
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(complete.len(), 1, "one compiled entry");
+
+    let hub = Hub::new();
+    let (mut entries_seen, mut half_written) = (0, 0);
+    for i in 0..KILLS {
+        // Kills spread over the whole run, compile and write included.
+        let delay = full.mul_f64(f64::from(i) / f64::from(KILLS) * 1.2);
+        let _ = std::fs::remove_dir_all(hub.cache_dir());
+        kill_after(&hub, &["invoke", g(BIG), "size()"], delay);
+        for f in files(&hub.cache_dir()) {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            half_written += u32::from(name.starts_with(".tmp-"));
+            if name.ends_with(".cwasm") && !name.starts_with(".tmp-") {
+                // Under its final name an entry is whole, or it is not there at all.
+                assert!(
+                    std::fs::read(&f).unwrap() == complete[0],
+                    "a partial entry after a kill at {delay:?}"
+                );
+                entries_seen += 1;
+            }
+        }
+        // The next command succeeds and removes what the killed one left half-written.
+        let r = hub.run(&["invoke", g(BIG), "size()"]);
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (0, "4194304\n"),
+            "{}",
+            r.stderr
+        );
+        let temps: Vec<PathBuf> = files(&hub.cache_dir())
+            .into_iter()
+            .filter(|f| {
+                f.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(".tmp-")
+            })
+            .collect();
+        assert!(temps.is_empty(), "left behind: {temps:?}");
+    }
+    // Some kills came after the entry was written, some before: both ends were reached.
+    assert!(entries_seen > 0 && entries_seen < KILLS, "{entries_seen}");
+    println!("{KILLS} kills: {entries_seen} after the entry was written, {half_written} mid-write");
+}
+
+#[test]
+fn killed_serve_starts_leave_nothing_that_stops_the_next() {
+    let hub = Hub::new();
+    for i in 0..KILLS {
+        let delay = Duration::from_micros(u64::from(i) * 300);
+        kill_after(
+            &hub,
+            &["serve", "--addr", "127.0.0.1:0", g(HELLO_HTTP)],
+            delay,
+        );
+    }
+    let s = Served::start(&hub, &[g(HELLO_HTTP)]);
+    let r = s.get("/");
+    assert_eq!((r.status, r.text()), (200, "Hello, wasm!".to_owned()));
+}
