@@ -2,30 +2,17 @@
 //! start; the cache never holds a partial entry, and the next command succeeds. (Killed
 //! pulls: `oci.rs`.)
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use test_programs_artifacts::{BIG, HELLO_HTTP};
 
+use super::cache::walk;
 use super::harness::{Hub, g};
 use super::server::Served;
 
 const KILLS: u32 = 100;
-
-/// Every file below `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
 
 /// Spawns `wasmhub ARGS` and kills it (SIGKILL) after `delay`.
 fn kill_after(hub: &Hub, args: &[&str], delay: Duration) {
@@ -49,7 +36,7 @@ fn killed_compiles_never_leave_a_partial_cache_entry() {
     let r = reference.run(&["invoke", g(BIG), "size()"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let full = started.elapsed();
-    let complete: Vec<Vec<u8>> = files(&reference.cache_dir())
+    let complete: Vec<Vec<u8>> = walk(&reference.cache_dir())
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .map(|p| std::fs::read(p).unwrap())
@@ -63,7 +50,7 @@ fn killed_compiles_never_leave_a_partial_cache_entry() {
         let delay = full.mul_f64(f64::from(i) / f64::from(KILLS) * 1.2);
         let _ = std::fs::remove_dir_all(hub.cache_dir());
         kill_after(&hub, &["invoke", g(BIG), "size()"], delay);
-        for f in files(&hub.cache_dir()) {
+        for f in walk(&hub.cache_dir()) {
             let name = f.file_name().unwrap().to_string_lossy().into_owned();
             half_written += u32::from(name.starts_with(".tmp-"));
             if name.ends_with(".cwasm") && !name.starts_with(".tmp-") {
@@ -83,7 +70,7 @@ fn killed_compiles_never_leave_a_partial_cache_entry() {
             "{}",
             r.stderr
         );
-        let temps: Vec<PathBuf> = files(&hub.cache_dir())
+        let temps: Vec<PathBuf> = walk(&hub.cache_dir())
             .into_iter()
             .filter(|f| {
                 f.file_name()
@@ -152,15 +139,8 @@ fn sigterm_under_load_completes_every_accepted_request() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(700));
-    let pid = s.child.id().to_string();
     let term = Instant::now();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    s.sigterm();
     let status = s.child.wait().unwrap();
     let exited = term.elapsed();
     for c in clients {

@@ -181,14 +181,7 @@ fn sigterm_drains_in_flight_requests() {
     let addr = s.addr;
     let slow = std::thread::spawn(move || request(addr, "GET", "/bad/sleep", &[]));
     std::thread::sleep(Duration::from_millis(300));
-    let pid = s.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    s.sigterm();
     assert_eq!(
         slow.join().unwrap().text(),
         "slept",

@@ -85,6 +85,16 @@ impl Served {
     }
 
     /// The log so far.
+    /// Sends the server SIGTERM (a graceful shutdown).
+    pub fn sigterm(&self) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}: {sent}");
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
