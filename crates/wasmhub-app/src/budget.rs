@@ -23,6 +23,8 @@ pub struct Budget {
     pub input: Option<u64>,
     /// Largest `invoke` results as WAVE text, bytes.
     pub output: Option<u64>,
+    /// Instances of this component serving requests at once (`serve`).
+    pub instances: Option<u32>,
 }
 
 impl Budget {
@@ -37,6 +39,7 @@ impl Budget {
         stack: Some(512_000),
         input: Some(128_000),
         output: Some(20_000),
+        instances: None,
     };
 
     /// The preset's values, or no caps.
@@ -69,7 +72,9 @@ impl Budget {
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(size, fuel, deadline, memory, stack, input, output);
+        take!(
+            size, fuel, deadline, memory, stack, input, output, instances
+        );
         self
     }
 }

@@ -117,6 +117,7 @@ impl App {
                     stack: b.stack.map(|s| s.0),
                     input: b.input.map(|s| s.0),
                     output: b.output.map(|s| s.0),
+                    instances: b.instances.map(|n| n.0),
                 });
                 let mut grants = Grants {
                     env: g

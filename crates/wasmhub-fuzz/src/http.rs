@@ -37,7 +37,7 @@ fn server() -> SocketAddr {
                 metering: Metering::for_app(&app),
             })
             .expect("an engine");
-            let prepared = wasmhub_http::prepare(&engine, None, app, options.request_timeout)
+            let prepared = wasmhub_http::prepare(&engine, None, app, &options)
                 .unwrap_or_else(|e| panic!("{}: {e:#}", source.display()));
             let rt = tokio::runtime::Runtime::new().expect("a runtime");
             rt.block_on(async move {

@@ -26,6 +26,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("socket", socket),
     ("oci_reference", oci_reference),
     ("oci_manifest", oci_manifest),
+    ("oci_config", oci_config),
     ("wave_call", wave_call),
     ("http_request", http_request),
 ];
@@ -109,6 +110,31 @@ pub fn oci_manifest(data: &[u8]) {
     }
     let _ = wasmhub_oci::layout::component_layer(data);
     let _ = wasmhub_oci::layout::referenced_blobs(data);
+}
+
+/// A config blob from a registry: accepted only when it is a Wasm config that lists the
+/// manifest's layer (or no layers); a refusal names the reference.
+pub fn oci_config(data: &[u8]) {
+    static REFERENCE: OnceLock<Reference> = OnceLock::new();
+    let r = REFERENCE.get_or_init(|| {
+        Reference::parse("127.0.0.1:5000/fuzz/component:1.0.0").expect("a valid reference")
+    });
+    let layer = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    match wasmhub_oci::layout::check_config(r, data, layer) {
+        Ok(()) => {
+            let v: serde_json::Value = serde_json::from_slice(data).expect("accepted means JSON");
+            assert_eq!(v["architecture"], "wasm");
+            let listed = v["layerDigests"].as_array();
+            assert!(
+                listed.is_none_or(|l| l.is_empty() || l.iter().any(|d| d == layer)),
+                "accepted a config that does not list the layer"
+            );
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            assert!(message.starts_with(&r.to_string()), "{message}");
+        }
+    }
 }
 
 /// A WAVE call checked against the exports of the `cart` guest (records, lists, options,

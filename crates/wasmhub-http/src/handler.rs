@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, header};
-use tokio::sync::Semaphore;
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -29,19 +28,19 @@ pub struct Shared {
     pub engine: Engine,
     pub app: PreparedApp,
     pub options: ServeOptions,
-    pub permits: Arc<Semaphore>,
+    /// The host's cap on instances alive at once.
+    pub instances: crate::slots::Limit,
     pub metrics: Arc<Metrics>,
     next_id: AtomicU64,
 }
 
 impl Shared {
     pub fn new(engine: Engine, app: PreparedApp, options: ServeOptions) -> Self {
-        let permits = Arc::new(Semaphore::new(options.max_instances as usize));
         Self {
             engine,
             app,
+            instances: crate::slots::Limit::new(options.max_instances),
             options,
-            permits,
             metrics: Arc::default(),
             next_id: AtomicU64::new(1),
         }
@@ -149,13 +148,30 @@ async fn call(
             format!("{what} (component \"{}\", request id {id})", served.name),
         )
     };
-    let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-        shared.metrics.failure("overloaded");
-        tracing::warn!(request_id = %id, component = %served.name, "instance limit reached: answering 503");
-        return Err(fail(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many requests in flight; retry",
-        ));
+    let permit = match crate::slots::take(&shared.instances, &served.instances) {
+        Ok(slots) => slots,
+        Err(full) => {
+            shared.metrics.failure("overloaded");
+            let (whose, fix) = match full {
+                crate::slots::Full::Component(n) => (
+                    "this component",
+                    format!(
+                        "component instance limit ({n}) reached; raise `instances` under \
+                         [component.{}.budget] or --max-component-instances",
+                        served.name
+                    ),
+                ),
+                crate::slots::Full::Host(n) => (
+                    "this host",
+                    format!("host instance limit ({n}) reached; raise --max-instances"),
+                ),
+            };
+            tracing::warn!(request_id = %id, component = %served.name, "{fix}: answering 503");
+            return Err(fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("too many requests in flight for {whose}; retry"),
+            ));
+        }
     };
     if let Some(len) = req
         .headers()

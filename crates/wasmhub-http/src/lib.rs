@@ -12,6 +12,7 @@ mod p3;
 mod prepared;
 mod respond;
 mod server;
+mod slots;
 mod state;
 mod usage;
 

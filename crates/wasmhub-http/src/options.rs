@@ -10,6 +10,9 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     /// Instances alive at once; requests beyond it get 503 with `Retry-After`.
     pub max_instances: u32,
+    /// Instances of one component alive at once, where its budget sets no `instances`;
+    /// `None`: all of `max_instances` for a lone routed component, half when there are more.
+    pub max_component_instances: Option<u32>,
     /// Wall-clock limit for a request, from arrival to the response head.
     pub request_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
@@ -32,6 +35,7 @@ impl Default for ServeOptions {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_instances: 1000,
+            max_component_instances: None,
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             max_body_bytes: 1 << 30,

@@ -217,7 +217,7 @@ pub(crate) async fn call(
     handler: &Handler,
     id: &Arc<str>,
     req: hyper::Request<hyper::body::Incoming>,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: crate::slots::Slots,
     fail: &(dyn Fn(hyper::StatusCode, &str) -> hyper::Response<HyperOutgoingBody> + Sync),
 ) -> Result<hyper::Response<HyperOutgoingBody>, hyper::Response<HyperOutgoingBody>> {
     use http_body_util::BodyExt;

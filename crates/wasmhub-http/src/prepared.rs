@@ -31,6 +31,8 @@ pub struct Served {
     pub links: Option<Arc<Graph>>,
     /// Outbound allow-list, shared by its instances.
     pub outbound: Arc<[wasmhub_app::OutboundRule]>,
+    /// Its cap on instances alive at once.
+    pub instances: crate::slots::Limit,
 }
 
 /// The whole app, ready for requests.
@@ -47,8 +49,9 @@ pub fn prepare(
     engine: &Engine,
     cache: Option<&CompileCache>,
     app: App,
-    request_timeout: std::time::Duration,
+    options: &crate::ServeOptions,
 ) -> Result<PreparedApp> {
+    let request_timeout = options.request_timeout;
     let mut linker: Linker<ServeState> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -63,6 +66,14 @@ pub fn prepare(
     let roots: Vec<usize> = (0..app.components.len())
         .filter(|&i| app.components[i].route.is_some())
         .collect();
+    let cap = |c: &wasmhub_app::AppComponent| {
+        crate::slots::component_cap(
+            c.budget.instances,
+            options.max_component_instances,
+            options.max_instances,
+            roots.len(),
+        )
+    };
     let serve_budget = |c: &wasmhub_app::AppComponent| c.budget.with_serve_defaults();
     let graph = Graph::build(
         engine,
@@ -129,6 +140,7 @@ pub fn prepare(
             budget: c.budget.with_serve_defaults(),
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
             links: linked,
+            instances: crate::slots::Limit::new(cap(c)),
         };
         if exports_p3 {
             let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)

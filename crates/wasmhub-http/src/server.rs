@@ -77,6 +77,8 @@ impl Server {
             .max_header_list_size(u32::try_from(max_header).unwrap_or(u32::MAX));
         tokio::pin!(shutdown);
         let connections = Arc::new(Semaphore::new(self.shared.options.max_connections));
+        let header_timeout = self.shared.options.header_timeout;
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
         loop {
             // At the connection limit, stop accepting until a connection ends.
             let permit = tokio::select! {
@@ -101,15 +103,29 @@ impl Server {
                 let shared = shared.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(shared, req).await) }
             });
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let conn = graceful.watch(conn.into_owned());
+            let (builder, watcher, mut stopped) =
+                (builder.clone(), graceful.watcher(), stopped.clone());
             tokio::spawn(async move {
                 let _permit = permit;
-                if let Err(e) = conn.await {
+                // hyper's header timeout starts at a request's first byte: a client that sends
+                // nothing at all is cut here, after the same time.
+                let mut first = [0u8; 1];
+                let spoke = tokio::select! {
+                    first = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => {
+                        matches!(first, Ok(Ok(n)) if n > 0)
+                    }
+                    _ = stopped.changed() => false,
+                };
+                if !spoke {
+                    return;
+                }
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                if let Err(e) = watcher.watch(conn.into_owned()).await {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
             });
         }
+        let _ = stopping.send(true);
         let drain = self.shared.options.drain_timeout;
         tracing::info!("shutting down: draining in-flight requests (up to {drain:?})");
         if tokio::time::timeout(drain, graceful.shutdown())

@@ -45,6 +45,28 @@ pub struct BudgetSection {
     pub input: Option<ByteSize>,
     /// Largest `invoke` results (as WAVE text).
     pub output: Option<ByteSize>,
+    /// Instances of this component serving requests at once (`serve`).
+    pub instances: Option<Instances>,
+}
+
+/// How many instances of a component may serve requests at once: 1 or more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Instances(pub u32);
+
+impl TryFrom<i64> for Instances {
+    type Error = String;
+
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        match u32::try_from(n) {
+            Ok(n) if n > 0 => Ok(Self(n)),
+            _ => Err(format!(
+                "invalid instances `{n}`: write how many instances of this component may serve \
+                 requests at once, from 1 to {}, e.g. instances = 16",
+                u32::MAX
+            )),
+        }
+    }
 }
 
 impl FromStr for ByteSize {

@@ -13,7 +13,7 @@ mod schema;
 mod socket;
 mod wasi;
 
-pub use budget::{BudgetSection, ByteSize, Profile, Wall, human_bytes};
+pub use budget::{BudgetSection, ByteSize, Instances, Profile, Wall, human_bytes};
 pub use error::ManifestError;
 pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
 pub use link::InterfaceName;

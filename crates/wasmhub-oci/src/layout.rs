@@ -121,6 +121,42 @@ pub fn check(reference: &Reference, bytes: &[u8]) -> Result<(OciImageManifest, O
     }
 }
 
+/// The fields of a Wasm artifact's config that a pull relies on.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigFields {
+    architecture: String,
+    os: String,
+    #[serde(default)]
+    layer_digests: Vec<String>,
+}
+
+/// The config blob in `bytes`, checked to describe a Wasm artifact whose layer is `layer`.
+pub fn check_config(reference: &Reference, bytes: &[u8], layer: &str) -> Result<()> {
+    let config: ConfigFields = serde_json::from_slice(bytes).with_context(|| {
+        format!(
+            "{reference}: the registry's config is not a Wasm config (JSON with architecture, \
+             os and layerDigests); push the component again with `wasmhub push` or `wkg oci push`"
+        )
+    })?;
+    if config.architecture != "wasm" {
+        bail!(
+            "{reference}: its config names architecture {:?}, expected \"wasm\"; this is not a \
+             Wasm artifact",
+            config.architecture
+        );
+    }
+    if !config.layer_digests.is_empty() && !config.layer_digests.iter().any(|d| d == layer) {
+        bail!(
+            "{reference}: its config lists layers {:?} (os {:?}) but the manifest's layer is \
+             {layer}; the artifact is inconsistent, push it again",
+            config.layer_digests,
+            config.os
+        );
+    }
+    Ok(())
+}
+
 /// The component layer's digest and size in a stored manifest.
 pub fn component_layer(manifest: &[u8]) -> Result<(Digest, u64)> {
     let m: OciImageManifest = serde_json::from_slice(manifest)?;
@@ -146,6 +182,32 @@ pub fn referenced_blobs(manifest: &[u8]) -> Vec<Digest> {
 mod tests {
     use super::*;
     use wasm_metadata::{AddMetadata, AddMetadataField};
+
+    #[test]
+    fn a_config_must_describe_the_layer_it_comes_with() {
+        let r = Reference::parse("127.0.0.1:5000/acme/cart:1.0.0").unwrap();
+        let layer = format!("sha256:{}", "a".repeat(64));
+        let ok = format!(r#"{{"architecture":"wasm","os":"wasip2","layerDigests":["{layer}"]}}"#);
+        check_config(&r, ok.as_bytes(), &layer).unwrap();
+        let artifact = artifact(b"\0asm\x0d\0\x01\0".to_vec(), "1.0.0", "c.wasm").unwrap();
+        let own = Digest::of(&artifact.layer.data).to_string();
+        check_config(&r, &artifact.config.data, &own).unwrap();
+        let err = |bytes: &str| {
+            format!(
+                "{:#}",
+                check_config(&r, bytes.as_bytes(), &layer).unwrap_err()
+            )
+        };
+        assert!(err("[]").contains("is not a Wasm config"), "{}", err("[]"));
+        let arm = r#"{"architecture":"arm64","os":"linux"}"#;
+        assert!(err(arm).contains("architecture \"arm64\""), "{}", err(arm));
+        let other = r#"{"architecture":"wasm","os":"wasip2","layerDigests":["sha256:00"]}"#;
+        assert!(
+            err(other).contains("the manifest's layer is sha256:aaaa"),
+            "{}",
+            err(other)
+        );
+    }
 
     #[test]
     fn annotations_come_from_the_components_metadata() {

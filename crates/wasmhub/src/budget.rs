@@ -66,6 +66,7 @@ impl BudgetFlags {
             stack: self.stack.map(|s| s.0),
             input: self.max_input.map(|s| s.0),
             output: self.max_output.map(|s| s.0),
+            instances: None,
         })
     }
 

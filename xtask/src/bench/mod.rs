@@ -1,7 +1,9 @@
 //! `cargo xtask bench ...`: benchmarks that print ratios against baselines run alongside.
 
 mod budget;
+mod chaos;
 mod graph;
+mod hostile;
 mod invoke;
 mod polyglot;
 mod serve;
@@ -21,11 +23,12 @@ pub fn bench(args: &[&str]) -> Result {
         ["invoke"] => invoke::run(with_peers),
         ["serve"] => serve::run(with_peers),
         ["budget"] => budget::run(),
+        ["chaos"] => chaos::run(),
         ["graph"] => graph::run(),
         ["polyglot"] => polyglot::run(),
         ["wasi3"] => wasi3::run(),
         _ => Err(
-            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3) [--with-peers]"
+            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | chaos) [--with-peers]"
                 .into(),
         ),
     }

@@ -174,7 +174,7 @@ pub(super) fn wasmhub_server(
     }
 }
 
-fn free_port() -> Result<u16> {
+pub(super) fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
@@ -193,23 +193,33 @@ fn spawn(server: &Server, port: u16) -> Result<Child> {
 
 /// Polls until `GET /` answers 200; returns how long that took.
 fn wait_ready(port: u16, start: Instant, limit: Duration) -> Result<Duration> {
+    wait_ready_from(port, "/", start, limit)
+}
+
+/// Polls until `GET path` answers 200, for at most `limit`.
+pub(super) fn wait_ready_at(port: u16, path: &str, limit: Duration) -> Result<Duration> {
+    wait_ready_from(port, path, Instant::now(), limit)
+}
+
+fn wait_ready_from(port: u16, path: &str, start: Instant, limit: Duration) -> Result<Duration> {
     while start.elapsed() < limit {
-        if get_ok(port) {
+        if get_ok(port, path) {
             return Ok(start.elapsed());
         }
         std::thread::sleep(Duration::from_micros(200));
     }
-    Err(format!("no 200 on port {port} within {limit:?}"))
+    Err(format!(
+        "no 200 from {path} on port {port} within {limit:?}"
+    ))
 }
 
-fn get_ok(port: u16) -> bool {
+fn get_ok(port: u16, path: &str) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .is_err()
-    {
+    let head = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    if s.write_all(head.as_bytes()).is_err() {
         return false;
     }
     let mut buf = Vec::new();
@@ -266,7 +276,7 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks / hz)
 }
 
-fn parse_wrk(out: &str, cpu_seconds: f64) -> Result<Sample> {
+pub(super) fn parse_wrk(out: &str, cpu_seconds: f64) -> Result<Sample> {
     let mut s = Sample::default();
     let mut requests = 0.0;
     for line in out.lines() {

@@ -41,8 +41,8 @@ impl CheckCommand {
             audit_component(&engine, cache.as_ref(), c)?;
         }
         crate::graph::print_links(&engine, cache.as_ref(), &app)?;
-        let timeout = wasmhub_http::ServeOptions::default().request_timeout;
-        let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app, timeout)?;
+        let options = wasmhub_http::ServeOptions::default();
+        let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app, &options)?;
         println!("\nok: app \"{}\" can be served", prepared.app.name);
         Ok(0)
     }

@@ -31,6 +31,10 @@ pub struct ServeCommand {
     /// Instances alive at once; beyond it requests get 503 with Retry-After.
     #[arg(long, default_value_t = 1000)]
     max_instances: u32,
+    /// Instances of one component at once, where its budget sets no `instances`
+    /// [default: all of --max-instances for one routed component, half when there are more].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_component_instances: Option<u32>,
     /// Wall-clock limit per request, e.g. 30s or 500ms; past it the client gets 504.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     request_timeout: Duration,
@@ -59,6 +63,7 @@ impl ServeCommand {
         let options = ServeOptions {
             addr: self.addr,
             max_instances: self.max_instances,
+            max_component_instances: self.max_component_instances,
             request_timeout: self.request_timeout,
             max_body_bytes: self.max_body_bytes,
             max_header_bytes: self.max_header_bytes,
@@ -82,12 +87,7 @@ impl ServeCommand {
             max_instances: options.max_instances,
             metering: Metering::for_app(&app),
         })?;
-        let prepared = wasmhub_http::prepare(
-            &engine,
-            self.cache.cache().as_ref(),
-            app,
-            options.request_timeout,
-        )?;
+        let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app, &options)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;

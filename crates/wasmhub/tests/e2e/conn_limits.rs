@@ -1,5 +1,5 @@
-//! Limits on the host itself, at their edges: the time a client has to send a request head,
-//! and how many connections are open at once.
+//! Limits on the host itself, at their edges: the time a client has to send a request head
+//! (or its first byte), and how many connections are open at once.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -41,6 +41,29 @@ fn a_slow_request_head_is_cut_at_the_header_timeout() {
     let answer = get_on(&mut fresh, Duration::from_secs(5)).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("Hello, wasm!"), "{answer}");
+}
+
+#[test]
+fn a_silent_connection_is_cut_at_the_header_timeout() {
+    let hub = Hub::new();
+    let s = Served::start(&hub, &["--header-timeout", "300ms", g(HELLO_HTTP)]);
+    // Connected, and not one byte sent: neither HTTP/1 nor HTTP/2 has begun.
+    let mut silent = TcpStream::connect(s.addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let closed = silent.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(closed.is_ok(), "not closed: {closed:?}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "closed after {took:?}"
+    );
+    let mut fresh = TcpStream::connect(s.addr).unwrap();
+    let answer = get_on(&mut fresh, Duration::from_secs(5)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Components in Node: transpiled with jco (installed by `cargo xtask setup` into `tools/js`).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -66,6 +67,8 @@ impl JcoServed {
             .unwrap()
             .port();
         let child = Command::new(bin)
+            // Its own process group: jco serves from a child Node process, stopped with it.
+            .process_group(0)
             // The Node process jco starts takes its V8 flags from here: CPython needs this one.
             .env("JCO_RUN_ARGS", EXTENDED_CONST)
             .args([
@@ -95,6 +98,10 @@ impl JcoServed {
 
 impl Drop for JcoServed {
     fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative pid signals the process group jco leads.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -175,6 +175,54 @@ fn over_the_instance_limit_is_503_not_a_queue() {
 }
 
 #[test]
+fn each_component_has_its_own_instance_limit() {
+    let hub = Hub::new();
+    let s = Served::start(
+        &hub,
+        &[&app(&hub, "\n[component.bad.budget]\ninstances = 2\n")],
+    );
+    let addr = s.addr;
+    // At the limit: both slow requests are taken in.
+    let slow: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || request(addr, "GET", "/bad/sleep", &[])))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // One past it: 503 for this component, and the log names the limit and the fix.
+    let over = s.get("/bad/sleep");
+    assert_eq!(over.status, 503);
+    assert_eq!(over.header("retry-after"), Some("1"));
+    assert!(
+        over.text()
+            .starts_with("too many requests in flight for this component; retry"),
+        "{}",
+        over.text()
+    );
+    s.wait_log(
+        "component instance limit (2) reached; raise `instances` under [component.bad.budget] \
+         or --max-component-instances",
+    );
+    // Other components keep their own slots.
+    assert_eq!(s.get("/hello").status, 200);
+    for t in slow {
+        assert_eq!(t.join().unwrap().text(), "slept");
+    }
+    assert_eq!(s.get("/bad/ok").status, 200);
+}
+
+#[test]
+fn by_default_one_component_takes_at_most_half_the_host() {
+    let hub = Hub::new();
+    // Four routed components and a host limit of 2: each may hold one instance.
+    let s = Served::start(&hub, &["--max-instances", "2", &app(&hub, "")]);
+    let addr = s.addr;
+    let slow = std::thread::spawn(move || request(addr, "GET", "/bad/sleep", &[]));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.get("/bad/sleep").status, 503);
+    assert_eq!(s.get("/hello").status, 200);
+    assert_eq!(slow.join().unwrap().text(), "slept");
+}
+
+#[test]
 fn sigterm_drains_in_flight_requests() {
     let hub = Hub::new();
     let mut s = Served::start(&hub, &[&app(&hub, "")]);
@@ -271,6 +319,13 @@ fn check_reports_manifest_errors() {
     golden(
         "manifest-wrong-type",
         &check_fails(&hub, &format!("{head}route = 42\n")),
+    );
+    golden(
+        "manifest-zero-instances",
+        &check_fails(
+            &hub,
+            &format!("{head}route = \"/x\"\n\n[component.hello.budget]\ninstances = 0\n"),
+        ),
     );
     golden(
         "manifest-not-http",

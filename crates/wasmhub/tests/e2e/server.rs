@@ -84,7 +84,6 @@ impl Served {
         request(self.addr, "GET", path, &[])
     }
 
-    /// The log so far.
     /// Sends the server SIGTERM (a graceful shutdown).
     pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
@@ -95,6 +94,7 @@ impl Served {
         assert!(sent.success(), "kill -TERM {pid}: {sent}");
     }
 
+    /// The log so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
