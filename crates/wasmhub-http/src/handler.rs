@@ -370,10 +370,10 @@ pub(crate) fn new_store(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.memory);
-    // Yield to the runtime at every epoch tick so a busy guest never holds a worker thread;
-    // the request's deadline is enforced by the timeouts around it.
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_async_yield_and_update(1);
+    // Yield to the runtime at every epoch tick so a busy guest never holds a worker thread,
+    // and give way to shorter requests once it has run long; the request's deadline is
+    // enforced by the timeouts around it.
+    crate::give_way::install(&mut store, &served.lanes);
     // Fuel and memory from the budget; its deadline is the timeout around the request.
     let budget = wasmhub_app::Budget {
         deadline: None,

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod failure;
+mod give_way;
 mod guest_log;
 mod handler;
 mod metrics;

@@ -33,6 +33,8 @@ pub struct Served {
     pub outbound: Arc<[wasmhub_app::OutboundRule]>,
     /// Its cap on instances alive at once.
     pub instances: crate::slots::Limit,
+    /// The host's instances in flight, long and short (shared by every component).
+    pub lanes: Arc<crate::give_way::Lanes>,
 }
 
 /// The whole app, ready for requests.
@@ -82,6 +84,7 @@ pub fn prepare(
         &mut |c| wasmhub_host::load_checked(engine, cache, c, &serve_budget(c)),
         &serve_budget,
     )?;
+    let lanes = Arc::new(crate::give_way::Lanes::default());
     let mut served = Vec::new();
     for (i, c) in app.components.iter().enumerate() {
         let Some(route) = &c.route else {
@@ -141,6 +144,7 @@ pub fn prepare(
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
             links: linked,
             instances: crate::slots::Limit::new(cap(c)),
+            lanes: lanes.clone(),
         };
         if exports_p3 {
             let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)

@@ -12,7 +12,7 @@ use super::serve::{self, ROUNDS};
 use crate::util::{self, Result};
 use crate::{guests, setup};
 
-/// Requests the server must have answered before RSS is read the second time.
+/// Healthy requests in the soak, between the two RSS readings.
 const SOAK_REQUESTS: u64 = 1_000_000;
 
 /// The app under attack: a healthy route and the routes the attackers use, each with the
@@ -103,8 +103,8 @@ pub fn run() -> Result {
 
 fn attack_and_measure(server: &mut Child, addr: SocketAddr) -> Result {
     serve::wait_ready_at(addr.port(), "/hello", Duration::from_secs(120))?;
-    let mut total = wrk(addr, 5)?.requests;
-    let rss_before = rss_kib(server.id())?;
+    wrk(addr, 5)?;
+    let rss_start = rss_kib(server.id())?;
     let mut clean = Vec::new();
     let mut attacked = Vec::new();
     let mut outcomes = Outcomes::new();
@@ -115,23 +115,27 @@ fn attack_and_measure(server: &mut Child, addr: SocketAddr) -> Result {
         std::thread::sleep(Duration::from_secs(1));
         let a = wrk(addr, 10)?;
         merge(&mut outcomes, attack.stop());
-        eprintln!("round {round}: attacked {}", line(&a));
-        total += c.requests + a.requests;
+        let rss = rss_kib(server.id())? / 1024;
+        eprintln!("round {round}: attacked {}  RSS {rss} MiB", line(&a));
         clean.push(c);
         attacked.push(a);
     }
-    // The soak: under attack until the server has answered a million requests.
+    // Every attack has now been seen: from here, a million more requests under attack must
+    // not grow the RSS (a leak would).
+    let rss_before = rss_kib(server.id())?;
     let soak_started = Instant::now();
     let attack = Attack::start(addr);
     let mut soak = Healthy::default();
-    while total + attack_count(&outcomes) < SOAK_REQUESTS {
+    while soak.requests < SOAK_REQUESTS {
         let s = wrk(addr, 20)?;
-        eprintln!("soak: {}", line(&s));
-        total += s.requests;
         soak.requests += s.requests;
         soak.failed += s.failed;
+        let rss = rss_kib(server.id())? / 1024;
+        eprintln!("soak: {}  RSS {rss} MiB", line(&s));
     }
-    merge(&mut outcomes, attack.stop());
+    let soak_outcomes = attack.stop();
+    let soak_attacks = attack_count(&soak_outcomes);
+    merge(&mut outcomes, soak_outcomes);
     let soak_secs = soak_started.elapsed().as_secs_f64();
     let rss_after = rss_kib(server.id())?;
     let alive = server.try_wait().map_err(|e| e.to_string())?.is_none();
@@ -166,11 +170,13 @@ fn attack_and_measure(server: &mut Child, addr: SocketAddr) -> Result {
         );
     }
     let growth = 100.0 * (rss_after as f64 - rss_before as f64) / rss_before as f64;
-    let requests = total + attack_count(&outcomes);
     println!(
-        "\nRSS: {} MiB before, {} MiB after {requests} requests ({growth:+.1} %, target < 10 %)",
+        "\nRSS: {} MiB after the clean warm-up, {} MiB once every attack had been seen, {} MiB \
+         after {} more requests under attack ({growth:+.1} %, target < 10 %)",
+        rss_start / 1024,
         rss_before / 1024,
-        rss_after / 1024
+        rss_after / 1024,
+        soak.requests + soak_attacks
     );
     let worst_success = clean.iter().chain(&attacked).map(Healthy::success);
     let worst_success = worst_success.fold(soak.success(), f64::min);

@@ -128,29 +128,32 @@ fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    exchange(addr, |s| s.write_all(head.as_bytes()))
+    exchange(addr, |s| s.write_all(head.as_bytes()).map(|()| Vec::new()))
 }
 
-/// Connects, lets `send` write, then reads the status line of the answer.
-fn exchange(addr: SocketAddr, send: impl FnOnce(&mut TcpStream) -> std::io::Result<()>) -> String {
+/// Connects, lets `send` write (returning what it already read), then reads the status line.
+fn exchange(
+    addr: SocketAddr,
+    send: impl FnOnce(&mut TcpStream) -> std::io::Result<Vec<u8>>,
+) -> String {
     let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
         return "connect failed".into();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = s.set_write_timeout(Some(Duration::from_secs(30)));
-    let sent = send(&mut s);
-    if matches!(&sent, Err(e) if e.kind() == std::io::ErrorKind::Interrupted) {
-        return "stopped".into();
-    }
-    status(&mut s).unwrap_or_else(|| match sent {
-        Ok(()) => "closed without an answer".into(),
-        Err(_) => "closed while sending".into(),
+    let (seen, sent) = match send(&mut s) {
+        Ok(seen) => (seen, true),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return "stopped".into(),
+        Err(_) => (Vec::new(), false),
+    };
+    status(&mut s, seen).unwrap_or_else(|| match sent {
+        true => "closed without an answer".into(),
+        false => "closed while sending".into(),
     })
 }
 
-fn status(s: &mut TcpStream) -> Option<String> {
+fn status(s: &mut TcpStream, mut got: Vec<u8>) -> Option<String> {
     let mut buf = [0u8; 64];
-    let mut got = Vec::new();
     while got.len() < 12 {
         match s.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -162,30 +165,44 @@ fn status(s: &mut TcpStream) -> Option<String> {
     Some(format!("HTTP {code}"))
 }
 
-/// Sends `bytes` one at a time, `every` apart, until the server answers or closes.
+/// Sends `bytes` one at a time, `every` apart, until all are sent, the server closes, or
+/// (with `until_answer`) the server starts answering; returns what the server sent meanwhile.
 fn drip(
     s: &mut TcpStream,
     bytes: &[u8],
     every: Duration,
     stop: &AtomicBool,
-) -> std::io::Result<()> {
-    s.set_read_timeout(Some(every))?;
-    for b in bytes {
+    until_answer: bool,
+) -> std::io::Result<Vec<u8>> {
+    use std::io::ErrorKind::{Interrupted, WouldBlock};
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    s.set_nonblocking(true)?;
+    let mut rest = bytes;
+    'drip: while let Some((b, tail)) = rest.split_first() {
         if stop.load(Ordering::Relaxed) {
-            return Err(std::io::ErrorKind::Interrupted.into());
+            return Err(Interrupted.into());
         }
-        match s.peek(&mut [0u8; 1]) {
-            Ok(_) => break,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break 'drip,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if until_answer && !seen.is_empty() {
+            break;
+        }
+        match s.write(std::slice::from_ref(b)) {
+            Ok(_) => rest = tail,
+            Err(e) if e.kind() == WouldBlock => {}
             Err(e) => return Err(e),
         }
-        s.write_all(&[*b])?;
+        std::thread::sleep(every);
     }
-    s.set_read_timeout(Some(Duration::from_secs(30)))
+    s.set_nonblocking(false)?;
+    Ok(seen)
 }
 
 /// A request head sent one byte every 100 ms (slowloris): cut at the header timeout.
@@ -195,17 +212,18 @@ fn slow_head(addr: SocketAddr, stop: &AtomicBool) -> String {
         "a".repeat(100)
     );
     exchange(addr, |s| {
-        drip(s, head.as_bytes(), Duration::from_millis(100), stop)
+        drip(s, head.as_bytes(), Duration::from_millis(100), stop, true)
     })
 }
 
-/// A body of 4096 bytes sent one byte every 10 ms: stopped at the component's deadline.
+/// A 4096-byte body to an echo, one byte every 10 ms, sent on after the answer starts:
+/// cut at the component's deadline.
 fn slow_body(addr: SocketAddr, stop: &AtomicBool) -> String {
     exchange(addr, |s| {
         s.write_all(
             b"POST /echo HTTP/1.1\r\nhost: chaos\r\nconnection: close\r\ncontent-length: 4096\r\n\r\n",
         )?;
-        drip(s, &[b'x'; 4096], Duration::from_millis(10), stop)
+        drip(s, &[b'x'; 4096], Duration::from_millis(10), stop, false)
     })
 }
 
