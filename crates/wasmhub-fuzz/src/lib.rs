@@ -122,7 +122,10 @@ pub fn oci_config(data: &[u8]) {
     let layer = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     match wasmhub_oci::layout::check_config(r, data, layer) {
         Ok(()) => {
-            let v: serde_json::Value = serde_json::from_slice(data).expect("accepted means JSON");
+            // JSON allows numbers past f64 in fields we skip; `Value` refuses them.
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+                return;
+            };
             assert_eq!(v["architecture"], "wasm");
             let listed = v["layerDigests"].as_array();
             assert!(

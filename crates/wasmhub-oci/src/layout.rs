@@ -133,7 +133,12 @@ struct ConfigFields {
 
 /// The config blob in `bytes`, checked to describe a Wasm artifact whose layer is `layer`.
 pub fn check_config(reference: &Reference, bytes: &[u8], layer: &str) -> Result<()> {
-    let config: ConfigFields = serde_json::from_slice(bytes).with_context(|| {
+    // JSON is UTF-8 throughout, ignored fields included (found by fuzzing: serde skips
+    // unknown fields without checking them).
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!("{reference}: the registry's config is not UTF-8 JSON ({e})")
+    })?;
+    let config: ConfigFields = serde_json::from_str(text).with_context(|| {
         format!(
             "{reference}: the registry's config is not a Wasm config (JSON with architecture, \
              os and layerDigests); push the component again with `wasmhub push` or `wkg oci push`"

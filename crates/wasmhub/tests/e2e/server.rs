@@ -69,7 +69,9 @@ impl Served {
                 }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        // A cold start compiles every component first: a JS or Python one takes ~10 s of
+        // Cranelift on an idle machine, several times that on a busy one.
+        let addr = match rx.recv_timeout(Duration::from_secs(240)) {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
