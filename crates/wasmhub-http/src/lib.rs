@@ -2,6 +2,7 @@
 
 #![deny(missing_docs)]
 
+mod connection;
 mod failure;
 mod give_way;
 mod guest_log;

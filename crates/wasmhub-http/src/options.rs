@@ -23,8 +23,8 @@ pub struct ServeOptions {
     pub max_header_bytes: usize,
     /// Where to serve Prometheus `/metrics`, if anywhere (never on the app's address).
     pub metrics_addr: Option<SocketAddr>,
-    /// How long a client may take to send a request head (HTTP/1), idle keep-alive included;
-    /// past it the connection is closed.
+    /// How long a connection may go with no request in flight (a slow first head, HTTP/1
+    /// keep-alive or an idle HTTP/2 connection); past it the connection is closed.
     pub header_timeout: Duration,
     /// Open connections at once; the next client waits in the listen backlog until one ends.
     pub max_connections: usize,

@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 
-use crate::handler::{Shared, handle};
+use crate::handler::Shared;
 use crate::{PreparedApp, ServeOptions};
 
 /// A bound server, not yet accepting.
@@ -61,7 +60,6 @@ impl Server {
                 self.shared.metrics.clone(),
             ));
         }
-        let graceful = GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         let max_header = self.shared.options.max_header_bytes;
         // A client may send its request and shut its write side while it waits for the answer
@@ -77,7 +75,6 @@ impl Server {
             .max_header_list_size(u32::try_from(max_header).unwrap_or(u32::MAX));
         tokio::pin!(shutdown);
         let connections = Arc::new(Semaphore::new(self.shared.options.max_connections));
-        let header_timeout = self.shared.options.header_timeout;
         let (stopping, stopped) = tokio::sync::watch::channel(false);
         loop {
             // At the connection limit, stop accepting until a connection ends.
@@ -98,37 +95,19 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let shared = self.shared.clone();
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(shared, req).await) }
-            });
-            let (builder, watcher, mut stopped) =
-                (builder.clone(), graceful.watcher(), stopped.clone());
+            let (builder, shared, stopped) =
+                (builder.clone(), self.shared.clone(), stopped.clone());
             tokio::spawn(async move {
                 let _permit = permit;
-                // hyper's header timeout starts at a request's first byte: a client that sends
-                // nothing at all is cut here, after the same time.
-                let mut first = [0u8; 1];
-                let spoke = tokio::select! {
-                    first = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => {
-                        matches!(first, Ok(Ok(n)) if n > 0)
-                    }
-                    _ = stopped.changed() => false,
-                };
-                if !spoke {
-                    return;
-                }
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                if let Err(e) = watcher.watch(conn.into_owned()).await {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
+                crate::connection::serve(stream, builder, shared, stopped).await;
             });
         }
         let _ = stopping.send(true);
         let drain = self.shared.options.drain_timeout;
         tracing::info!("shutting down: draining in-flight requests (up to {drain:?})");
-        if tokio::time::timeout(drain, graceful.shutdown())
+        // Every connection holds a permit until it ends: holding them all means all ended.
+        let all = u32::try_from(self.shared.options.max_connections).unwrap_or(u32::MAX);
+        if tokio::time::timeout(drain, connections.acquire_many(all))
             .await
             .is_err()
         {

@@ -250,12 +250,15 @@ pub async fn pull(store: &Store, reference: &Reference, opts: &Options) -> Resul
     let (manifest, layer) = layout::check(reference, &bytes)?;
     let mut fetched = 0;
     let config = Digest::parse(&manifest.config.digest).map_err(anyhow::Error::msg)?;
-    if store.verified(&config)?.is_none() {
-        fetched += s.fetch(store, &manifest.config, None, false).await?.0;
-    }
-    let config_bytes = store
-        .read(&config)?
-        .with_context(|| format!("{reference}: config {config} is missing from the store"))?;
+    let config_bytes = match store.read(&config)? {
+        Some(bytes) => bytes,
+        None => {
+            fetched += s.fetch(store, &manifest.config, None, false).await?.0;
+            store.read(&config)?.with_context(|| {
+                format!("{reference}: config {config} is missing from the store")
+            })?
+        }
+    };
     layout::check_config(reference, &config_bytes, &layer.digest)?;
     let component = Digest::parse(&layer.digest).map_err(anyhow::Error::msg)?;
     let path = match store.verified(&component)? {

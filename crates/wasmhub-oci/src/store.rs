@@ -94,23 +94,30 @@ impl Store {
         io::copy(&mut file, &mut hashing)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let (_, actual) = hashing.finish();
-        if &actual == digest {
-            Ok(Some(path))
-        } else {
-            tracing::warn!(
-                "content store blob {digest} holds {actual} instead; removed, it will be fetched again"
-            );
-            let _ = fs::remove_file(&path);
-            Ok(None)
-        }
+        Ok(self.intact(digest, &actual).then_some(path))
     }
 
-    /// Blob `digest`'s bytes, checked.
+    /// Blob `digest`'s bytes, read once and checked.
     pub fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>> {
-        match self.verified(digest)? {
-            Some(path) => Ok(Some(fs::read(&path)?)),
-            None => Ok(None),
+        let path = self.blob_path(digest);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Ok(self.intact(digest, &Digest::of(&bytes)).then_some(bytes))
+    }
+
+    /// Whether blob `digest` hashed to `actual`; a blob that did not is removed.
+    fn intact(&self, digest: &Digest, actual: &Digest) -> bool {
+        if actual == digest {
+            return true;
         }
+        tracing::warn!(
+            "content store blob {digest} holds {actual} instead; removed, it will be fetched again"
+        );
+        let _ = fs::remove_file(self.blob_path(digest));
+        false
     }
 
     /// Starts writing a blob that must hash to `expected`; nothing is visible until
@@ -390,6 +397,11 @@ mod tests {
         fs::write(s.blob_path(&d), b"tampered").unwrap();
         assert!(s.read(&d).unwrap().is_none(), "a tampered blob is not used");
         assert!(!s.blob_path(&d).exists(), "and is removed");
+        let d = s.put(b"component bytes").unwrap();
+        assert_eq!(s.verified(&d).unwrap(), Some(s.blob_path(&d)));
+        fs::write(s.blob_path(&d), b"tampered again").unwrap();
+        assert!(s.verified(&d).unwrap().is_none(), "verified checks too");
+        assert!(!s.blob_path(&d).exists(), "and removes it");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct ServeCommand {
     /// Largest request head in bytes; larger ones get 431.
     #[arg(long, default_value_t = 64 << 10)]
     max_header_bytes: usize,
-    /// Time a client has to send a request head (idle keep-alive included), e.g. 10s.
+    /// Time a connection may go with no request in flight (HTTP/1 and HTTP/2), e.g. 10s.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     header_timeout: Duration,
     /// Open connections at once; further clients wait until one closes.

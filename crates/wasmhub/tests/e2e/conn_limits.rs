@@ -61,6 +61,18 @@ fn a_silent_connection_is_cut_at_the_header_timeout() {
 }
 
 #[test]
+fn an_idle_http2_connection_is_cut_at_the_header_timeout() {
+    // The HTTP/2 preface and an empty SETTINGS frame, then silence: not even the server's
+    // SETTINGS or its GOAWAY's PING is acknowledged.
+    cut_at_the_header_timeout(|addr| {
+        let mut idle = TcpStream::connect(addr).unwrap();
+        idle.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+            .unwrap();
+        idle
+    });
+}
+
+#[test]
 fn connections_beyond_the_limit_wait_for_one_to_close() {
     let hub = Hub::new();
     let s = Served::start(
