@@ -126,6 +126,7 @@ pub fn oci_config(data: &[u8]) {
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
                 return;
             };
+            assert!(v.is_object(), "accepted a config that is not a JSON object");
             assert_eq!(v["architecture"], "wasm");
             let listed = v["layerDigests"].as_array();
             assert!(

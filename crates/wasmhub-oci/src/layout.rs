@@ -138,7 +138,16 @@ pub fn check_config(reference: &Reference, bytes: &[u8], layer: &str) -> Result<
     let text = std::str::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!("{reference}: the registry's config is not UTF-8 JSON ({e})")
     })?;
-    let config: ConfigFields = serde_json::from_str(text).with_context(|| {
+    // serde reads a struct from a JSON array too (found by fuzzing); a config is an object.
+    let parsed = if text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
+    {
+        serde_json::from_str(text).map_err(anyhow::Error::from)
+    } else {
+        Err(anyhow::anyhow!("a JSON object was expected"))
+    };
+    let config: ConfigFields = parsed.with_context(|| {
         format!(
             "{reference}: the registry's config is not a Wasm config (JSON with architecture, \
              os and layerDigests); push the component again with `wasmhub push` or `wkg oci push`"
@@ -203,7 +212,10 @@ mod tests {
                 check_config(&r, bytes.as_bytes(), &layer).unwrap_err()
             )
         };
-        assert!(err("[]").contains("is not a Wasm config"), "{}", err("[]"));
+        for not_an_object in ["[]", r#" ["wasm","os",[]]"#, "\"wasm\""] {
+            let e = err(not_an_object);
+            assert!(e.contains("is not a Wasm config"), "{e}");
+        }
         let arm = r#"{"architecture":"arm64","os":"linux"}"#;
         assert!(err(arm).contains("architecture \"arm64\""), "{}", err(arm));
         let other = r#"{"architecture":"wasm","os":"wasip2","layerDigests":["sha256:00"]}"#;
