@@ -107,6 +107,11 @@ pub fn oci_manifest(data: &[u8]) {
     });
     if let Ok((_, layer)) = wasmhub_oci::layout::check(r, data) {
         assert_eq!(layer.media_type, "application/wasm");
+        let text = std::str::from_utf8(data).expect("accepted a manifest that is not UTF-8");
+        assert!(
+            text.trim_start().starts_with('{'),
+            "accepted a manifest that is not an object"
+        );
     }
     let _ = wasmhub_oci::layout::component_layer(data);
     let _ = wasmhub_oci::layout::referenced_blobs(data);

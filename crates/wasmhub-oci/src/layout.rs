@@ -89,10 +89,23 @@ fn metadata_annotations(component: &[u8]) -> BTreeMap<String, String> {
     out
 }
 
+/// `bytes` read as a JSON object. serde alone would also take invalid UTF-8 in fields it
+/// skips and a struct written as an array (both found by fuzzing `oci_config`).
+fn json_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let text = std::str::from_utf8(bytes).context("not UTF-8 JSON")?;
+    if !text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
+    {
+        bail!("a JSON object was expected");
+    }
+    Ok(serde_json::from_str(text)?)
+}
+
 /// The manifest in `bytes`, checked to be a Wasm component artifact; returns its config and
 /// its single layer. The message says what was found instead.
 pub fn check(reference: &Reference, bytes: &[u8]) -> Result<(OciImageManifest, OciDescriptor)> {
-    let manifest: OciImageManifest = serde_json::from_slice(bytes).with_context(|| {
+    let manifest: OciImageManifest = json_object(bytes).with_context(|| {
         format!("{reference}: the registry's manifest is not an OCI image manifest")
     })?;
     if manifest.config.media_type != WASM_MANIFEST_CONFIG_MEDIA_TYPE {
@@ -133,21 +146,7 @@ struct ConfigFields {
 
 /// The config blob in `bytes`, checked to describe a Wasm artifact whose layer is `layer`.
 pub fn check_config(reference: &Reference, bytes: &[u8], layer: &str) -> Result<()> {
-    // JSON is UTF-8 throughout, ignored fields included (found by fuzzing: serde skips
-    // unknown fields without checking them).
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!("{reference}: the registry's config is not UTF-8 JSON ({e})")
-    })?;
-    // serde reads a struct from a JSON array too (found by fuzzing); a config is an object.
-    let parsed = if text
-        .trim_start_matches([' ', '\t', '\n', '\r'])
-        .starts_with('{')
-    {
-        serde_json::from_str(text).map_err(anyhow::Error::from)
-    } else {
-        Err(anyhow::anyhow!("a JSON object was expected"))
-    };
-    let config: ConfigFields = parsed.with_context(|| {
+    let config: ConfigFields = json_object(bytes).with_context(|| {
         format!(
             "{reference}: the registry's config is not a Wasm config (JSON with architecture, \
              os and layerDigests); push the component again with `wasmhub push` or `wkg oci push`"
@@ -286,6 +285,15 @@ mod tests {
         let e = check(&r, two.as_bytes()).unwrap_err().to_string();
         assert!(
             e.contains("it has 2 layer(s) of type(s) [\"application/wasm\", \"text/plain\"]"),
+            "{e}"
+        );
+        // The same manifest written as a JSON array: serde would read it, a registry would not.
+        let one = format!(
+            r#"[2,null,"{WASM_MANIFEST_CONFIG_MEDIA_TYPE}",{{"mediaType":"{WASM_MANIFEST_CONFIG_MEDIA_TYPE}","digest":"{d}","size":2}},[{{"mediaType":"application/wasm","digest":"{d}","size":1}}]]"#
+        );
+        let e = format!("{:#}", check(&r, one.as_bytes()).unwrap_err());
+        assert!(
+            e.contains("is not an OCI image manifest: a JSON object was expected"),
             "{e}"
         );
     }
