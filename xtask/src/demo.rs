@@ -35,10 +35,18 @@ pub fn demo() -> Result {
             ]),
     )?;
 
-    step("nothing is granted by default: the same command without --dir");
+    step("nothing is granted by default: without --dir it runs, and reading the file is denied");
     let _ = show(
         Command::new(&bin)
             .arg("run")
+            .arg(guests.join("cli-echo.wasm"))
+            .args(["--file", "/data/note.txt"]),
+    );
+
+    step("--strict refuses it before it runs instead, naming the grant to add");
+    let _ = show(
+        Command::new(&bin)
+            .args(["run", "--strict"])
             .arg(guests.join("cli-echo.wasm"))
             .args(["--file", "/data/note.txt"]),
     );

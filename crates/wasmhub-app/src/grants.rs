@@ -84,6 +84,9 @@ pub struct Grants {
     pub clocks: Granted<bool>,
     /// Whether it may import random numbers.
     pub random: Granted<bool>,
+    /// Strict mode: an imported but ungranted files, sockets or outbound HTTP capability
+    /// refuses the component before it runs, instead of denying each call.
+    pub strict: Granted<bool>,
     /// Arguments the guest sees (`argv[0]` first).
     pub args: Vec<String>,
     /// Whether the guest's stdin, stdout and stderr are the host process's (else the log).
@@ -94,6 +97,9 @@ pub struct Grants {
 
 /// Why stdio, clocks and random are on unless denied.
 pub const DEFAULT_ON: &str = "on unless denied";
+
+/// Why an ungranted capability is linked and denied at the call unless strict.
+pub const DEFAULT_LENIENT: &str = "ungranted calls are denied while running";
 
 impl Grants {
     /// No files, env, network or sockets; stdio, clocks and random on; nothing inherited.
@@ -108,6 +114,7 @@ impl Grants {
             stdio: on(),
             clocks: on(),
             random: on(),
+            strict: Granted::new(false, Origin::Default(DEFAULT_LENIENT)),
             args: Vec::new(),
             inherit_stdio: false,
             site,

@@ -12,7 +12,9 @@ mod grants;
 
 pub use budget::{Budget, Profile};
 
-pub use grants::{DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env};
+pub use grants::{
+    DEFAULT_LENIENT, DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env,
+};
 pub use wasmhub_manifest::{
     ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, OutboundRule, Route, SocketHost,
     SocketRule, Transport, WasiVersion, human_bytes,
@@ -147,6 +149,7 @@ impl App {
                     stdio: flag(&g.stdio, &none.stdio),
                     clocks: flag(&g.clocks, &none.clocks),
                     random: flag(&g.random, &none.random),
+                    strict: flag(&c.strict, &flag(&m.app.strict, &none.strict)),
                     args: vec![name.to_string()],
                     ..none
                 };

@@ -11,8 +11,11 @@ use crate::{Capability, classify_import};
 pub struct Audit {
     /// Its imports, grouped by the capability each implies.
     pub needs: BTreeMap<Capability, Vec<String>>,
-    /// Imports its grants do not cover: each one stops it from running.
+    /// Imports it may not hold at all: each one stops it from running (a denied stdio,
+    /// clocks or random; and, in strict mode, any capability it is not granted).
     pub refusals: Vec<Refusal>,
+    /// Imports it is not granted, linked anyway: every call to them is denied.
+    pub denied_at_call: Vec<Refusal>,
     /// Grants it never uses.
     pub unused: Vec<String>,
 }
@@ -45,20 +48,36 @@ impl Audit {
                 .push(name.to_owned());
         }
         let mut refusals = Vec::new();
+        let mut denied_at_call = Vec::new();
         for (cap, imports) in &needs {
-            if let Some(message) = refusal(*cap, imports, grants) {
-                refusals.push(Refusal {
+            if let Some((message, at_call)) = refusal(*cap, imports, grants) {
+                let r = Refusal {
                     capability: *cap,
                     imports: imports.clone(),
                     message,
-                });
+                };
+                if at_call && !grants.strict.value {
+                    denied_at_call.push(r);
+                } else {
+                    refusals.push(r);
+                }
             }
         }
         let unused = unused(&needs, grants);
         Self {
             needs,
             refusals,
+            denied_at_call,
             unused,
+        }
+    }
+
+    /// The line `check` prints for an imported but ungranted capability: calls will be
+    /// denied, and the grant that would allow them.
+    pub fn will_be_denied(refusal: &Refusal) -> String {
+        match refusal.message.split_once(": add ") {
+            Some((what, fix)) => format!("{what}: calls will be denied; to allow them, add {fix}"),
+            None => refusal.message.clone(),
         }
     }
 
@@ -82,25 +101,31 @@ fn how_to_grant(site: &GrantSite, manifest: &str, flag: &str) -> String {
     }
 }
 
-fn refusal(cap: Capability, imports: &[String], grants: &Grants) -> Option<String> {
+/// What is wrong with importing `imports` under `grants`, and whether calls can be denied
+/// one by one (`true`) rather than the import being refused outright.
+fn refusal(cap: Capability, imports: &[String], grants: &Grants) -> Option<(String, bool)> {
     let who = grants.site.subject();
     let what = crate::compact_imports(imports);
     let site = &grants.site;
     let missing = |none: &str, manifest: &str, flag: &str| {
-        Some(format!(
-            "{who} imports {what} but is granted no {none}: {}",
-            how_to_grant(site, manifest, flag)
+        Some((
+            format!(
+                "{who} imports {what} but is granted no {none}: {}",
+                how_to_grant(site, manifest, flag)
+            ),
+            true,
         ))
     };
     let denied = |g: &Granted<bool>, name: &str| {
         (!g.value).then(|| {
-            format!(
+            let message = format!(
                 "{who} imports {what} but {name} {} denied ({}): a component that runs without \
                  {name} must not import them; remove that denial, or build the component without \
                  {name}",
                 if name.ends_with('s') { "are" } else { "is" },
                 g.origin
-            )
+            );
+            (message, false)
         })
     };
     match cap {
@@ -249,6 +274,18 @@ mod tests {
             "wasi:filesystem/preopens@0.2.3",
         ];
         let audit = Audit::new(imports, &manifest_grants());
+        assert!(audit.refusals.is_empty(), "denied at the call, not refused");
+        assert_eq!(audit.denied_at_call.len(), 1);
+        assert_eq!(
+            Audit::will_be_denied(&audit.denied_at_call[0]),
+            "component \"report\" imports wasi:filesystem/preopens@0.2.3 but is granted no files: \
+             calls will be denied; to allow them, add files = [{ host = \"...\", guest = \"/...\" }] \
+             under [component.report.grant] (wasmhub.toml:14)"
+        );
+        let mut strict = manifest_grants();
+        strict.strict = Granted::new(true, Origin::Flag("--strict".into()));
+        let audit = Audit::new(imports, &strict);
+        assert!(audit.denied_at_call.is_empty());
         assert_eq!(audit.refusals.len(), 1);
         assert_eq!(
             audit.refusals[0].message,
@@ -283,7 +320,9 @@ mod tests {
             "{:?}",
             other.unused
         );
-        let none = Audit::new(imports, &Grants::none(GrantSite::Flags));
+        let mut none = Grants::none(GrantSite::Flags);
+        none.strict = Granted::new(true, Origin::Flag("--strict".into()));
+        let none = Audit::new(imports, &none);
         assert!(
             none.refusals[0]
                 .message

@@ -1,10 +1,13 @@
 //! Turning [`Grants`] into a WASI context that allows exactly what they list.
 
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use wasmhub_app::{DirMode, EnvGrant, Grants, Transport};
+use wasmhub_app::{DirMode, EnvGrant, Grants};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::denials::Denials;
 use crate::sockets::SocketPolicy;
 
 /// A grant that cannot be honoured on this host.
@@ -27,8 +30,10 @@ pub enum GrantError {
 
 /// Builds the WASI context `grants` allow: nothing that is not listed.
 ///
-/// Stdio, clocks and random are not switched off here: a component denied them is
-/// refused before it runs (see [`crate::audit`]), so it never holds those imports.
+/// Sockets can be created whatever the grants, but every connect, send, bind and listen
+/// is checked against the rules, and a denial is reported to the component's
+/// [`Denials`]. Stdio, clocks and random are not switched off here: a component denied
+/// them is refused before it runs (see [`crate::audit`]), so it never holds those imports.
 pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
     let mut b = WasiCtxBuilder::new();
     if grants.inherit_stdio {
@@ -47,6 +52,17 @@ pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
             }
         }
     }
+    if grants.dirs.is_empty()
+        && let Some(root) = no_files_root()
+    {
+        // Paths then reach the host, which denies each one by name (wasmhub-host's files).
+        b.preopened_dir(root, "/", FsPerms::ReadOnly)
+            .map_err(|e| GrantError::MissingDir {
+                host: root.to_owned(),
+                guest: "/".into(),
+                source: e.into(),
+            })?;
+    }
     for dir in &grants.dirs {
         let dir = &dir.value;
         let perms = match dir.mode {
@@ -60,10 +76,48 @@ pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
                 source: e.into(),
             })?;
     }
-    let sockets = SocketPolicy::new(&grants.connect, &grants.bind);
-    b.allow_tcp(sockets.uses(Transport::Tcp))
-        .allow_udp(sockets.uses(Transport::Udp))
+    let sockets =
+        SocketPolicy::new(&grants.connect, &grants.bind).reporting_to(Denials::of(&grants.site));
+    b.allow_tcp(true)
+        .allow_udp(true)
         .allow_ip_name_lookup(grants.needs_name_lookup())
         .socket_addr_check(move |addr, usage| sockets.check(addr, usage));
     Ok(b)
+}
+
+/// An empty directory no one can write, shown at `/` to components granted no files, or
+/// `None` when one cannot be made safely (they then see no directory at all).
+///
+/// It lives at `$TMPDIR/wasmhub-no-files-UID`, mode 0555 and owned by this user; one that
+/// is not (someone else's, writable, or not empty) is not used.
+fn no_files_root() -> Option<&'static Path> {
+    static ROOT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let uid = own_uid();
+        let path = std::env::temp_dir().join(format!("wasmhub-no-files-{uid}"));
+        let made = std::fs::DirBuilder::new().mode(0o555).create(&path);
+        if let Err(e) = made
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            tracing::debug!("cannot make {}: {e}", path.display());
+            return None;
+        }
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        let empty = std::fs::read_dir(&path).ok()?.next().is_none();
+        let safe = meta.is_dir() && meta.uid() == uid && meta.mode() & 0o222 == 0 && empty;
+        if !safe {
+            tracing::warn!(
+                "{} is not an empty read-only directory of this user: components granted no \
+                 files see no directory, and their file access is denied without a report",
+                path.display()
+            );
+        }
+        safe.then_some(path)
+    })
+    .as_deref()
+}
+
+/// This process's user id, read from `/proc/self` (whose owner it is).
+fn own_uid() -> u32 {
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }

@@ -3,11 +3,13 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod denials;
 mod grants;
 mod imports;
 mod sockets;
 
 pub use audit::{Audit, NotGranted, Refusal, grant_rows};
+pub use denials::{DENIABLE, DenialSink, Denials, Denied, report_denials_to};
 pub use grants::{GrantError, wasi_builder};
 pub use imports::{Capability, ImportNeed, classify_import, compact_imports};
 pub use sockets::SocketPolicy;

@@ -8,11 +8,14 @@ use std::sync::Arc;
 use wasmhub_app::{Granted, SocketHost, SocketRule, Transport};
 use wasmtime_wasi::sockets::SocketAddrUse;
 
+use crate::denials::{Denials, Denied};
+
 /// The connect and bind rules of one component, checked against each socket use.
 #[derive(Debug, Clone)]
 pub struct SocketPolicy {
     connect: Arc<[SocketRule]>,
     bind: Arc<[SocketRule]>,
+    denials: Option<Arc<Denials>>,
 }
 
 type Check = Pin<Box<dyn Future<Output = bool> + Send + Sync>>;
@@ -24,42 +27,37 @@ impl SocketPolicy {
         Self {
             connect: values(connect),
             bind: values(bind),
+            denials: None,
         }
     }
 
-    /// Whether any rule lets this transport be used at all.
-    pub fn uses(&self, transport: Transport) -> bool {
-        self.connect
-            .iter()
-            .chain(self.bind.iter())
-            .any(|r| r.transport == transport || r.transport == Transport::Any)
+    /// The same policy, reporting what it denies to `denials`.
+    pub fn reporting_to(self, denials: Arc<Denials>) -> Self {
+        Self {
+            denials: Some(denials),
+            ..self
+        }
     }
 
     /// The check wasmtime-wasi calls before each socket operation.
     pub fn check(&self, addr: SocketAddr, usage: SocketAddrUse) -> Check {
         let (transport, rules, implicit_ok) = match usage {
             SocketAddrUse::TcpConnect => (Transport::Tcp, &self.connect, false),
-            // Binding the wildcard address to port 0 is what connect does implicitly.
-            SocketAddrUse::TcpBind => (
-                Transport::Tcp,
-                &self.bind,
-                self.uses_connect(Transport::Tcp),
-            ),
+            // Binding the wildcard address to port 0 is what connect does implicitly; it
+            // reaches nothing by itself (listening and sending are checked on their own).
+            SocketAddrUse::TcpBind => (Transport::Tcp, &self.bind, true),
             SocketAddrUse::TcpListen => (Transport::Tcp, &self.bind, false),
             // Accepting on a granted listener: the listener is what was granted.
             SocketAddrUse::TcpAccept => return Box::pin(async { true }),
             SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
                 (Transport::Udp, &self.connect, false)
             }
-            SocketAddrUse::UdpBind => (
-                Transport::Udp,
-                &self.bind,
-                self.uses_connect(Transport::Udp),
-            ),
+            SocketAddrUse::UdpBind => (Transport::Udp, &self.bind, true),
         };
         if implicit_ok && addr.ip().is_unspecified() && addr.port() == 0 {
             return Box::pin(async { true });
         }
+        let denials = self.denials.clone();
         let rules: Vec<SocketRule> = rules
             .iter()
             .filter(|r| r.covers(transport, addr.port()))
@@ -75,16 +73,25 @@ impl SocketPolicy {
                     return true;
                 }
             }
-            tracing::warn!(%addr, ?usage, "socket use denied: no socket grant covers it");
+            if let Some(denials) = denials {
+                denials.deny(&denied(addr, usage));
+            }
             false
         })
     }
+}
 
-    fn uses_connect(&self, transport: Transport) -> bool {
-        self.connect
-            .iter()
-            .any(|r| r.transport == transport || r.transport == Transport::Any)
-    }
+/// The denial of `usage` at `addr`, with the rule that would allow it.
+fn denied(addr: SocketAddr, usage: SocketAddrUse) -> Denied {
+    let (verb, scheme, bind) = match usage {
+        SocketAddrUse::TcpConnect => ("connect to", "tcp", false),
+        SocketAddrUse::TcpBind => ("bind", "tcp", true),
+        SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => ("listen on", "tcp", true),
+        SocketAddrUse::UdpSend => ("send to", "udp", false),
+        SocketAddrUse::UdpReceive => ("receive from", "udp", false),
+        SocketAddrUse::UdpBind => ("bind", "udp", true),
+    };
+    Denied::socket(verb, format!("{scheme}://{addr}"), bind)
 }
 
 /// The addresses `name` resolves to now, for rules that name a host.
@@ -127,11 +134,13 @@ mod tests {
         assert!(allowed(&p, "0.0.0.0:0", SocketAddrUse::TcpBind));
         assert!(!allowed(&p, "0.0.0.0:8080", SocketAddrUse::TcpBind));
         assert!(!allowed(&p, "0.0.0.0:0", SocketAddrUse::TcpListen));
+        // An ephemeral wildcard bind reaches nothing: sending is what the rules decide.
+        assert!(allowed(&p, "0.0.0.0:0", SocketAddrUse::UdpBind));
         assert!(
-            !allowed(&p, "0.0.0.0:0", SocketAddrUse::UdpBind),
+            !allowed(&p, "127.0.0.1:5432", SocketAddrUse::UdpSend),
             "no UDP grant"
         );
-        assert!(p.uses(Transport::Tcp) && !p.uses(Transport::Udp));
+        assert!(!allowed(&p, "127.0.0.1:0", SocketAddrUse::UdpBind));
     }
 
     #[test]

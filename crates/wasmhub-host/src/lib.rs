@@ -14,6 +14,7 @@ mod outbound;
 mod run;
 mod signature;
 mod state;
+mod ungranted;
 
 pub use exports::{ExportedFunc, FuncLookupError, exported_funcs, find_func};
 pub use graph::{Driver, Graph, LinkCtx, Resolved, Session};
@@ -28,3 +29,4 @@ pub use outbound::Outbound;
 pub use run::{RunError, run_command};
 pub use signature::{func_signature, type_name, type_text};
 pub use state::{HostState, MeteredStore};
+pub use ungranted::{HasUngranted, Ungranted, link_ungranted};

@@ -2,15 +2,26 @@
 
 use std::sync::Arc;
 
-use wasmhub_app::OutboundRule;
+use wasmhub_app::{Grants, OutboundRule};
+use wasmhub_caps::{Denials, Denied};
 use wasmtime_wasi_http::WasiHttpHooks;
 
 /// Sends outgoing requests only to destinations the component was granted.
 pub struct Outbound {
     /// The granted destinations.
     pub rules: Arc<[OutboundRule]>,
-    /// The component's name, for the denial's log line.
-    pub component: Arc<str>,
+    /// Where a denied request is reported (once per component, then counted).
+    pub denials: Arc<Denials>,
+}
+
+impl Outbound {
+    /// The hook for a component with `grants`, its rules shared as `rules`.
+    pub fn new(rules: Arc<[OutboundRule]>, grants: &Grants) -> Self {
+        Self {
+            rules,
+            denials: Denials::of(&grants.site),
+        }
+    }
 }
 
 impl WasiHttpHooks for Outbound {
@@ -36,12 +47,13 @@ impl WasiHttpHooks for Outbound {
         if self.rules.iter().any(|r| r.allows(&scheme, &host, port)) {
             return wasmtime_wasi_http::default_hooks().send_request(request, options, fut);
         }
-        tracing::warn!(
-            component = %self.component,
-            destination = %format!("{scheme}://{host}:{port}"),
-            "outbound request denied: not granted; add it to outbound = [...] under [component.{}.grant]",
-            self.component
-        );
+        let default_port = if scheme == "http" { 80 } else { 443 };
+        let origin = if uri.port_u16().is_some() || port != default_port {
+            format!("{scheme}://{host}:{port}")
+        } else {
+            format!("{scheme}://{host}")
+        };
+        self.denials.deny(&Denied::outbound(&origin));
         Box::new(async move { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }

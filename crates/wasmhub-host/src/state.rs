@@ -1,9 +1,7 @@
 //! Per-instance host state: the guest's WASI and WASI HTTP contexts, resource table, memory meter.
 
-use std::sync::Arc;
-
 use anyhow::Result;
-use wasmhub_app::{Budget, GrantSite, Grants};
+use wasmhub_app::{Budget, Grants};
 use wasmhub_core::{Exceeded, MemoryMeter, Meter, Usage};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store};
@@ -20,6 +18,7 @@ pub struct HostState {
     hooks: Outbound,
     table: ResourceTable,
     memory: MemoryMeter,
+    ungranted: crate::Ungranted,
     /// The instance's runtime links to other components, when it has any.
     pub links: LinkCtx,
 }
@@ -51,13 +50,15 @@ impl AsMut<LinkCtx> for HostState {
 
 /// The outgoing-HTTP hook for a component with `grants`.
 fn outbound_for(grants: &Grants) -> Outbound {
-    let component = match &grants.site {
-        GrantSite::Manifest { component, .. } => component.as_str(),
-        GrantSite::Flags => "component",
-    };
-    Outbound {
-        rules: grants.outbound.iter().map(|g| g.value.clone()).collect(),
-        component: Arc::from(component),
+    Outbound::new(
+        grants.outbound.iter().map(|g| g.value.clone()).collect(),
+        grants,
+    )
+}
+
+impl crate::HasUngranted for HostState {
+    fn ungranted(&self) -> &crate::Ungranted {
+        &self.ungranted
     }
 }
 
@@ -78,6 +79,7 @@ impl MeteredStore {
             hooks: outbound_for(grants),
             table: ResourceTable::new(),
             memory: MemoryMeter::new(budget.memory),
+            ungranted: crate::Ungranted::of(grants),
             links: LinkCtx::default(),
         };
         let mut store = Store::new(engine, state);

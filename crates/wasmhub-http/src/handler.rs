@@ -357,11 +357,9 @@ pub(crate) fn new_store(
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
         table: wasmtime::component::ResourceTable::new(),
-        hooks: Outbound {
-            rules: served.outbound.clone(),
-            component: served.name.clone(),
-        },
+        hooks: Outbound::new(served.outbound.clone(), &served.grants),
         memory: wasmhub_core::MemoryMeter::new(served.budget.memory),
+        ungranted: wasmhub_host::Ungranted::of(&served.grants),
         links: served
             .links
             .as_ref()

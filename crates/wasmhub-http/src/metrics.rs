@@ -123,7 +123,28 @@ impl Metrics {
             "wasmhub_peak_memory_bytes_max {}",
             get(&self.peak_memory_max)
         );
+        out.push_str("# HELP wasmhub_denied_calls_total Calls a component made to a capability it is not granted.\n# TYPE wasmhub_denied_calls_total counter\n");
+        for d in wasmhub_caps::Denials::all() {
+            for cap in wasmhub_caps::DENIABLE {
+                let _ = writeln!(
+                    out,
+                    "wasmhub_denied_calls_total{{component=\"{}\",capability=\"{}\"}} {}",
+                    d.name(),
+                    denied_label(cap),
+                    d.count(cap)
+                );
+            }
+        }
         out
+    }
+}
+
+/// The metric label of a capability that can be denied at the call.
+fn denied_label(cap: wasmhub_caps::Capability) -> &'static str {
+    match cap {
+        wasmhub_caps::Capability::Files => "files",
+        wasmhub_caps::Capability::Sockets => "sockets",
+        _ => "outbound_http",
     }
 }
 

@@ -65,6 +65,7 @@ pub fn prepare(
         wasmtime_wasi::p3::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     }
+    wasmhub_host::link_ungranted(&mut linker)?;
     let roots: Vec<usize> = (0..app.components.len())
         .filter(|&i| app.components[i].route.is_some())
         .collect();
@@ -120,6 +121,7 @@ pub fn prepare(
         for unused in &audit.unused {
             tracing::warn!(component = %c.name, "{unused}");
         }
+        wasmhub_caps::Denials::of(&c.grants.site).name_as(&c.name);
         let linked = graph.has_links(i).then(|| graph.clone());
         let mut own_linker;
         let linker = match &linked {
@@ -164,11 +166,25 @@ pub fn prepare(
         }
         served.push(Some(one));
     }
-    if served.iter().all(Option::is_none) {
-        bail!(
-            "the app \"{}\" has no routed component: give at least one component a route = \"/...\"",
-            app.name
-        );
-    }
     Ok(PreparedApp { app, served })
+}
+
+impl PreparedApp {
+    /// Whether any component is routed: an app without one is valid (for `check`, `invoke`
+    /// and `compose`) but has nothing to serve.
+    pub fn is_routed(&self) -> bool {
+        self.served.iter().any(Option::is_some)
+    }
+
+    /// Fails unless some component is routed, naming the fix.
+    pub fn ensure_routed(&self) -> Result<()> {
+        if !self.is_routed() {
+            bail!(
+                "the app \"{}\" has no routed component, so there is nothing to serve: give at \
+                 least one component a route = \"/...\"",
+                self.app.name
+            );
+        }
+        Ok(())
+    }
 }

@@ -12,6 +12,8 @@ pub struct ServeState {
     pub table: ResourceTable,
     pub hooks: Outbound,
     pub memory: wasmhub_core::MemoryMeter,
+    /// Where its denied file opens and name lookups are reported.
+    pub ungranted: wasmhub_host::Ungranted,
     pub links: LinkCtx,
     /// Where a WASI 0.3 instance reports how its request ended.
     pub report: Option<std::sync::Arc<crate::p3::Report>>,
@@ -39,5 +41,11 @@ impl WasiHttpView for ServeState {
             table: &mut self.table,
             hooks: &mut self.hooks,
         }
+    }
+}
+
+impl wasmhub_host::HasUngranted for ServeState {
+    fn ungranted(&self) -> &wasmhub_host::Ungranted {
+        &self.ungranted
     }
 }

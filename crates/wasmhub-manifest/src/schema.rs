@@ -52,6 +52,10 @@ impl Manifest {
 pub struct AppSection {
     /// The app's name, for logs and metrics.
     pub name: ComponentName,
+    /// `strict = true` refuses, before running, any component that imports files, sockets
+    /// or outbound HTTP it is not granted (default: such calls are denied while running).
+    #[serde(default)]
+    pub strict: Option<Spanned<bool>>,
 }
 
 /// `[component.NAME]`.
@@ -66,6 +70,9 @@ pub struct ComponentSection {
     /// `wasi = "0.3"` opts into WASI 0.3 (native async); default "0.2".
     #[serde(default)]
     pub wasi: Option<Spanned<crate::WasiVersion>>,
+    /// `strict = true | false` for this component, over `[app]`'s.
+    #[serde(default)]
+    pub strict: Option<Spanned<bool>>,
     /// `[component.NAME.grant]`: what it may touch.
     #[serde(default)]
     pub grant: GrantSection,

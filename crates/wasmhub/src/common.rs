@@ -111,6 +111,34 @@ impl GrantFlags {
     }
 }
 
+/// Whether ungranted capabilities refuse the component before it runs.
+#[derive(Args, Debug, Default)]
+pub struct StrictFlag {
+    /// Refuse, before running, a component that imports files, sockets or outbound HTTP it
+    /// is not granted (as `strict = true` under [app] does). Default: it runs, and each such
+    /// call is denied with a warning naming the grant to add.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl StrictFlag {
+    /// Makes every component of `app` strict when the flag is given.
+    pub fn apply(&self, app: &mut App) {
+        if self.strict {
+            for c in &mut app.components {
+                c.grants.strict = Granted::new(true, Origin::Flag("--strict".into()));
+            }
+        }
+    }
+
+    /// Makes `grants` strict when the flag is given.
+    pub fn apply_to(&self, grants: &mut Grants) {
+        if self.strict {
+            grants.strict = Granted::new(true, Origin::Flag("--strict".into()));
+        }
+    }
+}
+
 /// Which WASI a lone component runs with.
 #[derive(Args, Debug, Default)]
 pub struct WasiFlag {

@@ -9,7 +9,7 @@ use wasmhub_caps::{Audit, Capability, compact_imports, grant_rows};
 use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, new_engine, thousands};
 use wasmtime::Engine;
 
-use crate::common::{CacheFlags, GrantFlags, load_app};
+use crate::common::{CacheFlags, GrantFlags, StrictFlag, load_app};
 
 /// Validate an app manifest (or a component) exactly as `serve` would, without serving.
 ///
@@ -23,6 +23,8 @@ pub struct CheckCommand {
     grants: GrantFlags,
     #[command(flatten)]
     cache: CacheFlags,
+    #[command(flatten)]
+    strict: StrictFlag,
     /// An app manifest (.toml) or a component (.wasm).
     target: PathBuf,
 }
@@ -30,7 +32,8 @@ pub struct CheckCommand {
 impl CheckCommand {
     /// Prints the audit, then fails with the first problem, if any.
     pub fn execute(self) -> Result<i32> {
-        let app = load_app(&self.target, self.grants)?;
+        let mut app = load_app(&self.target, self.grants)?;
+        self.strict.apply(&mut app);
         let engine = new_engine(EngineKind::Serve {
             max_instances: wasmhub_http::ServeOptions::default().max_instances,
             metering: Metering::for_app(&app),
@@ -43,7 +46,15 @@ impl CheckCommand {
         crate::graph::print_links(&engine, cache.as_ref(), &app)?;
         let options = wasmhub_http::ServeOptions::default();
         let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app, &options)?;
-        println!("\nok: app \"{}\" can be served", prepared.app.name);
+        if prepared.is_routed() {
+            println!("\nok: app \"{}\" can be served", prepared.app.name);
+        } else {
+            println!(
+                "\nok: app \"{}\" is valid; it has no routed component, so `serve` would refuse \
+                 it (invoke and compose work)",
+                prepared.app.name
+            );
+        }
         Ok(0)
     }
 }
@@ -112,6 +123,7 @@ fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppCompone
             ""
         }
     );
+    print_capabilities(&audit, c);
     for warning in &audit.unused {
         println!("  warning: {warning}");
     }
@@ -119,6 +131,56 @@ fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppCompone
         println!("  refused: {refusal}");
     }
     Ok(())
+}
+
+/// Each grantable capability in one of three states: granted and imported, imported but
+/// not granted (its calls will be denied, or it is refused in strict mode), granted but not
+/// imported.
+fn print_capabilities(audit: &Audit, c: &AppComponent) {
+    let g = &c.grants;
+    let caps = [
+        (Capability::Env, "env", !g.env.is_empty()),
+        (Capability::Files, "files", !g.dirs.is_empty()),
+        (
+            Capability::Sockets,
+            "sockets",
+            !g.connect.is_empty() || !g.bind.is_empty(),
+        ),
+        (Capability::OutboundHttp, "outbound", !g.outbound.is_empty()),
+    ];
+    let rows: Vec<(String, String, String)> = caps
+        .into_iter()
+        .filter_map(|(cap, name, granted)| {
+            let imported = audit.needs.contains_key(&cap);
+            let (state, detail) = match (imported, granted) {
+                (true, true) => ("granted, imported", String::new()),
+                (false, true) => ("granted, not imported", "the grant has no effect".into()),
+                (false, false) => return None,
+                (true, false) if cap == Capability::Env => (
+                    "imported, not granted",
+                    "the guest sees no variables".into(),
+                ),
+                (true, false) => {
+                    let refused = audit.refusals.iter().any(|r| r.capability == cap);
+                    let detail = if refused {
+                        format!("refused before running (strict, {})", g.strict.origin)
+                    } else {
+                        "calls will be denied".into()
+                    };
+                    ("imported, not granted", detail)
+                }
+            };
+            Some((name.to_owned(), state.to_owned(), detail))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!("  capabilities:");
+    print_table(("capability", "state", ""), &rows);
+    for denied in &audit.denied_at_call {
+        println!("  denied at the call: {}", Audit::will_be_denied(denied));
+    }
 }
 
 fn print_table(head: (&str, &str, &str), rows: &[(String, String, String)]) {

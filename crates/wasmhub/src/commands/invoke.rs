@@ -10,7 +10,7 @@ use wasmtime::component::Val;
 use crate::budget::BudgetFlags;
 use wasmhub_core::{EngineKind, new_engine};
 
-use crate::common::{CacheFlags, GrantFlags, WasiFlag, block_on, load_app};
+use crate::common::{CacheFlags, GrantFlags, StrictFlag, WasiFlag, block_on, load_app};
 
 /// Call an exported function with WAVE arguments and print its result.
 ///
@@ -33,6 +33,8 @@ pub struct InvokeCommand {
     cache: CacheFlags,
     #[command(flatten)]
     wasi: WasiFlag,
+    #[command(flatten)]
+    strict: StrictFlag,
     /// Print the result as JSON instead of WAVE.
     #[arg(long)]
     json: bool,
@@ -48,6 +50,7 @@ pub struct InvokeCommand {
 impl InvokeCommand {
     /// Calls the function and prints its result.
     pub fn execute(mut self) -> Result<i32> {
+        wasmhub_caps::report_denials_to(wasmhub_caps::DenialSink::Stderr);
         if crate::graph::is_manifest(&self.component) {
             return self.execute_in_app();
         }
@@ -65,6 +68,7 @@ impl InvokeCommand {
         let (engine, loaded) = self.cache.load(&self.component, metering)?;
         let argv0 = self.component.display().to_string();
         let mut grants = std::mem::take(&mut self.grants).grants(vec![argv0]);
+        self.strict.apply_to(&mut grants);
         self.budget.restrict(&budget, &mut grants);
         crate::common::warn_unused(&engine, &loaded.component, &grants);
         let done = block_on(wasmhub_host::invoke(
@@ -81,7 +85,8 @@ impl InvokeCommand {
 
     /// Calls a component of an app manifest, with its links.
     fn execute_in_app(mut self) -> Result<i32> {
-        let app = load_app(&self.component, std::mem::take(&mut self.grants))?;
+        let mut app = load_app(&self.component, std::mem::take(&mut self.grants))?;
+        self.strict.apply(&mut app);
         let i = crate::graph::pick(&app, self.name.as_deref(), &self.component)?;
         let flags = self.budget.budget();
         let budget_of = |c: &wasmhub_app::AppComponent| c.budget.overridden_by(&flags);

@@ -6,12 +6,15 @@ use anyhow::Result;
 use clap::Parser;
 
 use crate::budget::BudgetFlags;
-use crate::common::{CacheFlags, GrantFlags, WasiFlag, block_on};
+use crate::common::{CacheFlags, GrantFlags, StrictFlag, WasiFlag, block_on};
 
 /// Run a wasi:cli command component.
 ///
-/// Nothing is granted by default: no environment variables, no files, no network.
-/// stdin, stdout and stderr are the host's. The exit status is the guest's: 0 on success,
+/// Nothing is granted by default: no environment variables, no files, no network. A
+/// component that imports them still runs, and each call it makes to something not granted
+/// is denied (the first of each kind is reported on stderr as `wasmhub: warning:` with the
+/// flag that would allow it); `--strict` refuses it before it runs instead. stdin, stdout
+/// and stderr are the host's. The exit status is the guest's: 0 on success,
 /// 1 when it returns an error (WASI 0.2's `exit` carries only ok/err), or the exact code
 /// when the guest calls `exit-with-code`. Errors of wasmhub itself exit with 2.
 #[derive(Parser)]
@@ -24,6 +27,8 @@ pub struct RunCommand {
     cache: CacheFlags,
     #[command(flatten)]
     wasi: WasiFlag,
+    #[command(flatten)]
+    strict: StrictFlag,
     /// The component (.wasm) to run, then the guest's arguments: everything after the
     /// component goes to the guest, flags included (its argv[0] is the file name).
     #[arg(
@@ -38,6 +43,7 @@ pub struct RunCommand {
 impl RunCommand {
     /// Runs the command and returns its exit status.
     pub fn execute(self) -> Result<i32> {
+        wasmhub_caps::report_denials_to(wasmhub_caps::DenialSink::Stderr);
         let mut rest = self.component_and_args.into_iter();
         let target = PathBuf::from(rest.next().expect("clap requires the component"));
         let component = crate::oci::local(&target)?;
@@ -53,6 +59,7 @@ impl RunCommand {
         });
         let args = std::iter::once(argv0).chain(rest).collect();
         let mut grants = self.grants.grants(args);
+        self.strict.apply_to(&mut grants);
         self.budget.restrict(&budget, &mut grants);
         crate::common::warn_unused(&engine, &loaded.component, &grants);
         let (code, usage) = block_on(wasmhub_host::run_command(

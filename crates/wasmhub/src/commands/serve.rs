@@ -9,7 +9,7 @@ use clap::Parser;
 use wasmhub_core::{EngineKind, Metering, new_engine};
 use wasmhub_http::ServeOptions;
 
-use crate::common::{CacheFlags, GrantFlags, WasiFlag, load_app};
+use crate::common::{CacheFlags, GrantFlags, StrictFlag, WasiFlag, load_app};
 
 /// Serve wasi:http components: one component, or an app manifest (wasmhub.toml).
 ///
@@ -25,6 +25,8 @@ pub struct ServeCommand {
     cache: CacheFlags,
     #[command(flatten)]
     wasi: WasiFlag,
+    #[command(flatten)]
+    strict: StrictFlag,
     /// Address to listen on; port 0 picks a free port (printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -73,6 +75,7 @@ impl ServeCommand {
             ..ServeOptions::default()
         };
         let mut app = load_app(&self.target, self.grants)?;
+        self.strict.apply(&mut app);
         if self.wasi.is_wasi3() {
             if crate::graph::is_manifest(&self.target) {
                 anyhow::bail!(
@@ -88,6 +91,7 @@ impl ServeCommand {
             metering: Metering::for_app(&app),
         })?;
         let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app, &options)?;
+        prepared.ensure_routed()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;

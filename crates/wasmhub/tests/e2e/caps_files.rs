@@ -1,4 +1,5 @@
-//! Files and env: refused before running unless granted, confined while running.
+//! Files and env: denied at the call unless granted (refused before running under
+//! `--strict`), confined while running.
 
 use test_programs_artifacts::{ENV_DUMP, FS_ESCAPE};
 
@@ -17,24 +18,35 @@ fn sandbox(hub: &Hub) -> (std::path::PathBuf, String) {
 }
 
 #[test]
-fn files_are_refused_before_running_unless_granted() {
+fn files_are_denied_at_the_call_unless_granted_and_refused_under_strict() {
     let hub = Hub::new();
+    // A plain Rust std program, no grant flags: it runs, and its file access is denied.
     let r = hub.run(&["run", g(FS_ESCAPE), "read", "/data/note.txt"]);
+    assert_eq!(r.code, 1, "the guest ran and saw the denial: {}", r.stderr);
+    assert!(
+        r.stdout.starts_with("denied read /data/note.txt: "),
+        "{}",
+        r.stdout
+    );
+    golden("denied-files-flags", &hub.normalize(&r.stderr));
+
+    // Strict: refused before it runs, with the grant to add.
+    let r = hub.run(&["run", "--strict", g(FS_ESCAPE), "read", "/data/note.txt"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stdout.is_empty(), "the guest never ran: {}", r.stdout);
     golden("refused-files-flags", &hub.normalize(&r.stderr));
 
+    // Granted: it works, strict or not, and nothing is denied.
     let (_data, grant) = sandbox(&hub);
-    let ok = hub.run(&[
-        "run",
-        "--dir",
-        &grant,
-        g(FS_ESCAPE),
-        "read",
-        "/data/note.txt",
-    ]);
-    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
-    assert_eq!(ok.stdout, "ok read /data/note.txt: granted text\n");
+    for strict in [&[][..], &["--strict"][..]] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(strict);
+        args.extend(["--dir", &grant, g(FS_ESCAPE), "read", "/data/note.txt"]);
+        let ok = hub.run(&args);
+        assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+        assert_eq!(ok.stdout, "ok read /data/note.txt: granted text\n");
+        assert!(!ok.stderr.contains("warning"), "{}", ok.stderr);
+    }
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Outbound HTTP and the audit: refused before serving unless granted, checked per request.
+//! Outbound HTTP and the audit: denied at the call unless granted (refused before serving
+//! under `--strict`), checked per request.
 
 use test_programs_artifacts::{FETCH_HTTP, HELLO_HTTP, MISBEHAVE_HTTP};
 
@@ -18,22 +19,86 @@ fn fetch_app(hub: &Hub, grant: &str) -> String {
 }
 
 #[test]
-fn outbound_is_refused_before_serving_unless_granted() {
+fn outbound_is_denied_at_the_call_unless_granted_and_refused_under_strict() {
     let hub = Hub::new();
     let path = fetch_app(&hub, "");
     let check = hub.run(&["check", &path]);
-    assert_eq!(check.code, 2);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let out = hub.normalize(&check.stdout);
     assert!(
-        check
+        out.contains(
+            "  denied at the call: component \"fetch\" imports wasi:http/outgoing-handler@0.2.12 \
+             but is granted no outbound hosts: calls will be denied; to allow them, add \
+             outbound = [\"https://HOST\"] under [component.fetch.grant] ($TMP/wasmhub.toml:4)"
+        ),
+        "{out}"
+    );
+    let strict = hub.run(&["check", "--strict", &path]);
+    assert_eq!(strict.code, 2, "{}", strict.stdout);
+    assert!(
+        strict
             .stdout
             .contains("  refused: component \"fetch\" imports wasi:http/outgoing-handler"),
         "{}",
-        check.stdout
+        strict.stdout
     );
-    let serve = hub.run(&["serve", "--addr", "127.0.0.1:0", &path]);
+    let serve = hub.run(&["serve", "--strict", "--addr", "127.0.0.1:0", &path]);
     assert_eq!(serve.code, 2, "refused before listening: {}", serve.stdout);
     assert!(!serve.stdout.contains("listening"));
     golden("refused-outbound-manifest", &hub.normalize(&serve.stderr));
+    // `strict = true` under [app] is the same door check.
+    let strict_app = hub.tmp.path().join("strict.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &strict_app,
+        text.replace("name = \"shop\"", "name = \"shop\"\nstrict = true"),
+    )
+    .unwrap();
+    let strict_app = strict_app.to_str().unwrap();
+    let serve = hub.run(&["serve", "--addr", "127.0.0.1:0", strict_app]);
+    assert_eq!(serve.code, 2, "refused before listening: {}", serve.stdout);
+    assert!(
+        serve.stderr.contains("but is granted no outbound hosts"),
+        "{}",
+        serve.stderr
+    );
+
+    // Served without the grant: each outgoing request is denied at the call, the first is
+    // logged with the exact grant, and the metrics count them all.
+    let upstream = Served::start(&hub, &[g(HELLO_HTTP)]);
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = Served::start(&hub, &["--metrics-addr", &metrics.to_string(), &path]);
+    let url = format!("/fetch?url=http://{}/", upstream.addr);
+    for _ in 0..3 {
+        let r = s.get(&url);
+        assert_eq!(r.status, 502);
+        assert!(r.text().contains("HttpRequestDenied"), "{}", r.text());
+    }
+    let warning = format!(
+        "component \"fetch\" tried to send an HTTP request to http://{} but no outbound grant \
+         covers it: the call was denied; to allow it, add outbound = [\"http://{}\"] under \
+         [component.fetch.grant] ({})",
+        upstream.addr,
+        upstream.addr,
+        path.replace(".toml", ".toml:4"),
+    );
+    let log = s.wait_log(&warning);
+    assert_eq!(log.matches(&warning).count(), 1, "one warning: {log}");
+    assert!(
+        !upstream.log().contains("wasmhub::access"),
+        "nothing reached upstream: {}",
+        upstream.log()
+    );
+    let m = super::server::request(metrics, "GET", "/metrics", &[]).text();
+    assert!(
+        m.contains(
+            "wasmhub_denied_calls_total{component=\"fetch\",capability=\"outbound_http\"} 3"
+        ),
+        "{m}"
+    );
 }
 
 #[test]
@@ -70,10 +135,11 @@ fn outbound_only_to_granted_destinations() {
             "{grant}: {}",
             r.text()
         );
-        let log = s.wait_log("outbound request denied");
+        let log = s.wait_log("but no outbound grant covers it");
         assert!(
-            log.contains(&format!("destination=http://127.0.0.1:{port}"))
-                && log.contains("component=fetch"),
+            log.contains(&format!(
+                "component \"fetch\" tried to send an HTTP request to http://127.0.0.1:{port} "
+            )),
             "{log}"
         );
     }

@@ -1,4 +1,5 @@
-//! Sockets: refused before running unless granted; every connect, send, bind and lookup checked.
+//! Sockets: denied at the call unless granted (refused before running under `--strict`);
+//! every connect, send, bind and lookup checked.
 
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
@@ -39,9 +40,30 @@ fn accepted(listener: &TcpListener) -> Option<Vec<u8>> {
 }
 
 #[test]
-fn sockets_are_refused_before_running_unless_granted() {
+fn sockets_are_denied_at_the_call_unless_granted_and_refused_under_strict() {
     let hub = Hub::new();
-    let r = probe(&hub, &[], &["dns", "localhost"]);
+    let open = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = open.local_addr().unwrap().to_string();
+    // A plain Rust std program with no grant flags at all runs; its connect is denied, the
+    // first denial is reported once with the flag to add, and nothing reaches the port.
+    let r = hub.run(&["run", g(NET_PROBE), "tcp", &addr, "tcp", &addr]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.starts_with(&format!("denied tcp {addr}: ")),
+        "{}",
+        r.stdout
+    );
+    let warning = format!(
+        "wasmhub: warning: the component tried to connect to tcp://{addr} but no socket grant \
+         covers it: the call was denied; to allow it, add --connect tcp://{addr}\n"
+    );
+    assert_eq!(r.stderr, warning, "one warning, then counted silently");
+    assert!(
+        accepted(&open).is_none(),
+        "a denied connect never reaches the port"
+    );
+
+    let r = probe(&hub, &["--strict"], &["dns", "localhost"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stdout.is_empty(), "the guest never ran");
     golden("refused-sockets-flags", &hub.normalize(&r.stderr));

@@ -56,15 +56,23 @@ fn js_and_python_greet_answer_like_rust() {
 #[test]
 fn js_and_python_http_handlers_serve_like_rust() {
     let hub = Hub::shared_cache();
-    // The CPython runtime imports files and sockets: refused until granted, like any guest.
-    let refused = hub.run(&["serve", "--addr", "127.0.0.1:0", g(PY_HELLO_HTTP)]);
+    // The CPython runtime imports files and sockets it never uses here: it runs with no
+    // grants (calls would be denied), and only --strict refuses it before serving.
+    let refused = hub.run(&[
+        "serve",
+        "--strict",
+        "--addr",
+        "127.0.0.1:0",
+        g(PY_HELLO_HTTP),
+    ]);
     assert_fails_with(
         &refused,
         "imports wasi:filesystem/{types, preopens}@0.2.9 but is granted no files",
     );
     let mut py = PYTHON_RUNTIME_GRANTS.to_vec();
     py.push(g(PY_HELLO_HTTP));
-    for args in [vec![g(HELLO_HTTP)], vec![g(JS_HELLO_HTTP)], py] {
+    let plain = [g(HELLO_HTTP), g(JS_HELLO_HTTP), g(PY_HELLO_HTTP)].map(|c| vec![c]);
+    for args in plain.into_iter().chain([py]) {
         let s = Served::start(&hub, &args[..]);
         for _ in 0..3 {
             let r = s.get("/hello");
