@@ -177,7 +177,7 @@ fn print_capabilities(audit: &Audit, c: &AppComponent) {
         return;
     }
     println!("  capabilities:");
-    print_table(("capability", "state", ""), &rows);
+    print_table(("capability", "state", "meaning"), &rows);
     for denied in &audit.denied_at_call {
         println!("  denied at the call: {}", Audit::will_be_denied(denied));
     }

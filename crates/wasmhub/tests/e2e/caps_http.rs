@@ -29,7 +29,7 @@ fn outbound_is_denied_at_the_call_unless_granted_and_refused_under_strict() {
         out.contains(
             "  denied at the call: component \"fetch\" imports wasi:http/outgoing-handler@0.2.12 \
              but is granted no outbound hosts: calls will be denied; to allow them, add \
-             outbound = [\"https://HOST\"] under [component.fetch.grant] ($TMP/wasmhub.toml:4)"
+             outbound = [\"https://HOST\"] under [component.fetch.grant] ($TMP/wasmhub.toml:5)"
         ),
         "{out}"
     );
@@ -83,7 +83,7 @@ fn outbound_is_denied_at_the_call_unless_granted_and_refused_under_strict() {
          [component.fetch.grant] ({})",
         upstream.addr,
         upstream.addr,
-        path.replace(".toml", ".toml:4"),
+        path.replace(".toml", ".toml:5"),
     );
     let log = s.wait_log(&warning);
     assert_eq!(log.matches(&warning).count(), 1, "one warning: {log}");

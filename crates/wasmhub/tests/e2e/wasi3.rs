@@ -180,9 +180,22 @@ fn a_manifest_opts_one_component_in() {
         "{}",
         r.stderr
     );
-    // An app with no route has nothing to serve.
+    // An app with no route is valid for check (and invoke, above); only serve refuses it.
+    let r = hub.run(&["check", &path]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "ok: app \"mixed\" is valid; it has no routed component, so `serve` would refuse it"
+        ),
+        "{}",
+        r.stdout
+    );
     let r = hub.run(&["serve", "--addr", "127.0.0.1:0", &path]);
-    assert_fails_with(&r, "has no routed component");
+    assert_fails_with(
+        &r,
+        "the app \"mixed\" has no routed component, so there is nothing to serve: give at least \
+         one component a route = \"/...\"",
+    );
     let bad = manifest(
         &hub,
         &format!(
