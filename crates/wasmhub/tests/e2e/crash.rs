@@ -28,6 +28,29 @@ fn kill_after(hub: &Hub, args: &[&str], delay: Duration) {
     let _ = child.wait();
 }
 
+/// Spawns `wasmhub ARGS` and kills it (SIGKILL) once a compiled entry sits in the cache
+/// under its final name (or after two minutes).
+fn kill_once_written(hub: &Hub, args: &[&str]) {
+    let mut child = hub
+        .cmd()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < until
+        && !walk(&hub.cache_dir()).iter().any(|f| {
+            let name = f.file_name().unwrap().to_string_lossy();
+            name.ends_with(".cwasm") && !name.starts_with(".tmp-")
+        })
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[test]
 fn killed_compiles_never_leave_a_partial_cache_entry() {
     // The complete entry, and how long a cold `invoke` takes to write it.
@@ -46,10 +69,16 @@ fn killed_compiles_never_leave_a_partial_cache_entry() {
     let hub = Hub::new();
     let (mut entries_seen, mut half_written) = (0, 0);
     for i in 0..KILLS {
-        // Kills spread over the whole run, compile and write included.
-        let delay = full.mul_f64(f64::from(i) / f64::from(KILLS) * 1.2);
+        // Kills spread over the whole run, compile and write included; every tenth waits
+        // for the entry to appear first, so both ends are reached however loaded the
+        // machine is (the first kill, at zero, always comes before the entry).
+        let delay = full.mul_f64(f64::from(i) / f64::from(KILLS));
         let _ = std::fs::remove_dir_all(hub.cache_dir());
-        kill_after(&hub, &["invoke", g(BIG), "size()"], delay);
+        if i % 10 == 9 {
+            kill_once_written(&hub, &["invoke", g(BIG), "size()"]);
+        } else {
+            kill_after(&hub, &["invoke", g(BIG), "size()"], delay);
+        }
         for f in walk(&hub.cache_dir()) {
             let name = f.file_name().unwrap().to_string_lossy().into_owned();
             half_written += u32::from(name.starts_with(".tmp-"));
