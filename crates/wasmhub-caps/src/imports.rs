@@ -45,11 +45,14 @@ impl Capability {
         }
     }
 
-    /// How a user grants this on the command line, where a grant is needed.
+    /// How a user grants this on the command line, where a grant is needed (without one,
+    /// calls to it are denied).
     pub fn cli_grant(self) -> Option<&'static str> {
         match self {
             Self::Env => Some("--env NAME or --env NAME=VALUE"),
             Self::Files => Some("--dir HOST::GUEST[:ro]"),
+            Self::Sockets => Some("--connect tcp://HOST:PORT or --bind tcp://HOST:PORT"),
+            Self::OutboundHttp => Some("--outbound https://HOST"),
             _ => None,
         }
     }
