@@ -114,6 +114,9 @@ impl<'a> Session<'a> {
             OciDistributionError::UnauthorizedError { .. }
             | OciDistributionError::AuthenticationFailure(_) => true,
             OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
+            OciDistributionError::RequestError(err) => err
+                .status()
+                .is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403),
             OciDistributionError::RegistryError { envelope, .. } => envelope
                 .errors
                 .iter()
@@ -152,6 +155,11 @@ impl<'a> Session<'a> {
                 expected,
                 actual,
             }) => self.corrupt(&expected, &actual),
+            OciDistributionError::RequestError(ref err) if err.status().is_some() => {
+                let status = err.status().map(|s| s.to_string()).unwrap_or_default();
+                anyhow::Error::new(e)
+                    .context(format!("{r}: registry {} answered {status}", r.registry))
+            }
             e @ OciDistributionError::RequestError(_) => {
                 let hint = if self.plain_http {
                     ""
