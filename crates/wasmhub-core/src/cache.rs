@@ -6,11 +6,21 @@
 //!   start neither reads nor hashes the `.wasm`.
 //!
 //! A missing, stale or corrupt entry is recompiled and replaced; the cache never fails a load.
+//!
+//! Compiled code is trusted code, so the cache is used only when the directory, its
+//! subdirectories and the entries read are owned by the current user and writable by no
+//! one else; otherwise the cache is skipped with a warning (see [`trusted`]).
+//!
+//! A writer holds an exclusive `flock` on its temp file until it is renamed into place; a
+//! temp file whose lock can be taken belongs to a writer that is gone (killed mid-write),
+//! whatever PID namespace or host it ran in, and is removed.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Once, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -80,11 +90,38 @@ impl CompileCache {
         Some(hex::encode(h.finalize()))
     }
 
+    /// Whether the cache directory and `engine`'s directory in it may be used (a warning is
+    /// printed once when they may not).
+    fn usable(&self, dir: &Path) -> bool {
+        for d in [self.dir.as_path(), dir, &dir.join("by-file")] {
+            match trusted(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    static WARNED: Once = Once::new();
+                    WARNED.call_once(|| {
+                        eprintln!(
+                            "warning: not using the compile cache {}: {e}; compiling without it (make it yours and private: `chmod go-w` it, or set WASMHUB_CACHE_DIR to a directory of your own)",
+                            self.dir.display()
+                        );
+                    });
+                    tracing::warn!(cache = %self.dir.display(), "compile cache not used: {e}");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// Maps the compiled code for `path` if the file is unchanged since it was cached.
     pub(crate) fn lookup(&self, engine: &Engine, path: &Path) -> Option<Loaded> {
         let dir = self.engine_dir(engine);
+        if !self.usable(&dir) {
+            return None;
+        }
         let key = Self::file_key(path)?;
-        let digest = std::fs::read_to_string(dir.join("by-file").join(key)).ok()?;
+        let digest = read_trusted(&dir.join("by-file").join(key))?;
+        let digest = String::from_utf8(digest).ok()?;
         if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
@@ -99,10 +136,13 @@ impl CompileCache {
     }
 
     fn map(engine: &Engine, cwasm: &Path) -> Option<Component> {
+        trusted(cwasm).ok()?;
         // SAFETY: entries are written only by this cache (atomically, via rename) from
         // `Component::serialize` of the same engine configuration, which the directory name
-        // encodes; Wasmtime re-checks the header, version and configuration on load and
-        // rejects truncated or foreign files, which we then recompile.
+        // encodes; the directories and the entry are the current user's and writable by no
+        // one else (checked above and by `usable`); Wasmtime re-checks the header, version
+        // and configuration on load and rejects truncated or foreign files, which we then
+        // recompile.
         unsafe { Component::deserialize_file(engine, cwasm) }.ok()
     }
 
@@ -117,6 +157,14 @@ impl CompileCache {
         let dir = self.engine_dir(engine);
         let digest = sha256_hex(bytes);
         let cwasm = dir.join(format!("{digest}.cwasm"));
+        if !self.usable(&dir) {
+            return Ok(Loaded {
+                component: compile(bytes)?,
+                digest,
+                outcome: CacheOutcome::Disabled,
+                size: bytes.len() as u64,
+            });
+        }
         remove_dead_temps(&dir);
         let (component, outcome) = match Self::map(engine, &cwasm) {
             Some(c) => (c, CacheOutcome::Hit),
@@ -146,39 +194,127 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Removes the temporary files of writers that were killed before renaming them
-/// (`.tmp-PID-NAME`, where no process PID runs any more), here and in `by-file/`.
+/// Whether `path` (followed if a symlink) is owned by the current user and writable by no
+/// one else; the error says which of the two fails.
+fn trusted(path: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    check_owner_and_mode(path, &meta)
+}
+
+fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+    let me = effective_uid()?;
+    if meta.uid() != me {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is owned by uid {}, not by the current user (uid {me})",
+                path.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is writable by other users (mode {:o})",
+                path.display(),
+                meta.mode() & 0o7777
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The file's bytes if it is [`trusted`] (checked on the open file, not the name).
+fn read_trusted(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    check_owner_and_mode(path, &f.metadata().ok()?).ok()?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// The process's effective user id, from `/proc/self/status` (the core crate has no libc).
+fn effective_uid() -> std::io::Result<u32> {
+    static UID: OnceLock<Option<u32>> = OnceLock::new();
+    let uid = UID.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        line.split_whitespace().nth(2)?.parse().ok()
+    });
+    uid.ok_or_else(|| std::io::Error::other("cannot tell the current user (no /proc/self/status)"))
+}
+
+/// Removes the temporary files (`.tmp-*`) of writers that are gone, here and in `by-file/`:
+/// a writer holds an exclusive lock on its temp file until the rename, so a file whose lock
+/// can be taken now has no writer. (A writer that has just created its file and not yet
+/// locked it can lose it here; its rename then fails, which only skips that cache write.)
 fn remove_dead_temps(dir: &Path) {
     for d in [dir.to_owned(), dir.join("by-file")] {
         for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let name = entry.file_name();
-            let dead = name
-                .to_string_lossy()
-                .strip_prefix(".tmp-")
-                .and_then(|rest| rest.split_once('-'))
-                .and_then(|(pid, _)| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-            if dead {
+            if !entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                continue;
+            }
+            let Ok(file) = std::fs::File::open(entry.path()) else {
+                continue;
+            };
+            if file.try_lock().is_ok() {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
     }
 }
 
-/// Writes `bytes` to a temporary file beside `dest`, then renames it into place.
+/// The name prefix of temp files.
+const TMP_PREFIX: &str = ".tmp-";
+
+/// Creates `path` and any missing parents, writable by the owner only (whatever the umask).
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+}
+
+/// Writes `bytes` to a temporary file beside `dest` (locked while written), then renames it
+/// into place.
 fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let parent = dest.parent().expect("cache paths have a parent");
-    std::fs::create_dir_all(parent)?;
-    let tmp = parent.join(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        dest.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_data()?;
+    create_private_dir(parent)?;
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let (tmp, mut f) = loop {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        let tmp = parent.join(format!(
+            "{TMP_PREFIX}{}-{nanos:x}-{}-{name}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let written = f
+        .lock()
+        .and_then(|()| f.write_all(bytes))
+        .and_then(|()| f.sync_data())
+        .and_then(|()| std::fs::rename(&tmp, dest));
     drop(f);
-    std::fs::rename(&tmp, dest).inspect_err(|_| {
+    written.inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
 }
@@ -192,5 +328,136 @@ impl Hasher for Sha256Hasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+    use super::*;
+
+    /// A scratch directory, removed on drop (the core crate has no tempfile).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "wasmhub-core-{name}-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ));
+            std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The smallest component: the header alone.
+    const EMPTY: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    fn load(cache: &CompileCache, engine: &Engine, path: &Path) -> CacheOutcome {
+        if let Some(hit) = cache.lookup(engine, path) {
+            return hit.outcome;
+        }
+        cache
+            .compile_and_store(engine, path, EMPTY, |b| {
+                Ok(Component::from_binary(engine, b).unwrap())
+            })
+            .unwrap()
+            .outcome
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn a_cache_others_can_write_is_not_used() {
+        let dir = Scratch::new("untrusted");
+        let engine = Engine::default();
+        let wasm = dir.path().join("c.wasm");
+        std::fs::write(&wasm, EMPTY).unwrap();
+        let cache = CompileCache::new(dir.path().join("cache"));
+        assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Miss);
+        assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Hit);
+        let engine_dir = cache.engine_dir(&engine);
+        // Group- or world-writable, at any level: compiled without the cache.
+        for d in [
+            cache.dir.clone(),
+            engine_dir.clone(),
+            engine_dir.join("by-file"),
+        ] {
+            for mode in [0o777, 0o775] {
+                chmod(&d, mode);
+                assert_eq!(
+                    load(&cache, &engine, &wasm),
+                    CacheOutcome::Disabled,
+                    "{} at {mode:o}",
+                    d.display()
+                );
+                chmod(&d, 0o755);
+            }
+        }
+        assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Hit);
+        // An entry others could have written is not mapped; it is compiled and replaced.
+        let cwasm = engine_dir.join(format!("{}.cwasm", sha256_hex(EMPTY)));
+        chmod(&cwasm, 0o666);
+        assert!(cache.lookup(&engine, &wasm).is_none());
+        assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Miss);
+        assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Hit);
+    }
+
+    #[test]
+    fn a_cache_of_another_user_is_not_used() {
+        if effective_uid().unwrap() != 0 {
+            // Only root can give a directory away; the mode test covers the check otherwise.
+            return;
+        }
+        let dir = Scratch::new("owner");
+        let engine = Engine::default();
+        let wasm = dir.path().join("c.wasm");
+        std::fs::write(&wasm, EMPTY).unwrap();
+        let cache = CompileCache::new(dir.path().join("cache"));
+        assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Miss);
+        std::os::unix::fs::chown(&cache.dir, Some(65534), None).unwrap();
+        assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Disabled);
+        let e = trusted(&cache.dir).unwrap_err().to_string();
+        assert!(
+            e.contains("is owned by uid 65534, not by the current user"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn temp_files_are_removed_only_when_no_writer_holds_them() {
+        let dir = Scratch::new("temps");
+        // A writer in another PID namespace: its pid means nothing here; it holds the lock.
+        let live = dir.path().join(".tmp-999999999-1-a.cwasm");
+        let writer = std::fs::File::create(&live).unwrap();
+        writer.lock().unwrap();
+        // A dead writer whose pid happens to be a live process here (ours).
+        let dead = dir
+            .path()
+            .join(format!(".tmp-{}-2-b.cwasm", std::process::id()));
+        std::fs::write(&dead, b"half").unwrap();
+        remove_dead_temps(dir.path());
+        assert!(live.exists(), "a live writer's temp file was removed");
+        assert!(!dead.exists(), "a dead writer's temp file was kept");
+        drop(writer);
+        remove_dead_temps(dir.path());
+        assert!(!live.exists());
     }
 }

@@ -15,4 +15,4 @@ pub use auth::Credentials;
 pub use digest::Digest;
 pub use reference::Reference;
 pub use registry::{Options, Pulled, Pushed, install_crypto, pull, push, resolve, stored};
-pub use store::{Collected, Entry, Store};
+pub use store::{Collected, Entry, Store, Writer};

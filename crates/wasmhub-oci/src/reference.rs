@@ -40,12 +40,10 @@ impl Reference {
         let (registry, path) = rest
             .split_once('/')
             .ok_or_else(|| bad("names no registry"))?;
-        if registry.is_empty()
-            || !registry
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        {
-            return Err(bad("has no valid registry host"));
+        if !is_registry_host(registry) {
+            return Err(bad(
+                "has no valid registry host (a host name or IP address, then an optional :PORT)",
+            ));
         }
         // A tag follows the last `:` of the path (a registry port is before the first `/`).
         let (repository, tag) = match path.rsplit_once(':') {
@@ -121,6 +119,33 @@ impl Reference {
     }
 }
 
+/// Whether `text` is `HOST[:PORT]`: DNS labels (letters, digits, inner `-`) joined by single
+/// dots, or a bracketed IPv6 address. Nothing else passes, so `.`, `..` and other names that
+/// would step outside `refs/` in the content store are refused here.
+fn is_registry_host(text: &str) -> bool {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) if !h.starts_with('[') || h.ends_with(']') => (h, Some(p)),
+        _ => (text, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.registry, self.repository)?;
@@ -168,5 +193,76 @@ mod tests {
         assert!(e("r.io/acme/cart@sha256:12").contains("bad digest"));
         assert!(e("https://r.io/a:1").contains("scheme other than oci://"));
         assert!(e("r.io/a:").contains("invalid tag"));
+    }
+
+    #[test]
+    fn registries_that_are_not_hosts_are_refused() {
+        for bad in [
+            "../acme/cart:1.0.0",
+            "./acme/cart:1.0.0",
+            "oci://../acme/cart:1.0.0",
+            "..:5000/acme/cart:1.0.0",
+            ".../acme/cart:1.0.0",
+            ".r.io/acme/cart:1.0.0",
+            "r.io./acme/cart:1.0.0",
+            "r..io/acme/cart:1.0.0",
+            "-r.io/acme/cart:1.0.0",
+            "r.io:/acme/cart:1.0.0",
+            "r.io:port/acme/cart:1.0.0",
+            "[::1/acme/cart:1.0.0",
+            "[nope]:5000/acme/cart:1.0.0",
+            ":5000/acme/cart:1.0.0",
+        ] {
+            let e = Reference::parse(bad).unwrap_err();
+            assert!(e.contains("has no valid registry host"), "{bad}: {e}");
+        }
+        for good in [
+            "localhost/a:1",
+            "localhost:5000/a:1",
+            "127.0.0.1:5000/a:1",
+            "[::1]:5000/a:1",
+            "[::1]/a:1",
+            "ghcr.io/acme/cart:1",
+            "my-registry.example.com:443/a/b:1",
+        ] {
+            Reference::parse(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+    }
+
+    /// What the content store relies on (the `oci_reference` fuzz target's inputs hold it
+    /// too): every parsed reference's registry and repository parts are plain path
+    /// components, never `.`, `..`, empty or containing a separator.
+    #[test]
+    fn parsed_names_are_plain_path_components() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/corpus/oci_reference");
+        let mut inputs: Vec<String> = std::fs::read_dir(corpus)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect();
+        for registry in [
+            "..", ".", "a", "a.b", "[::1]", "a:1", "..:1", "%2e%2e", "a/..",
+        ] {
+            for repo in ["..", ".", "x", "x/..", "../x", "x/./y", "x//y"] {
+                inputs.push(format!("{registry}/{repo}:1.0.0"));
+            }
+        }
+        for text in &inputs {
+            let Ok(r) = Reference::parse(text.trim()) else {
+                continue;
+            };
+            for part in std::iter::once(r.registry.as_str()).chain(r.repository.split('/')) {
+                let mut components = std::path::Path::new(part).components();
+                assert!(
+                    matches!(
+                        (components.next(), components.next()),
+                        (Some(std::path::Component::Normal(_)), None)
+                    ),
+                    "{text:?} gives path part {part:?}"
+                );
+            }
+        }
     }
 }

@@ -14,11 +14,11 @@ use oci_client::secrets::RegistryAuth;
 use oci_wasm::WASM_MANIFEST_MEDIA_TYPE;
 
 use crate::auth::{self, Credentials};
-use crate::digest::Digest;
+use crate::digest::{Digest, Hashing};
 use crate::layout;
 use crate::progress::{Progress, human};
 use crate::reference::Reference;
-use crate::store::Store;
+use crate::store::{MAX_CONFIG, MAX_MANIFEST, Store, Writer};
 
 /// How to talk to registries.
 #[derive(Debug, Clone, Default)]
@@ -114,6 +114,9 @@ impl<'a> Session<'a> {
             OciDistributionError::UnauthorizedError { .. }
             | OciDistributionError::AuthenticationFailure(_) => true,
             OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
+            OciDistributionError::RequestError(err) => err
+                .status()
+                .is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403),
             OciDistributionError::RegistryError { envelope, .. } => envelope
                 .errors
                 .iter()
@@ -152,15 +155,20 @@ impl<'a> Session<'a> {
                 expected,
                 actual,
             }) => self.corrupt(&expected, &actual),
-            OciDistributionError::RequestError(err) => {
-                let hint = if self.plain_http {
-                    String::new()
-                } else {
-                    " (wasmhub speaks HTTPS to registries off this machine; plain HTTP only with --insecure)".to_owned()
-                };
-                anyhow!("cannot reach registry {}: {err}{hint}", r.registry)
+            OciDistributionError::RequestError(ref err) if err.status().is_some() => {
+                let status = err.status().map(|s| s.to_string()).unwrap_or_default();
+                anyhow::Error::new(e)
+                    .context(format!("{r}: registry {} answered {status}", r.registry))
             }
-            other => anyhow!("{r}: {other}"),
+            e @ OciDistributionError::RequestError(_) => {
+                let hint = if self.plain_http {
+                    ""
+                } else {
+                    " (wasmhub speaks HTTPS to registries off this machine; plain HTTP only with --insecure)"
+                };
+                anyhow::Error::new(e).context(format!("cannot reach registry {}{hint}", r.registry))
+            }
+            other => anyhow::Error::new(other).context(format!("{r}: the registry request failed")),
         }
     }
 
@@ -172,57 +180,116 @@ impl<'a> Session<'a> {
         )
     }
 
-    /// Streams blob `desc` into the store; returns the bytes fetched and where it landed.
-    async fn fetch(
+    /// The size `desc` declares; an error for a negative one.
+    fn declared(&self, desc: &OciDescriptor) -> Result<u64> {
+        u64::try_from(desc.size).map_err(|_| {
+            anyhow!(
+                "{}: the manifest declares blob {} with a negative size ({}); the artifact is malformed, nothing was stored",
+                self.reference,
+                desc.digest,
+                desc.size
+            )
+        })
+    }
+
+    /// Streams blob `desc` into `sink`, refusing more bytes than the manifest declares (the
+    /// stream is cut as soon as the next chunk would pass it); returns the bytes received.
+    async fn download(
         &self,
-        store: &Store,
         desc: &OciDescriptor,
-        label: Option<&str>,
-        progress: bool,
-    ) -> Result<(u64, PathBuf)> {
-        let expected =
-            Digest::parse(&desc.digest).map_err(|e| anyhow!("{}: {e}", self.reference))?;
-        let mut incoming = store.incoming(&expected)?;
-        let mut bar =
-            label.map(|l| Progress::new(l, u64::try_from(desc.size).unwrap_or(0), progress));
+        sink: &mut impl Write,
+        mut bar: Option<&mut Progress>,
+    ) -> Result<u64> {
+        let declared = self.declared(desc)?;
         let mut stream = self
             .client
             .pull_blob_stream(&self.target, desc)
             .await
             .map_err(|e| self.explain(e))?
             .stream;
+        let mut received: u64 = 0;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|io| {
                 match io.get_ref().and_then(|e| e.downcast_ref::<DigestError>()) {
                     Some(DigestError::VerificationError { expected, actual }) => {
                         self.corrupt(expected, actual)
                     }
-                    _ => anyhow!(
-                        "{}: the download of {expected} broke off: {io}",
-                        self.reference
-                    ),
+                    _ => anyhow::Error::new(io).context(format!(
+                        "{}: the download of {} broke off; nothing was stored",
+                        self.reference, desc.digest
+                    )),
                 }
             })?;
-            incoming.write_all(&chunk)?;
-            if let Some(bar) = bar.as_mut() {
+            received += chunk.len() as u64;
+            if received > declared {
+                bail!(
+                    "{}: the registry sent more than the {declared} bytes the manifest declares for blob {} ({received} bytes had arrived when the download was stopped); nothing was stored",
+                    self.reference,
+                    desc.digest
+                );
+            }
+            sink.write_all(&chunk).with_context(|| {
+                format!("{}: cannot store blob {}", self.reference, desc.digest)
+            })?;
+            if let Some(bar) = bar.as_deref_mut() {
                 bar.add(chunk.len() as u64);
             }
         }
-        if let Some(bar) = bar {
-            bar.finish();
+        if received != declared {
+            bail!(
+                "{}: the registry sent {received} bytes for blob {}, the manifest declares {declared}; nothing was stored",
+                self.reference,
+                desc.digest
+            );
         }
-        let n = incoming.len();
+        Ok(received)
+    }
+
+    /// The config blob `desc`, fetched into memory (at most [`MAX_CONFIG`] bytes) and checked
+    /// against its digest.
+    async fn fetch_config(&self, desc: &OciDescriptor, expected: &Digest) -> Result<Vec<u8>> {
+        let declared = self.declared(desc)?;
+        if declared > MAX_CONFIG {
+            bail!(
+                "{}: the manifest declares config {} of {declared} bytes, more than the {MAX_CONFIG} a Wasm config may have; nothing was fetched",
+                self.reference,
+                desc.digest
+            );
+        }
+        let mut sink = Hashing::new(Vec::new());
+        self.download(desc, &mut sink, None).await?;
+        let (bytes, actual) = sink.finish();
+        if &actual != expected {
+            return Err(self.corrupt(&expected.to_string(), &actual.to_string()));
+        }
+        Ok(bytes)
+    }
+
+    /// Streams blob `desc` into the store; returns the bytes fetched and where it landed.
+    async fn fetch(
+        &self,
+        writer: &Writer<'_>,
+        desc: &OciDescriptor,
+        expected: &Digest,
+        label: &str,
+        progress: bool,
+    ) -> Result<(u64, PathBuf)> {
+        let mut incoming = writer.incoming(expected)?;
+        let mut bar = Progress::new(label, self.declared(desc)?, progress);
+        let n = self.download(desc, &mut incoming, Some(&mut bar)).await?;
+        bar.finish();
         let path = incoming
             .commit()
-            .map_err(|e| anyhow!("{}: {e}; nothing was stored", self.reference))?;
+            .with_context(|| format!("{}: nothing was stored", self.reference))?;
         Ok((n, path))
     }
 }
 
 /// Fetches `reference`'s manifest (one request) and whatever blobs the store lacks, checks
-/// every digest, and records the reference.
+/// every digest and size, and records the reference. Blobs are written under the store's
+/// lock (see [`crate::store::writer`]) so a concurrent `gc` cannot remove them before the
+/// reference exists; a pull that fails stores nothing.
 pub async fn pull(store: &Store, reference: &Reference, opts: &Options) -> Result<Pulled> {
-    store.remove_dead_temps();
     let s = Session::new(reference, opts)?;
     let accepted = [
         WASM_MANIFEST_MEDIA_TYPE,
@@ -248,15 +315,15 @@ pub async fn pull(store: &Store, reference: &Reference, opts: &Options) -> Resul
         );
     }
     let (manifest, layer) = layout::check(reference, &bytes)?;
+    let writer = store.writer()?;
     let mut fetched = 0;
     let config = Digest::parse(&manifest.config.digest).map_err(anyhow::Error::msg)?;
-    let config_bytes = match store.read(&config)? {
+    let config_bytes = match store.read(&config, MAX_CONFIG)? {
         Some(bytes) => bytes,
         None => {
-            fetched += s.fetch(store, &manifest.config, None, false).await?.0;
-            store.read(&config)?.with_context(|| {
-                format!("{reference}: config {config} is missing from the store")
-            })?
+            let bytes = s.fetch_config(&manifest.config, &config).await?;
+            fetched += bytes.len() as u64;
+            bytes
         }
     };
     layout::check_config(reference, &config_bytes, &layer.digest)?;
@@ -265,13 +332,16 @@ pub async fn pull(store: &Store, reference: &Reference, opts: &Options) -> Resul
         Some(path) => path,
         None => {
             let label = format!("pulling {}", reference.repository);
-            let (n, path) = s.fetch(store, &layer, Some(&label), opts.progress).await?;
+            let (n, path) = s
+                .fetch(&writer, &layer, &component, &label, opts.progress)
+                .await?;
             fetched += n;
             path
         }
     };
-    store.put(&bytes)?;
-    store.set_ref(reference, &manifest_digest)?;
+    writer.put(&config_bytes)?;
+    writer.put(&bytes)?;
+    writer.set_ref(reference, &manifest_digest)?;
     Ok(Pulled {
         manifest: manifest_digest,
         component,
@@ -286,7 +356,7 @@ pub fn stored(store: &Store, reference: &Reference) -> Result<Option<PathBuf>> {
     let Some(manifest) = store.get_ref(reference)? else {
         return Ok(None);
     };
-    let Some(bytes) = store.read(&manifest)? else {
+    let Some(bytes) = store.read(&manifest, MAX_MANIFEST)? else {
         return Ok(None);
     };
     let Ok((component, _)) = layout::component_layer(&bytes) else {
@@ -357,12 +427,18 @@ pub async fn push(
     let mut uploaded = 0;
     let layer_digest = Digest::of(&artifact.layer.data);
     let config_digest = Digest::of(&artifact.config.data);
+    // A registry that cannot say whether it has a blob is failing: an error, not "absent".
     let exists = |d: &Digest| {
         let d = d.to_string();
         let s = &s;
-        async move { s.client.blob_exists(&s.target, &d).await.unwrap_or(false) }
+        async move {
+            s.client.blob_exists(&s.target, &d).await.map_err(|e| {
+                s.explain(e)
+                    .context(format!("cannot ask the registry whether it holds blob {d}"))
+            })
+        }
     };
-    if !exists(&layer_digest).await {
+    if !exists(&layer_digest).await? {
         let data = artifact.layer.data.clone();
         let bar = RefCell::new(Progress::new(
             format!("pushing {}", reference.repository),
@@ -384,7 +460,7 @@ pub async fn push(
         bar.into_inner().finish();
         uploaded += data.len() as u64;
     }
-    if !exists(&config_digest).await {
+    if !exists(&config_digest).await? {
         s.client
             .push_blob(
                 &s.target,
@@ -403,10 +479,12 @@ pub async fn push(
         )
         .await
         .map_err(|e| s.explain(e))?;
-    let manifest = store.put(&artifact.manifest_bytes)?;
-    store.put(&artifact.layer.data)?;
-    store.put(&artifact.config.data)?;
-    store.set_ref(reference, &manifest)?;
+    let writer = store.writer()?;
+    let manifest = writer.put(&artifact.manifest_bytes)?;
+    writer.put(&artifact.layer.data)?;
+    writer.put(&artifact.config.data)?;
+    writer.set_ref(reference, &manifest)?;
+    drop(writer);
     tracing::debug!(
         "pushed {reference}@{manifest}, {} uploaded",
         human(uploaded)

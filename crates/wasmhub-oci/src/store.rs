@@ -2,21 +2,30 @@
 //!
 //! Layout under the root: `blobs/sha256/<hex>` (manifests, configs, components),
 //! `refs/<registry>/<repository>/tag:<tag>` and `.../digest:<hex>` (each holds a manifest
-//! digest), and `tmp/` for downloads in progress. Every file appears by rename, so a reader
-//! never sees a partial one; a blob is checked against its name when read.
+//! digest), `tmp/` for downloads in progress and `lock`, which writers hold shared and `gc`
+//! exclusive ([`writer`] says why). Every file appears by rename, so a reader never sees a
+//! partial one; a blob is checked against its name when read.
+
+mod gc;
+pub mod writer;
 
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::digest::{Digest, Hashing};
 use crate::reference::Reference;
 
-/// Temp files older than this are left-overs of a killed process; `gc` removes them.
-const STALE_TMP: Duration = Duration::from_secs(3600);
+pub use gc::{Collected, Unreadable};
+pub use writer::{Incoming, Mismatch, Writer};
+
+/// The largest manifest the store reads (the OCI distribution spec's 4 MiB).
+pub const MAX_MANIFEST: u64 = 4 << 20;
+
+/// The largest config blob a pull accepts or the store reads.
+pub const MAX_CONFIG: u64 = 4 << 20;
 
 /// A content store rooted at a directory.
 #[derive(Debug, Clone)]
@@ -35,15 +44,14 @@ pub struct Entry {
     pub component: Option<(Digest, u64)>,
 }
 
-/// What `gc` removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Collected {
-    /// Blobs no reference reaches.
-    pub blobs: usize,
-    /// Left-over temp files.
-    pub temps: usize,
-    /// Bytes freed.
-    pub bytes: u64,
+/// A blob larger than its reader accepts.
+#[derive(Debug, thiserror::Error)]
+#[error("content store blob {path} holds more than {limit} bytes, the most accepted here")]
+pub struct TooLarge {
+    /// The blob's file.
+    pub path: PathBuf,
+    /// The most accepted.
+    pub limit: u64,
 }
 
 impl Store {
@@ -97,14 +105,22 @@ impl Store {
         Ok(self.intact(digest, &actual).then_some(path))
     }
 
-    /// Blob `digest`'s bytes, read once and checked.
-    pub fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>> {
+    /// Blob `digest`'s bytes, read once and checked: the bytes returned are the bytes
+    /// hashed. A blob of more than `limit` bytes is an error ([`TooLarge`]), read no further.
+    pub fn read(&self, digest: &Digest, limit: u64) -> Result<Option<Vec<u8>>> {
         let path = self.blob_path(digest);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
+        let mut bytes = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if bytes.len() as u64 > limit {
+            return Err(TooLarge { path, limit }.into());
+        }
         Ok(self.intact(digest, &Digest::of(&bytes)).then_some(bytes))
     }
 
@@ -120,82 +136,51 @@ impl Store {
         false
     }
 
-    /// Starts writing a blob that must hash to `expected`; nothing is visible until
-    /// [`Incoming::commit`].
-    pub fn incoming(&self, expected: &Digest) -> Result<Incoming> {
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!("{}-{}.", std::process::id(), expected.short()))
-            .tempfile_in(self.root.join("tmp"))
-            .context("cannot create a temp file in the content store")?;
-        Ok(Incoming {
-            writer: Hashing::new(tmp),
-            expected: expected.clone(),
-            dest: self.blob_path(expected),
-        })
-    }
-
-    /// Stores `bytes` as a blob and returns its digest.
-    pub fn put(&self, bytes: &[u8]) -> Result<Digest> {
-        let digest = Digest::of(bytes);
-        if self.verified(&digest)?.is_none() {
-            let mut incoming = self.incoming(&digest)?;
-            incoming.write_all(bytes)?;
-            incoming
-                .commit()
-                .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-        }
-        Ok(digest)
-    }
-
-    fn ref_path(&self, r: &Reference) -> PathBuf {
-        let mut p = self.root.join("refs").join(&r.registry);
-        for part in r.repository.split('/') {
+    /// The file recording `r`; an error if a part of `r` would not be a plain file name
+    /// under `refs/` (`..`, `.`, a separator).
+    fn ref_path(&self, r: &Reference) -> Result<PathBuf> {
+        let mut p = self.root.join("refs");
+        for part in std::iter::once(r.registry.as_str()).chain(r.repository.split('/')) {
+            let mut parts = Path::new(part).components();
+            if !matches!(
+                (parts.next(), parts.next()),
+                (Some(Component::Normal(_)), None)
+            ) {
+                bail!(
+                    "reference {r} has a registry or repository part {part:?} that is not a plain name; give REGISTRY/REPOSITORY:TAG with a host name as the registry"
+                );
+            }
             p.push(part);
         }
-        match (&r.digest, &r.tag) {
+        Ok(match (&r.digest, &r.tag) {
             (Some(d), _) => p.join(format!("digest:{}", d.hex())),
             (None, Some(t)) => p.join(format!("tag:{t}")),
             (None, None) => p.join("tag:"),
-        }
-    }
-
-    /// Records that `reference` resolves to manifest `digest` (and so does the reference
-    /// by that digest).
-    pub fn set_ref(&self, reference: &Reference, digest: &Digest) -> Result<()> {
-        let mut targets = vec![reference.at(digest)];
-        if reference.tag.is_some() {
-            targets.push(Reference {
-                digest: None,
-                ..reference.clone()
-            });
-        }
-        for r in targets {
-            let path = self.ref_path(&r);
-            let dir = path.parent().unwrap_or(&self.root);
-            fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::Builder::new()
-                .prefix(&format!("{}-ref.", std::process::id()))
-                .tempfile_in(self.root.join("tmp"))?;
-            tmp.write_all(digest.to_string().as_bytes())?;
-            tmp.persist(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        Ok(())
+        })
     }
 
     /// The manifest digest `reference` resolved to when last pulled or pushed.
     pub fn get_ref(&self, reference: &Reference) -> Result<Option<Digest>> {
-        let path = self.ref_path(reference);
-        match fs::read_to_string(&path) {
-            Ok(text) => Digest::parse(text.trim())
-                .map(Some)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+        let path = self.ref_path(reference)?;
+        match fs::metadata(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+            _ => self.ref_file(&path).map(Some),
         }
     }
 
-    /// Every reference the store holds, sorted.
+    /// The manifest digest a reference file holds.
+    fn ref_file(&self, path: &Path) -> Result<Digest> {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Digest::parse(text.trim()).map_err(|e| {
+            anyhow::anyhow!(
+                "{} does not hold a manifest digest ({e}); pull the reference again",
+                path.display()
+            )
+        })
+    }
+
+    /// Every reference the store holds, sorted (unreadable reference files are skipped).
     pub fn list(&self) -> Result<Vec<Entry>> {
         let mut entries = Vec::new();
         let refs = self.root.join("refs");
@@ -208,7 +193,7 @@ impl Store {
             let [registry, repo @ .., last] = parts.as_slice() else {
                 continue;
             };
-            let Ok(Some(manifest)) = self.get_ref_file(&file) else {
+            let Ok(manifest) = self.ref_file(&file) else {
                 continue;
             };
             let (tag, digest) = match last.split_once(':') {
@@ -217,7 +202,7 @@ impl Store {
                 _ => continue,
             };
             let component = self
-                .read(&manifest)
+                .read(&manifest, MAX_MANIFEST)
                 .ok()
                 .flatten()
                 .and_then(|bytes| crate::layout::component_layer(&bytes).ok());
@@ -235,126 +220,6 @@ impl Store {
         entries.sort_by_key(|e| e.reference.to_string());
         Ok(entries)
     }
-
-    fn get_ref_file(&self, path: &Path) -> Result<Option<Digest>> {
-        let text = fs::read_to_string(path)?;
-        Ok(Digest::parse(text.trim()).ok())
-    }
-
-    /// Removes blobs no reference reaches and temp files left by killed processes.
-    pub fn gc(&self) -> Result<Collected> {
-        let mut live = std::collections::HashSet::new();
-        for entry in self.list()? {
-            live.insert(entry.manifest.clone());
-            if let Some(bytes) = self.read(&entry.manifest)? {
-                live.extend(crate::layout::referenced_blobs(&bytes));
-            }
-        }
-        let mut collected = Collected::default();
-        for file in walk(&self.root.join("blobs/sha256"))? {
-            let name = file.file_name().unwrap_or_default().to_string_lossy();
-            let keep = Digest::parse(&format!("sha256:{name}")).is_ok_and(|d| live.contains(&d));
-            if !keep {
-                collected.bytes += fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-                fs::remove_file(&file)?;
-                collected.blobs += 1;
-            }
-        }
-        let (temps, bytes) = self.remove_dead_temps();
-        collected.temps = temps;
-        collected.bytes += bytes;
-        Ok(collected)
-    }
-
-    /// Removes temp files of processes that are gone (a killed pull) or that are older than
-    /// an hour; returns how many and their bytes.
-    pub fn remove_dead_temps(&self) -> (usize, u64) {
-        let now = SystemTime::now();
-        let (mut count, mut bytes) = (0, 0);
-        for file in walk(&self.root.join("tmp")).unwrap_or_default() {
-            let name = file
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let owner_gone = name
-                .split_once('-')
-                .and_then(|(pid, _)| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-            let meta = fs::metadata(&file);
-            let old = meta
-                .as_ref()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .is_some_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TMP);
-            if (owner_gone || old) && fs::remove_file(&file).is_ok() {
-                count += 1;
-                bytes += meta.map(|m| m.len()).unwrap_or(0);
-            }
-        }
-        (count, bytes)
-    }
-}
-
-/// A blob being written; it lands in the store only if its content matches the digest.
-pub struct Incoming {
-    writer: Hashing<tempfile::NamedTempFile>,
-    expected: Digest,
-    dest: PathBuf,
-}
-
-/// A blob whose bytes did not hash to the digest it was fetched under.
-#[derive(Debug, thiserror::Error)]
-#[error("blob {expected} arrived as {actual} ({len} bytes): the content does not match its digest")]
-pub struct Mismatch {
-    /// The digest it was fetched under.
-    pub expected: Digest,
-    /// The digest of what arrived.
-    pub actual: Digest,
-    /// How many bytes arrived.
-    pub len: u64,
-}
-
-impl Incoming {
-    /// Bytes written so far.
-    pub fn len(&self) -> u64 {
-        self.writer.len()
-    }
-
-    /// Whether nothing was written yet.
-    pub fn is_empty(&self) -> bool {
-        self.writer.is_empty()
-    }
-
-    /// Checks the digest, syncs, and moves the blob into place; on a mismatch the temp
-    /// file is removed and nothing is stored.
-    pub fn commit(self) -> Result<PathBuf, anyhow::Error> {
-        let len = self.writer.len();
-        let (tmp, actual) = self.writer.finish();
-        if actual != self.expected {
-            drop(tmp);
-            return Err(Mismatch {
-                expected: self.expected,
-                actual,
-                len,
-            }
-            .into());
-        }
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.dest)
-            .with_context(|| format!("cannot store {}", self.dest.display()))?;
-        Ok(self.dest)
-    }
-}
-
-impl Write for Incoming {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
-    }
 }
 
 /// Every file under `dir`, recursively (none if it does not exist).
@@ -368,8 +233,12 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
             Err(e) => return Err(e).with_context(|| format!("cannot list {}", d.display())),
         };
         for entry in rd {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
+            let entry = entry.with_context(|| format!("cannot list {}", d.display()))?;
+            let is_dir = entry
+                .file_type()
+                .with_context(|| format!("cannot list {}", d.display()))?
+                .is_dir();
+            if is_dir {
                 stack.push(entry.path());
             } else {
                 out.push(entry.path());
@@ -381,6 +250,10 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
     use super::*;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -389,15 +262,32 @@ mod tests {
         (dir, s)
     }
 
+    fn put(s: &Store, bytes: &[u8]) -> Digest {
+        s.writer().unwrap().put(bytes).unwrap()
+    }
+
+    const LIMIT: u64 = 1 << 20;
+
+    /// A manifest naming `config` and `layer`, stored; its digest.
+    fn manifest(s: &Store, config: &Digest, layer: &Digest) -> Digest {
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"c","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{layer}","size":9}}]}}"#
+        );
+        put(s, manifest.as_bytes())
+    }
+
     #[test]
     fn put_verify_and_tamper() {
         let (_d, s) = store();
-        let d = s.put(b"component bytes").unwrap();
-        assert_eq!(s.read(&d).unwrap().unwrap(), b"component bytes");
+        let d = put(&s, b"component bytes");
+        assert_eq!(s.read(&d, LIMIT).unwrap().unwrap(), b"component bytes");
         fs::write(s.blob_path(&d), b"tampered").unwrap();
-        assert!(s.read(&d).unwrap().is_none(), "a tampered blob is not used");
+        assert!(
+            s.read(&d, LIMIT).unwrap().is_none(),
+            "a tampered blob is not used"
+        );
         assert!(!s.blob_path(&d).exists(), "and is removed");
-        let d = s.put(b"component bytes").unwrap();
+        let d = put(&s, b"component bytes");
         assert_eq!(s.verified(&d).unwrap(), Some(s.blob_path(&d)));
         fs::write(s.blob_path(&d), b"tampered again").unwrap();
         assert!(s.verified(&d).unwrap().is_none(), "verified checks too");
@@ -405,12 +295,25 @@ mod tests {
     }
 
     #[test]
+    fn a_blob_past_the_limit_is_not_read_whole() {
+        let (_d, s) = store();
+        let d = put(&s, &[7; 100]);
+        assert_eq!(s.read(&d, 100).unwrap().unwrap().len(), 100);
+        let e = s.read(&d, 99).unwrap_err();
+        assert!(e.downcast_ref::<TooLarge>().is_some(), "{e:#}");
+        assert!(e.to_string().contains("more than 99 bytes"), "{e}");
+    }
+
+    #[test]
     fn a_mismatched_download_leaves_nothing() {
         let (_d, s) = store();
         let expected = Digest::of(b"good");
-        let mut inc = s.incoming(&expected).unwrap();
+        let w = s.writer().unwrap();
+        let mut inc = w.incoming(&expected).unwrap();
         inc.write_all(b"evil").unwrap();
-        let e = inc.commit().unwrap_err().to_string();
+        let e = inc.commit().unwrap_err();
+        assert!(e.downcast_ref::<Mismatch>().is_some(), "{e:#}");
+        let e = e.to_string();
         assert!(
             e.contains(&expected.to_string()) && e.contains(&Digest::of(b"evil").to_string()),
             "{e}"
@@ -422,19 +325,19 @@ mod tests {
     #[test]
     fn gc_keeps_what_references_reach() {
         let (_d, s) = store();
-        let config = s.put(b"{}").unwrap();
-        let layer = s.put(b"component").unwrap();
-        let manifest = format!(
-            r#"{{"schemaVersion":2,"config":{{"mediaType":"c","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/wasm","digest":"{layer}","size":9}}]}}"#
-        );
-        let m = s.put(manifest.as_bytes()).unwrap();
-        s.set_ref(&Reference::parse("r.io/acme/cart:1.0.0").unwrap(), &m)
+        let config = put(&s, b"{}");
+        let layer = put(&s, b"component");
+        let m = manifest(&s, &config, &layer);
+        s.writer()
+            .unwrap()
+            .set_ref(&Reference::parse("r.io/acme/cart:1.0.0").unwrap(), &m)
             .unwrap();
-        let orphan = s.put(b"left over").unwrap();
+        let orphan = put(&s, b"left over");
         let stale = s.root.join("tmp/999999999-dead.partial");
         fs::write(&stale, b"half").unwrap();
-        let c = s.gc().unwrap();
+        let c = s.gc(|| panic!("nothing holds the lock")).unwrap();
         assert_eq!((c.blobs, c.temps, c.bytes), (1, 1, 13));
+        assert!(c.unreadable.is_empty());
         for d in [&config, &layer, &m] {
             assert!(s.verified(d).unwrap().is_some(), "{d} kept");
         }
@@ -446,14 +349,110 @@ mod tests {
     }
 
     #[test]
+    fn gc_keeps_every_blob_while_a_reference_cannot_be_read() {
+        let (_d, s) = store();
+        let config = put(&s, b"{}");
+        let layer = put(&s, b"component");
+        let m = manifest(&s, &config, &layer);
+        let r = Reference::parse("r.io/acme/cart:1.0.0").unwrap();
+        s.writer().unwrap().set_ref(&r, &m).unwrap();
+        // Both files of the reference are damaged: nothing says which blobs they reach.
+        for file in walk(&s.root.join("refs")).unwrap() {
+            fs::write(file, b"not a digest").unwrap();
+        }
+        let c = s.gc(|| {}).unwrap();
+        assert_eq!((c.blobs, c.unreadable.len()), (0, 2), "{c:?}");
+        let e = format!("{:#}", c.unreadable[0].error);
+        assert!(e.contains("does not hold a manifest digest"), "{e}");
+        for d in [&config, &layer, &m] {
+            assert!(s.verified(d).unwrap().is_some(), "{d} kept");
+        }
+    }
+
+    #[test]
+    fn gc_waits_for_a_writer_between_its_blobs_and_its_reference() {
+        let (_d, s) = store();
+        let r = Reference::parse("r.io/acme/cart:1.0.0").unwrap();
+        // A pull: blobs written, reference not yet.
+        let w = s.writer().unwrap();
+        let config = w.put(b"{}").unwrap();
+        let layer = w.put(b"component").unwrap();
+        let m = manifest(&s, &config, &layer);
+        let (waiting_tx, waiting) = mpsc::channel();
+        let gc = {
+            let s = s.clone();
+            std::thread::spawn(move || s.gc(move || waiting_tx.send(()).unwrap()))
+        };
+        // The gc found the lock held and waits: it cannot sweep before the reference is there.
+        waiting
+            .recv_timeout(Duration::from_secs(30))
+            .expect("gc waits for the writer");
+        for d in [&config, &layer, &m] {
+            assert!(s.verified(d).unwrap().is_some(), "{d} still there");
+        }
+        w.set_ref(&r, &m).unwrap();
+        drop(w);
+        let c = gc.join().unwrap().unwrap();
+        assert_eq!(c.blobs, 0, "{c:?}");
+        for d in [&config, &layer, &m] {
+            assert!(s.verified(d).unwrap().is_some(), "{d} kept");
+        }
+    }
+
+    #[test]
+    fn a_writer_keeps_the_temp_files_of_another_writer() {
+        let (_d, s) = store();
+        let first = s.writer().unwrap();
+        let mut inc = first.incoming(&Digest::of(b"slow")).unwrap();
+        inc.write_all(b"sl").unwrap();
+        // The writer's process id means nothing here (another PID namespace, another host).
+        let foreign = s.root.join("tmp/999999999-abc.partial");
+        fs::write(&foreign, b"half").unwrap();
+        // A second writer (another pull) starts meanwhile.
+        drop(s.writer().unwrap());
+        assert!(foreign.exists(), "a live writer's temp file was removed");
+        inc.write_all(b"ow").unwrap();
+        inc.commit().unwrap();
+        drop(first);
+        // With no writer left, the next one removes what a dead writer left.
+        let dead = s.root.join("tmp/left-over");
+        fs::write(&dead, b"half").unwrap();
+        drop(s.writer().unwrap());
+        assert!(!dead.exists());
+    }
+
+    #[test]
     fn refs_resolve_by_tag_and_digest() {
         let (_d, s) = store();
         let r = Reference::parse("oci://127.0.0.1:5000/acme/cart:1.2.0").unwrap();
-        let d = s.put(b"{}").unwrap();
-        s.set_ref(&r, &d).unwrap();
+        let d = put(&s, b"{}");
+        s.writer().unwrap().set_ref(&r, &d).unwrap();
         assert_eq!(s.get_ref(&r).unwrap(), Some(d.clone()));
         assert_eq!(s.get_ref(&r.at(&d)).unwrap(), Some(d.clone()));
         let other = Reference::parse("127.0.0.1:5000/acme/cart:2.0.0").unwrap();
         assert_eq!(s.get_ref(&other).unwrap(), None);
+    }
+
+    #[test]
+    fn a_reference_never_lands_outside_refs() {
+        let (d, s) = store();
+        let digest = put(&s, b"{}");
+        for (registry, repository) in [("..", "acme/cart"), (".", "x"), ("r.io", "a/../../b")] {
+            let r = Reference {
+                registry: registry.to_owned(),
+                repository: repository.to_owned(),
+                tag: Some("1.0.0".to_owned()),
+                digest: None,
+            };
+            let e = s.writer().unwrap().set_ref(&r, &digest).unwrap_err();
+            assert!(e.to_string().contains("is not a plain name"), "{e}");
+            assert!(s.get_ref(&r).is_err());
+        }
+        let outside: Vec<_> = walk(d.path())
+            .unwrap()
+            .into_iter()
+            .filter(|p| !p.starts_with(&s.root))
+            .collect();
+        assert!(outside.is_empty(), "{outside:?}");
     }
 }

@@ -41,7 +41,16 @@ impl PullCommand {
             store.root().display()
         );
         if let Some(out) = &self.output {
-            std::fs::copy(&pulled.path, out)
+            // The bytes written are the bytes checked against the digest, read once.
+            let bytes = store
+                .read(&pulled.component, pulled.size)?
+                .with_context(|| {
+                    format!(
+                        "component {} left the store (a concurrent `wasmhub store gc`?); pull again",
+                        pulled.component
+                    )
+                })?;
+            std::fs::write(out, bytes)
                 .with_context(|| format!("cannot write {}", out.display()))?;
         }
         Ok(0)

@@ -47,7 +47,18 @@ impl StoreCommand {
                 }
             }
             StoreAction::Gc => {
-                let c = store.gc()?;
+                let c = store.gc(|| {
+                    eprintln!(
+                        "waiting for a pull or push into {} to finish",
+                        store.root().display()
+                    );
+                })?;
+                for u in &c.unreadable {
+                    eprintln!(
+                        "warning: {:#}; no blob was removed, since that reference may use any of them (fix or delete the file)",
+                        u.error
+                    );
+                }
                 println!(
                     "removed {} unreferenced blob(s) and {} temp file(s), {} freed",
                     c.blobs,

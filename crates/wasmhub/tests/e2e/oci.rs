@@ -9,7 +9,9 @@ use serde_json::Value;
 use test_programs_artifacts::{GREET, HELLO_HTTP, PY_GREET};
 
 use super::harness::{Hub, assert_fails_with, g};
-use super::registry::{Registry, USER, flip_byte, sha256};
+use super::registry::{
+    Fake, FakeContent, Gate, Registry, USER, flip_byte, sha256, wasm_config, wasm_manifest,
+};
 use super::server::{Served, manifest, toml_path};
 
 /// `wasmhub push` then checks the layout field by field, as `wkg` writes it.
@@ -559,4 +561,177 @@ fn plain_http_only_for_loopback_or_when_insecure() {
     assert_fails_with(&r, "plain HTTP only with --insecure");
     let r = hub.run(&["pull", "--insecure", "0.0.0.0:1/acme/x:1.0.0"]);
     assert_fails_with(&r, "http://0.0.0.0:1/v2/acme/x/manifests/1.0.0");
+}
+
+/// Every file below `dir` (none if it does not exist).
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    super::cache::walk(dir)
+}
+
+#[test]
+fn a_registry_that_sends_more_than_declared_is_refused_and_nothing_is_kept() {
+    let hub = Hub::new();
+    let component = std::fs::read(g(GREET)).unwrap();
+    let config = wasm_config(&component);
+    let (layer, config_digest) = (sha256(&component), sha256(&config));
+    // Each manifest is honest about digests; the sizes it declares are too small (or, for
+    // the config, too large to accept). The registry sends every blob whole.
+    let short = component.len() - 1000;
+    let fake = Fake::start(FakeContent {
+        manifests: vec![
+            (
+                "1.0.0".into(),
+                wasm_manifest(&config, config.len(), &component, short),
+            ),
+            (
+                "2.0.0".into(),
+                wasm_manifest(&config, 10, &component, component.len()),
+            ),
+            (
+                "3.0.0".into(),
+                wasm_manifest(&config, 5 << 20, &component, component.len()),
+            ),
+        ],
+        blobs: vec![
+            (layer.clone(), component.clone(), None),
+            (config_digest.clone(), config.clone(), None),
+        ],
+        head_status: 0,
+    });
+    let store = hub.tmp.path().join("store");
+    let nothing_kept = || {
+        assert_eq!(
+            files(&store.join("blobs")),
+            Vec::<std::path::PathBuf>::new()
+        );
+        assert_eq!(files(&store.join("refs")), Vec::<std::path::PathBuf>::new());
+        assert_eq!(files(&store.join("tmp")), Vec::<std::path::PathBuf>::new());
+    };
+    let reference = format!("{}/acme/liar:1.0.0", fake.addr);
+    let r = hub.run(&["pull", &reference]);
+    assert_fails_with(
+        &r,
+        &format!(
+            "{reference}: the registry sent more than the {short} bytes the manifest declares for blob {layer}"
+        ),
+    );
+    assert_fails_with(&r, "nothing was stored");
+    nothing_kept();
+
+    let reference = format!("{}/acme/liar:2.0.0", fake.addr);
+    let r = hub.run(&["pull", &reference]);
+    assert_fails_with(
+        &r,
+        &format!(
+            "{reference}: the registry sent more than the 10 bytes the manifest declares for blob {config_digest}"
+        ),
+    );
+    nothing_kept();
+
+    // A config declared past the cap is not even requested.
+    let before = fake.requests().len();
+    let reference = format!("{}/acme/liar:3.0.0", fake.addr);
+    let r = hub.run(&["pull", &reference]);
+    assert_fails_with(
+        &r,
+        &format!(
+            "{reference}: the manifest declares config {config_digest} of 5242880 bytes, more than the 4194304 a Wasm config may have"
+        ),
+    );
+    let asked: Vec<String> = fake.requests()[before..].to_vec();
+    assert!(asked.iter().all(|l| !l.contains("/blobs/")), "{asked:?}");
+    nothing_kept();
+}
+
+#[test]
+fn gc_racing_a_pull_loses_nothing() {
+    let hub = Hub::new();
+    let component = std::fs::read(g(GREET)).unwrap();
+    let config = wasm_config(&component);
+    let manifest = wasm_manifest(&config, config.len(), &component, component.len());
+    let gate = Gate::default();
+    let fake = Fake::start(FakeContent {
+        manifests: vec![("1.0.0".into(), manifest.clone())],
+        blobs: vec![
+            (sha256(&component), component.clone(), Some(gate.clone())),
+            (sha256(&config), config.clone(), None),
+        ],
+        head_status: 0,
+    });
+    let reference = format!("{}/acme/greet:1.0.0", fake.addr);
+    // The store already holds the config, referenced by nothing: the pull reuses it.
+    let store = hub.tmp.path().join("store");
+    let blob = |bytes: &[u8]| store.join("blobs/sha256").join(&sha256(bytes)[7..]);
+    std::fs::create_dir_all(store.join("blobs/sha256")).unwrap();
+    std::fs::write(blob(&config), &config).unwrap();
+
+    // The pull stops halfway through the component, between the blobs it relies on and
+    // the reference it will write.
+    let pull = hub
+        .cmd()
+        .args(["pull", &reference])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    gate.wait_reached();
+    // Now a gc: it either waits for the pull (saying so) or finishes at once.
+    let mut gc = hub
+        .cmd()
+        .args(["store", "gc"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut gc_err = std::io::BufReader::new(gc.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut gc_err, &mut first).unwrap();
+    gate.open();
+    let pulled = pull.wait_with_output().unwrap();
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut gc_err, &mut rest).unwrap();
+    let collected = gc.wait_with_output().unwrap();
+    assert!(collected.status.success(), "{first}{rest}");
+    assert!(
+        first.contains("waiting for a pull or push into"),
+        "{first}{rest}"
+    );
+    // Everything the reference reaches is in the store, intact.
+    for bytes in [&config, &component, &manifest] {
+        let path = blob(bytes);
+        assert!(path.exists(), "{} was lost", path.display());
+        assert_eq!(sha256(&std::fs::read(path).unwrap()), sha256(bytes));
+    }
+    drop(fake);
+    let r = hub.run(&["invoke", &format!("oci://{reference}"), r#"greet("race")"#]);
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "\"Hello, race!\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_registry_that_cannot_say_whether_it_has_a_blob_fails_the_push() {
+    let hub = Hub::new();
+    // Every HEAD on a blob answers 500: the push must stop, not take the blob for absent.
+    let fake = Fake::start(FakeContent {
+        head_status: 500,
+        ..FakeContent::default()
+    });
+    let reference = format!("{}/acme/greet:1.0.0", fake.addr);
+    let r = hub.run(&["push", g(GREET), &reference]);
+    assert_fails_with(&r, "cannot ask the registry whether it holds blob sha256:");
+    let uploads: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|l| !l.starts_with("GET") && !l.starts_with("HEAD"))
+        .collect();
+    assert!(uploads.is_empty(), "nothing is uploaded: {uploads:?}");
 }
