@@ -18,9 +18,11 @@ fn spinning_graph(dir: &std::path::Path) -> (std::sync::Arc<Graph>, usize) {
         format!(
             "[app]\nname = \"spin\"\n\n[component.cart]\nsource = {}\n\n\
              [component.cart.link]\n\"acme:pricing/calc\" = \"pricing\"\n\n\
-             [component.pricing]\nsource = {}\n\n[component.pricing.budget]\ndeadline = \"60s\"\n",
+             [component.pricing]\nsource = {}\n\n[component.pricing.budget]\ndeadline = \"60s\"\n\n\
+             [component.pricing.grant]\nfiles = [{{ host = {:?}, guest = \"/data\", mode = \"rw\" }}]\n",
             guest(test_programs_artifacts::CART),
             guest(test_programs_artifacts::PRICING_SPIN),
+            dir.display().to_string(),
         ),
     )
     .unwrap();

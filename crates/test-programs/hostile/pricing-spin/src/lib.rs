@@ -1,6 +1,7 @@
-//! `pricing-spin`: exports `acme:pricing/calc` as `pricing` does, except that `describe`
-//! never returns: it says so on stderr, then spins (a link target that holds on until its
-//! deadline); `price` answers at once.
+//! `pricing-spin`: exports `acme:pricing/calc` as `pricing` does, except that `describe(sku)`
+//! never returns: it creates the file `/data/SKU` (when granted a `/data`) to say it has
+//! started, then spins (a link target that holds on until its deadline); `price` answers at
+//! once.
 
 wit_bindgen::generate!({ path: "../../../../wit/pricing", world: "pricing" });
 
@@ -36,7 +37,7 @@ impl Guest for Spin {
     }
 
     fn describe(sku: String) -> String {
-        eprintln!("pricing-spin: spinning on {sku}");
+        let _ = std::fs::write(format!("/data/{sku}"), b"spinning");
         let mut x = 1u64;
         loop {
             x = std::hint::black_box(x.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (x >> 29));
