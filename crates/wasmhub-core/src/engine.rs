@@ -102,7 +102,15 @@ pub fn new_engine(kind: EngineKind) -> Result<Engine> {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.memory_init_cow(true);
     }
-    Ok(Engine::new(&config)?)
+    let engine = Engine::new(&config)?;
+    crate::ticker::configure(
+        &engine,
+        match kind {
+            EngineKind::OneShot(_) => crate::ONE_SHOT_TICK,
+            EngineKind::Serve { .. } => crate::SERVE_TICK,
+        },
+    );
+    Ok(engine)
 }
 
 /// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 and later).

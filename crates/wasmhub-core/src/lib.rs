@@ -4,14 +4,16 @@
 
 mod cache;
 mod engine;
+mod limiter;
 mod load;
 mod meter;
 mod ticker;
 
 pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{DEFAULT_STACK, EngineKind, Metering, new_engine};
+pub use limiter::{MAX_TABLE_ELEMENTS, MemoryMeter, TABLE_ELEMENT_BYTES};
 pub use load::{LoadError, Loaded, load_component};
 pub use meter::{
-    BudgetExceeded, DeadlinePassed, Exceeded, MemoryMeter, Meter, Usage, check_size, ms, thousands,
+    BudgetExceeded, DeadlinePassed, Exceeded, Meter, Usage, check_size, ms, thousands,
 };
-pub use ticker::{ONE_SHOT_TICK, SERVE_TICK, Ticker, ensure_ticking};
+pub use ticker::{ONE_SHOT_TICK, SERVE_TICK, ensure_ticking, tick_period};

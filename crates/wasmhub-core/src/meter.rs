@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use wasmhub_app::Budget;
-use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap};
+
+use crate::MemoryMeter;
 
 /// A budget that a run went past, with the limit and what was used or asked.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -30,6 +32,23 @@ pub enum BudgetExceeded {
         limit: u64,
         /// The total it asked for.
         asked: u64,
+    },
+    /// A table's growth, counted against the memory budget.
+    #[error(
+        "tried to grow a table to {} elements ({} bytes each), bringing its memory and tables to \
+         {}; its memory budget is {}",
+        thousands(*elements),
+        crate::limiter::TABLE_ELEMENT_BYTES,
+        bytes(*asked),
+        bytes(*limit)
+    )]
+    Table {
+        /// The memory budget.
+        limit: u64,
+        /// The total of memories and tables it asked for.
+        asked: u64,
+        /// The table's size asked for, in elements.
+        elements: u64,
     },
     /// Wasm call stack.
     #[error("exhausted its wasm stack budget of {} (too deep a recursion?)", bytes(*limit))]
@@ -74,12 +93,13 @@ pub enum BudgetExceeded {
 }
 
 impl BudgetExceeded {
-    /// The budget's name: `deadline`, `fuel`, `memory`, `stack`, `size`, `input`, `output`.
+    /// The budget's name: `deadline`, `fuel`, `memory` (tables count there too), `stack`,
+    /// `size`, `input`, `output`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Deadline { .. } => "deadline",
             Self::Fuel { .. } => "fuel",
-            Self::Memory { .. } => "memory",
+            Self::Memory { .. } | Self::Table { .. } => "memory",
             Self::Stack { .. } => "stack",
             Self::Size { .. } => "size",
             Self::Input { .. } => "input",
@@ -96,76 +116,6 @@ pub struct Exceeded {
     pub who: String,
     /// Which budget and by how much.
     pub exceeded: BudgetExceeded,
-}
-
-/// Tracks a store's linear memory against the budget; the store's `ResourceLimiter`.
-#[derive(Debug, Default)]
-pub struct MemoryMeter {
-    cap: Option<u64>,
-    current: u64,
-    peak: u64,
-    refused: Option<u64>,
-}
-
-impl MemoryMeter {
-    /// A meter allowing `cap` bytes of linear memory in total, or any amount.
-    pub fn new(cap: Option<u64>) -> Self {
-        Self {
-            cap,
-            ..Self::default()
-        }
-    }
-
-    /// The most linear memory the store held at once.
-    pub fn peak(&self) -> u64 {
-        self.peak
-    }
-}
-
-impl ResourceLimiter for MemoryMeter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let next = self.current - current as u64 + desired as u64;
-        if let Some(cap) = self.cap.filter(|cap| next > *cap) {
-            // Stop the guest here rather than hand it a -1 it may ignore or misread: the
-            // error then names the budget and the size asked for.
-            self.refused = Some(next);
-            return Err(BudgetExceeded::Memory {
-                limit: cap,
-                asked: next,
-            }
-            .into());
-        }
-        self.current = next;
-        self.peak = self.peak.max(next);
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        // A table element is a pointer: 1M of them is the most any real component uses.
-        Ok(desired <= 1 << 20)
-    }
-
-    fn instances(&self) -> usize {
-        1_000
-    }
-
-    fn tables(&self) -> usize {
-        1_000
-    }
-
-    fn memories(&self) -> usize {
-        100
-    }
 }
 
 /// What one call or request used, and of which budget.
@@ -198,28 +148,23 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// Sets fuel and the deadline on `store` (the engine must meter what the budget asks:
-    /// see [`crate::Metering::for_budgets`]); the memory cap lives in the store's `MemoryMeter`.
+    /// Sets fuel on `store` (the engine must meter what the budget asks: see
+    /// [`crate::Metering::for_budgets`]) and starts the budget's clock. The memory cap lives in
+    /// the store's `MemoryMeter`; the deadline is checked at epoch ticks by the callback the
+    /// store's one constructor installs (`wasmhub_host::new_store`), at [`Meter::ends_at`].
     pub fn install<T: 'static>(store: &mut Store<T>, budget: &Budget) -> Self {
         // Fails exactly when the engine does not meter fuel.
         let fueled = store.set_fuel(budget.fuel.unwrap_or(u64::MAX)).is_ok();
-        let started = Instant::now();
-        if let Some(limit) = budget.deadline {
-            let end = started + limit;
-            store.set_epoch_deadline(1);
-            store.epoch_deadline_callback(move |_| {
-                if Instant::now() >= end {
-                    Err(DeadlinePassed.into())
-                } else {
-                    Ok(UpdateDeadline::Continue(1))
-                }
-            });
-        }
         Self {
             budget: *budget,
-            started,
+            started: Instant::now(),
             fueled,
         }
+    }
+
+    /// When the budget's deadline passes, if it has one.
+    pub fn ends_at(&self) -> Option<Instant> {
+        self.budget.deadline.map(|limit| self.started + limit)
     }
 
     /// What the store used so far.
@@ -267,10 +212,7 @@ impl Meter {
         if let Some(e) = err.chain().find_map(|c| c.downcast_ref::<BudgetExceeded>()) {
             return Some(e.clone());
         }
-        memory.refused.map(|asked| BudgetExceeded::Memory {
-            limit: memory.cap.unwrap_or(u64::MAX),
-            asked,
-        })
+        memory.refused().cloned()
     }
 }
 
@@ -332,18 +274,5 @@ mod tests {
             size: 301 << 10,
         };
         assert_eq!(e.to_string(), "is 301 KiB; the size budget is 256 KiB");
-    }
-
-    #[test]
-    fn memory_meter_caps_the_total() {
-        let mut m = MemoryMeter::new(Some(2 << 20));
-        assert!(m.memory_growing(0, 1 << 20, None).unwrap());
-        assert!(
-            m.memory_growing(0, 1 << 20, None).unwrap(),
-            "a second memory"
-        );
-        assert!(m.memory_growing(1 << 20, 2 << 20, None).is_err());
-        assert_eq!(m.refused, Some(3 << 20));
-        assert_eq!(m.peak(), 2 << 20);
     }
 }

@@ -136,10 +136,10 @@ pub async fn invoke(
     if crate::uses_wasi3(engine, component) {
         crate::add_wasi3(&mut linker)?;
     }
-    let mut m = MeteredStore::new(engine, grants, budget)?;
+    let mut m = MeteredStore::new(engine, grants, budget, crate::Lane::alone())?;
     if let Some((graph, i)) = links.filter(|(g, i)| g.has_links(*i)) {
         graph.define(i, &mut linker)?;
-        m.store.data_mut().links = LinkCtx::root(graph);
+        m.store.data_mut().links = LinkCtx::root(graph, m.lane().clone());
     }
     // Polls the link targets' WASI 0.3 loops beside this call.
     let driver = m.store.data().links.driver();

@@ -11,6 +11,7 @@ mod json;
 mod linker;
 mod load;
 mod outbound;
+mod pace;
 mod run;
 mod signature;
 mod state;
@@ -26,7 +27,8 @@ pub use linker::{
 };
 pub use load::{describe_component, load_checked};
 pub use outbound::Outbound;
+pub use pace::{Lane, Lanes, PAUSE, SHORT_TICKS};
 pub use run::{RunError, run_command};
 pub use signature::{func_signature, type_name, type_text};
-pub use state::{HostState, MeteredStore};
+pub use state::{HostState, MeteredState, MeteredStore, new_store};
 pub use ungranted::{HasUngranted, Ungranted, link_ungranted};

@@ -52,7 +52,7 @@ pub async fn run_command(
     crate::admit(engine, component, grants, &[])?;
     let linker = cli_linker(engine)?;
     let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
-    let mut m = MeteredStore::new(engine, grants, budget)?;
+    let mut m = MeteredStore::new(engine, grants, budget, crate::Lane::alone())?;
     let store = &mut m.store;
     let result = async {
         let command = pre.instantiate_async(&mut *store).await?;
@@ -95,7 +95,7 @@ async fn run_wasi3(
     crate::admit(engine, component, grants, &[])?;
     let mut linker = cli_linker(engine)?;
     crate::add_wasi3(&mut linker)?;
-    let mut m = MeteredStore::new(engine, grants, budget)?;
+    let mut m = MeteredStore::new(engine, grants, budget, crate::Lane::alone())?;
     let started = std::time::Instant::now();
     let result = async {
         let instance = linker.instantiate_async(&mut m.store, component).await?;

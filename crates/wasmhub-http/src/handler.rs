@@ -353,30 +353,25 @@ pub(crate) fn new_store(
         stream,
     };
     wasi.stdout(log("stdout")).stderr(log("stderr"));
+    // The request's place among those in flight, shared with its link targets.
+    let lane = served.lanes.enter();
     let state = ServeState {
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
         table: wasmtime::component::ResourceTable::new(),
         hooks: Outbound::new(served.outbound.clone(), &served.grants),
-        memory: wasmhub_core::MemoryMeter::new(served.budget.memory),
+        memory: wasmhub_core::MemoryMeter::default(),
         ungranted: wasmhub_host::Ungranted::of(&served.grants),
         links: served
             .links
             .as_ref()
-            .map_or_else(LinkCtx::default, LinkCtx::root),
+            .map_or_else(LinkCtx::default, |g| LinkCtx::root(g, lane.clone())),
         report: None,
     };
-    let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.memory);
-    // Yield to the runtime at every epoch tick so a busy guest never holds a worker thread,
-    // and give way to shorter requests once it has run long; the request's deadline is
-    // enforced by the timeouts around it.
-    crate::give_way::install(&mut store, &served.lanes);
     // Fuel and memory from the budget; its deadline is the timeout around the request.
     let budget = wasmhub_app::Budget {
         deadline: None,
         ..served.budget
     };
-    let meter = wasmhub_core::Meter::install(&mut store, &budget);
-    Ok((store, meter))
+    Ok(wasmhub_host::new_store(engine, state, &budget, lane))
 }

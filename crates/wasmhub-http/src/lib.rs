@@ -4,7 +4,6 @@
 
 mod connection;
 mod failure;
-mod give_way;
 mod guest_log;
 mod handler;
 mod metrics;

@@ -34,7 +34,7 @@ pub struct Served {
     /// Its cap on instances alive at once.
     pub instances: crate::slots::Limit,
     /// The host's instances in flight, long and short (shared by every component).
-    pub lanes: Arc<crate::give_way::Lanes>,
+    pub lanes: Arc<wasmhub_host::Lanes>,
 }
 
 /// The whole app, ready for requests.
@@ -85,7 +85,7 @@ pub fn prepare(
         &mut |c| wasmhub_host::load_checked(engine, cache, c, &serve_budget(c)),
         &serve_budget,
     )?;
-    let lanes = Arc::new(crate::give_way::Lanes::default());
+    let lanes = Arc::new(wasmhub_host::Lanes::default());
     let mut served = Vec::new();
     for (i, c) in app.components.iter().enumerate() {
         let Some(route) = &c.route else {

@@ -52,8 +52,7 @@ impl Server {
 
     /// Accepts connections until `shutdown` resolves, then drains in-flight requests.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        let ticker =
-            wasmhub_core::Ticker::start(self.shared.engine.clone(), wasmhub_core::SERVE_TICK);
+        wasmhub_core::ensure_ticking(&self.shared.engine);
         if let Some(listener) = self.metrics.take() {
             tokio::spawn(crate::metrics_server::serve(
                 listener,
@@ -113,7 +112,6 @@ impl Server {
         {
             tracing::warn!("drain timeout reached; closing remaining connections");
         }
-        drop(ticker);
         Ok(())
     }
 }

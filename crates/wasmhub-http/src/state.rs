@@ -19,6 +19,12 @@ pub struct ServeState {
     pub report: Option<std::sync::Arc<crate::p3::Report>>,
 }
 
+impl wasmhub_host::MeteredState for ServeState {
+    fn memory(&mut self) -> &mut wasmhub_core::MemoryMeter {
+        &mut self.memory
+    }
+}
+
 impl AsMut<LinkCtx> for ServeState {
     fn as_mut(&mut self) -> &mut LinkCtx {
         &mut self.links

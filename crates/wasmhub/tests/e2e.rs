@@ -11,6 +11,7 @@ mod e2e {
     pub mod crash;
     pub mod errors;
     pub mod graph;
+    pub mod graph_budgets;
     pub mod harness;
     pub mod inspect;
     pub mod invoke;

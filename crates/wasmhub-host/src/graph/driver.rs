@@ -36,19 +36,27 @@ impl Loops {
 
     /// Polls every loop once it has something to do; pending while any is alive (or none is).
     fn poll(&self, cx: &mut Context<'_>) {
-        let fresh = {
+        {
             let mut added = self.added.lock().unwrap();
             if !added.1.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 added.1 = Some(cx.waker().clone());
             }
-            std::mem::take(&mut added.0)
-        };
-        // Only the root's task polls; a second poller would just wait for its turn.
+        }
+        // Only the root's task polls; a second poller would just wait for its turn (and the
+        // loops added meanwhile stay in `added` for the one that holds the lock).
         let Ok(mut running) = self.running.try_lock() else {
             return;
         };
-        running.extend(fresh);
-        while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+        loop {
+            let fresh = std::mem::take(&mut self.added.lock().unwrap().0);
+            let none_new = fresh.is_empty();
+            running.extend(fresh);
+            while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+            // A loop polled just now may have started another: take it up too.
+            if none_new && self.added.lock().unwrap().0.is_empty() {
+                break;
+            }
+        }
     }
 }
 
@@ -76,5 +84,30 @@ impl Driver {
     /// Polls the loops once (for a caller that polls beside a loop it does not own).
     pub fn poll(&self, cx: &mut Context<'_>) {
         self.0.loops.poll(cx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn a_loop_added_while_another_poller_holds_the_loops_is_kept() {
+        let loops = Loops::default();
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        let held = loops.running.lock().unwrap();
+        loops.add(Box::pin(async move { flag.store(true, Ordering::SeqCst) }));
+        let mut cx = Context::from_waker(Waker::noop());
+        // Another poller holds the running loops: this poll must leave the new loop be.
+        loops.poll(&mut cx);
+        drop(held);
+        loops.poll(&mut cx);
+        assert!(
+            ran.load(Ordering::SeqCst),
+            "the loop added meanwhile was dropped"
+        );
     }
 }

@@ -11,6 +11,8 @@ mod fit;
 mod plan;
 mod proxy;
 mod session;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

@@ -277,7 +277,7 @@ async fn drop_proxy<T: AsMut<LinkCtx> + Send>(
     let session = links.session()?;
     let mut live = session.take(target).await?;
     let dropped = res.resource_drop_async(&mut live.m.store).await;
-    session.put(target, live);
+    live.put_back();
     Ok(dropped?)
 }
 

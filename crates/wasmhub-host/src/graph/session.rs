@@ -4,13 +4,12 @@ use std::sync::{Arc, Mutex, Weak};
 
 use anyhow::{Context, Result, bail};
 use tokio::sync::Notify;
-use wasmtime::Engine;
 use wasmtime::component::{ComponentExportIndex, Func, Instance, ResourceAny, Val};
 
 use super::actor::Actor;
 use super::driver::{Driver, Loops};
 use super::{Graph, Node};
-use crate::MeteredStore;
+use crate::{Lane, MeteredStore};
 
 /// A live instance of a link target, in its own store with its own grants and budget.
 pub(super) struct Live {
@@ -48,11 +47,13 @@ pub struct Session {
     freed: Notify,
     /// The event loops of its 0.3 targets.
     pub(super) loops: Loops,
+    /// The request's lane: its targets' ticks count with its root's.
+    lane: Lane,
 }
 
 impl Session {
     /// A session with no instances yet.
-    pub(super) fn new(graph: Arc<Graph>) -> Arc<Self> {
+    pub(super) fn new(graph: Arc<Graph>, lane: Lane) -> Arc<Self> {
         let slots = (0..graph.names.len())
             .map(|_| Mutex::new(Slot::Empty))
             .collect();
@@ -61,6 +62,7 @@ impl Session {
             slots,
             freed: Notify::new(),
             loops: Loops::default(),
+            lane,
         })
     }
 
@@ -92,7 +94,7 @@ impl Session {
         }
         .await;
         let called = called.map_err(|e| live.m.explain(e));
-        self.put(i, live);
+        live.put_back();
         called
     }
 
@@ -103,12 +105,7 @@ impl Session {
             return Ok(actor.clone());
         }
         let node = self.node(i)?;
-        let made = instantiate(
-            self.graph.engine.clone(),
-            node.clone(),
-            Arc::downgrade(self),
-            self.graph.names[i].clone(),
-        );
+        let made = instantiate(self, i, node.clone());
         let (actor, running) = Actor::start(made, node.budget.deadline);
         let actor = Arc::new(actor);
         *slot = Slot::Running(actor.clone());
@@ -117,15 +114,16 @@ impl Session {
     }
 
     /// Takes target `i`'s instance out for a call, instantiating it on first use (and waiting
-    /// while a concurrent caller uses it).
-    pub(super) async fn take(self: &Arc<Self>, i: usize) -> Result<Box<Live>> {
+    /// while a concurrent caller uses it). Dropped before [`Taken::put_back`] (its caller
+    /// cancelled mid-call), the slot is left empty: the next call gets a fresh instance.
+    pub(super) async fn take(self: &Arc<Self>, i: usize) -> Result<Taken> {
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
             let prev = std::mem::replace(&mut *self.slots[i].lock().unwrap(), Slot::Busy);
             match prev {
-                Slot::Ready(live) => return Ok(live),
+                Slot::Ready(live) => return Ok(Taken::new(self, i, Some(live))),
                 Slot::Busy => freed.await,
                 Slot::Running(actor) => {
                     *self.slots[i].lock().unwrap() = Slot::Running(actor);
@@ -135,27 +133,13 @@ impl Session {
                     );
                 }
                 Slot::Empty => {
-                    let made = instantiate(
-                        self.graph.engine.clone(),
-                        self.node(i)?.clone(),
-                        Arc::downgrade(self),
-                        self.graph.names[i].clone(),
-                    )
-                    .await;
-                    if made.is_err() {
-                        *self.slots[i].lock().unwrap() = Slot::Empty;
-                        self.freed.notify_waiters();
-                    }
-                    return made;
+                    // Claims the slot while instantiating: a failure or a drop empties it.
+                    let mut taken = Taken::new(self, i, None);
+                    taken.live = Some(instantiate(self, i, self.node(i)?.clone()).await?);
+                    return Ok(taken);
                 }
             }
         }
-    }
-
-    /// Puts target `i`'s instance back after a call.
-    pub(super) fn put(&self, i: usize, live: Box<Live>) {
-        *self.slots[i].lock().unwrap() = Slot::Ready(live);
-        self.freed.notify_waiters();
     }
 
     /// The name of component `i`.
@@ -170,23 +154,86 @@ impl Session {
     }
 }
 
-/// A fresh instance of link target `node` in its own store, calling on through `session`.
-async fn instantiate(
-    engine: Engine,
+/// A fresh instance of link target `i` (`node`) in its own store, calling on through
+/// `session`, in the session's lane.
+fn instantiate(
+    session: &Arc<Session>,
+    i: usize,
     node: Node,
-    session: Weak<Session>,
-    name: String,
-) -> Result<Box<Live>> {
-    let mut m = MeteredStore::new(&engine, &node.grants, &node.budget)?;
-    m.store.data_mut().links.session = session;
-    match node.pre.instantiate_async(&mut m.store).await {
-        Ok(instance) => Ok(Box::new(Live {
-            m,
-            instance,
-            funcs: Vec::new(),
-        })),
-        Err(e) => Err(m.explain(e.into()))
-            .with_context(|| format!("failed to instantiate linked component \"{name}\"")),
+) -> impl Future<Output = Result<Box<Live>>> + Send + 'static {
+    let engine = session.graph.engine.clone();
+    let weak = Arc::downgrade(session);
+    let name = session.graph.names[i].clone();
+    let lane = session.lane.clone();
+    async move {
+        let mut m = MeteredStore::new(&engine, &node.grants, &node.budget, lane)?;
+        m.store.data_mut().links.session = weak;
+        match node.pre.instantiate_async(&mut m.store).await {
+            Ok(instance) => Ok(Box::new(Live {
+                m,
+                instance,
+                funcs: Vec::new(),
+            })),
+            Err(e) => Err(m.explain(e.into()))
+                .with_context(|| format!("failed to instantiate linked component \"{name}\"")),
+        }
+    }
+}
+
+/// A 0.2 target's instance taken out of its slot for one call, or the claim on the empty
+/// slot while it is made. Put back, the next call uses it; dropped (the call cancelled, or
+/// the instance failed to start), the slot is emptied and waiting callers are woken.
+pub(super) struct Taken {
+    session: Arc<Session>,
+    i: usize,
+    live: Option<Box<Live>>,
+}
+
+impl Taken {
+    fn new(session: &Arc<Session>, i: usize, live: Option<Box<Live>>) -> Self {
+        Self {
+            session: session.clone(),
+            i,
+            live,
+        }
+    }
+
+    /// Puts the instance back for the next call.
+    pub fn put_back(mut self) {
+        if let Some(live) = self.live.take() {
+            *self.session.slots[self.i].lock().unwrap() = Slot::Ready(live);
+            self.session.freed.notify_waiters();
+        }
+    }
+}
+
+impl std::ops::Deref for Taken {
+    type Target = Live;
+
+    fn deref(&self) -> &Live {
+        self.live.as_ref().expect("a taken slot holds its instance")
+    }
+}
+
+impl std::ops::DerefMut for Taken {
+    fn deref_mut(&mut self) -> &mut Live {
+        self.live.as_mut().expect("a taken slot holds its instance")
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        // Not put back: an instance whose call was cut off mid-way is in no state to take
+        // the next one (Wasmtime leaves it mid-call), so it goes with this; the next call
+        // makes a fresh one.
+        let mut slot = self.session.slots[self.i]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if matches!(*slot, Slot::Busy) {
+            *slot = Slot::Empty;
+            drop(slot);
+            self.session.freed.notify_waiters();
+        }
     }
 }
 
@@ -204,8 +251,8 @@ pub struct LinkCtx {
 
 impl LinkCtx {
     /// A context that starts a session of `graph` (for the component a request starts with).
-    pub fn root(graph: &Arc<Graph>) -> Self {
-        let session = Session::new(graph.clone());
+    pub fn root(graph: &Arc<Graph>, lane: Lane) -> Self {
+        let session = Session::new(graph.clone(), lane);
         Self {
             session: Arc::downgrade(&session),
             _owner: Some(session),
