@@ -95,9 +95,9 @@ impl CompileCache {
     fn usable(&self, dir: &Path) -> bool {
         for d in [self.dir.as_path(), dir, &dir.join("by-file")] {
             match trusted(d) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
+                // Missing, or not a directory: nothing to map from there, nothing to refuse.
+                Ok(()) | Err(Trust::Unknown) => {}
+                Err(Trust::Refused(e)) => {
                     static WARNED: Once = Once::new();
                     WARNED.call_once(|| {
                         eprintln!(
@@ -194,33 +194,36 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Whether `path` (followed if a symlink) is owned by the current user and writable by no
-/// one else; the error says which of the two fails.
-fn trusted(path: &Path) -> std::io::Result<()> {
-    let meta = std::fs::metadata(path)?;
-    check_owner_and_mode(path, &meta)
+/// Why a cache path is not trusted.
+#[derive(Debug)]
+enum Trust {
+    /// It cannot be examined (missing, not reachable): there is nothing there to use.
+    Unknown,
+    /// It is someone else's or others may write it: whatever is there must not be used.
+    Refused(String),
 }
 
-fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+/// Whether `path` (followed if a symlink) is owned by the current user and writable by no
+/// one else; the refusal says which of the two fails.
+fn trusted(path: &Path) -> Result<(), Trust> {
+    let meta = std::fs::metadata(path).map_err(|_| Trust::Unknown)?;
+    check_owner_and_mode(path, &meta).map_err(Trust::Refused)
+}
+
+fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
     let me = effective_uid()?;
     if meta.uid() != me {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!(
-                "{} is owned by uid {}, not by the current user (uid {me})",
-                path.display(),
-                meta.uid()
-            ),
+        return Err(format!(
+            "{} is owned by uid {}, not by the current user (uid {me})",
+            path.display(),
+            meta.uid()
         ));
     }
     if meta.mode() & 0o022 != 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!(
-                "{} is writable by other users (mode {:o})",
-                path.display(),
-                meta.mode() & 0o7777
-            ),
+        return Err(format!(
+            "{} is writable by other users (mode {:o})",
+            path.display(),
+            meta.mode() & 0o7777
         ));
     }
     Ok(())
@@ -237,14 +240,14 @@ fn read_trusted(path: &Path) -> Option<Vec<u8>> {
 }
 
 /// The process's effective user id, from `/proc/self/status` (the core crate has no libc).
-fn effective_uid() -> std::io::Result<u32> {
+fn effective_uid() -> Result<u32, String> {
     static UID: OnceLock<Option<u32>> = OnceLock::new();
     let uid = UID.get_or_init(|| {
         let status = std::fs::read_to_string("/proc/self/status").ok()?;
         let line = status.lines().find(|l| l.starts_with("Uid:"))?;
         line.split_whitespace().nth(2)?.parse().ok()
     });
-    uid.ok_or_else(|| std::io::Error::other("cannot tell the current user (no /proc/self/status)"))
+    uid.ok_or_else(|| "cannot tell the current user (no /proc/self/status)".to_owned())
 }
 
 /// Removes the temporary files (`.tmp-*`) of writers that are gone, here and in `by-file/`:
@@ -434,7 +437,9 @@ mod tests {
         assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Miss);
         std::os::unix::fs::chown(&cache.dir, Some(65534), None).unwrap();
         assert_eq!(load(&cache, &engine, &wasm), CacheOutcome::Disabled);
-        let e = trusted(&cache.dir).unwrap_err().to_string();
+        let Err(Trust::Refused(e)) = trusted(&cache.dir) else {
+            panic!("a directory of uid 65534 is trusted");
+        };
         assert!(
             e.contains("is owned by uid 65534, not by the current user"),
             "{e}"

@@ -7,12 +7,14 @@ pub mod auth;
 pub mod digest;
 pub mod layout;
 pub mod progress;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod store;
 
 pub use auth::Credentials;
 pub use digest::Digest;
+pub use push::{Pushed, push};
 pub use reference::Reference;
-pub use registry::{Options, Pulled, Pushed, install_crypto, pull, push, resolve, stored};
+pub use registry::{Options, Pulled, install_crypto, pull, resolve, stored};
 pub use store::{Collected, Entry, Store, Writer};
