@@ -41,7 +41,12 @@ async fn describe(
     ComponentExportIndex,
 )> {
     let grants = Grants::none(GrantSite::Flags);
-    let mut m = MeteredStore::new(engine, &grants, &Budget::default())?;
+    let mut m = MeteredStore::new(
+        engine,
+        &grants,
+        &Budget::default(),
+        wasmhub_host::Lane::alone(),
+    )?;
     let instance = cli_linker(engine)?
         .instantiate_async(&mut m.store, pricing)
         .await?;
