@@ -14,7 +14,11 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 use crate::ServeOptions;
 use http_body_util::BodyExt;
 
-use crate::failure::{DeadlineExceeded, FailureLog, failed_response, failure_kind, named_budget};
+use crate::body::{CutLog, Settled};
+use crate::failure::{
+    DeadlineExceeded, FailureLog, classify, failed_response, failure_kind, named_budget,
+    past_deadline,
+};
 use crate::guest_log::{GuestLog, RequestId};
 use crate::metrics::Metrics;
 use crate::prepared::{PreparedApp, Served};
@@ -188,7 +192,7 @@ async fn call(
         ));
     }
     if let Some(handler) = &served.p3 {
-        return crate::p3::call(shared, served, handler, id, req, permit, &fail).await;
+        return crate::p3::call(shared, served, handler, id, req, permit, report, &fail).await;
     }
     let (mut store, meter) = new_store(&shared.engine, served, &RequestId::Known(id.clone())).map_err(|e| {
         tracing::error!(request_id = %id, component = %served.name, error = ?e, "cannot prepare the instance");
@@ -245,14 +249,7 @@ async fn call(
         let usage = meter.usage(&store, memory);
         metrics.usage(usage.fuel, usage.peak_memory);
         report.finish(usage, &rid, &name);
-        result.map_err(|e| match meter.exceeded(&e, memory) {
-            Some(exceeded) => wasmhub_core::Exceeded {
-                who: format!("component \"{name}\""),
-                exceeded,
-            }
-            .into(),
-            None => e,
-        })
+        result.map_err(|e| classify(e, &meter, memory, &name))
     });
     let failures = FailureLog {
         id: id.clone(),
@@ -283,13 +280,22 @@ async fn call(
     };
     match (answer, finished) {
         (Ok(Ok(resp)), None) => {
-            // The guest is still writing the body: let it finish beside the response.
+            // The guest is still writing the body: let it finish beside the response, whose
+            // body ends only once the guest has (abnormally if it failed).
+            let (tx, outcome) = tokio::sync::oneshot::channel();
+            let cut = CutLog {
+                id: id.clone(),
+                component: served.name.clone(),
+                status: resp.status().as_u16(),
+            };
             tokio::spawn(async move {
-                if let Err(e) = guest.await {
-                    failures.log(failure_kind(&e), &e);
+                let ended = guest.await;
+                if let Err(e) = &ended {
+                    failures.log(failure_kind(e), e);
                 }
+                let _ = tx.send(ended);
             });
-            Ok(resp)
+            Ok(Settled::response(resp, outcome, cut))
         }
         (Ok(Ok(resp)), Some(Ok(()))) => Ok(resp),
         (Ok(Ok(_)), Some(Err(e))) => {
@@ -311,7 +317,7 @@ async fn call(
                 None => guest.await,
             };
             match done {
-                Err(e) if failure_kind(&e) == "deadline" => {
+                Err(e) if past_deadline(&e) => {
                     failures.log("deadline", &e);
                     Err(named_budget(
                         fail(
@@ -366,7 +372,7 @@ pub(crate) fn new_store(
             .links
             .as_ref()
             .map_or_else(LinkCtx::default, LinkCtx::root),
-        report: None,
+        request: None,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.memory);

@@ -2,6 +2,7 @@
 
 #![deny(missing_docs)]
 
+mod body;
 mod connection;
 mod failure;
 mod give_way;

@@ -1,13 +1,17 @@
 //! Serving `wasi:http/handler@0.3.x` components: Wasmtime's handler machinery, with one
 //! request per instance (a fresh store each time, as for 0.2) and the request's deadline.
+//!
+//! The request's [`Ticket`] (its instance slots, the live-instance gauge, where to report
+//! usage and how it ended) moves into the instance's store, so it is given back only when
+//! the instance ends: after the body has streamed, not at the response head.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use tokio::sync::Notify;
+use tokio::sync::oneshot;
 use wasmtime::component::GuestTaskId;
 use wasmtime::{Engine, Store, StoreContextMut};
 use wasmtime_wasi_http::WasiHttpView;
@@ -17,9 +21,17 @@ use wasmtime_wasi_http::handler::{
 };
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 
+use crate::body::{CutLog, Outcome, Settled};
+use crate::failure::{
+    DeadlineExceeded, FailureLog, classify, failed_response, failure_kind, named_budget,
+    past_deadline,
+};
 use crate::guest_log::RequestId;
+use crate::metrics::LiveInstance;
 use crate::prepared::Served;
+use crate::slots::Slots;
 use crate::state::ServeState;
+use crate::usage::UsageReport;
 use wasmhub_host::Driver;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
@@ -55,39 +67,47 @@ impl HandlerState for Fresh {
     type WorkerState = OneRequest;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<ServeState, Expiry, OneRequest>> {
-        // The instance is made before the request reaches it: the id comes with the request.
+        // The instance is made as its request arrives, before the request reaches it: the
+        // id comes with the request.
         let id = Arc::new(OnceLock::new());
-        let (mut store, _meter) =
+        let (mut store, meter) =
             crate::handler::new_store(&self.engine, &self.served, &RequestId::Later(id.clone()))
                 .map_err(wasmtime::Error::from_anyhow)?;
         let proxy = self.pre.instantiate_async(&mut store).await?;
         let links = store.data().links.driver();
+        let expired = Arc::new(AtomicBool::new(false));
         Ok(Instance {
             store,
             proxy,
             view: <ServeState as WasiHttpView>::http,
             expiration: Expiry {
                 sleep: Box::pin(tokio::time::sleep(self.deadline)),
-                limit: self.deadline,
                 links,
+                expired: expired.clone(),
             },
             state: OneRequest {
                 name: self.served.name.clone(),
                 deadline: self.deadline,
                 id,
+                meter,
+                expired,
             },
         })
     }
 }
 
-/// Ends a worker at the request's deadline (also while its body still streams).
+/// Ends a worker at the request's deadline, counted from when its instance was made (as
+/// the request arrived), whatever the worker is doing: answering, streaming its body, or
+/// post-return work. (Wasmtime's `start` restarts when the response is produced, so it is
+/// not used: measuring from it would let an instance live about twice its deadline.)
 ///
 /// The worker polls it outside the instance's event loop, each time it wakes: the one place
 /// the loops of the request's WASI 0.3 link targets can be polled on the request's task.
 pub struct Expiry {
     sleep: Pin<Box<tokio::time::Sleep>>,
-    limit: Duration,
     links: Option<Driver>,
+    /// Set when the deadline ended the worker, so its end is counted as `deadline`.
+    expired: Arc<AtomicBool>,
 }
 
 impl WorkerExpiration for Expiry {
@@ -95,39 +115,39 @@ impl WorkerExpiration for Expiry {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         _status: WorkerStatus,
-        start: Instant,
+        _start: Instant,
     ) -> Poll<()> {
         if let Some(links) = &self.links {
             links.poll(cx);
         }
-        let at = tokio::time::Instant::from_std(start + self.limit);
-        if self.sleep.deadline() != at {
-            self.sleep.as_mut().reset(at);
+        let done = self.sleep.as_mut().poll(cx);
+        if done.is_ready() {
+            self.expired.store(true, Ordering::Release);
         }
-        self.sleep.as_mut().poll(cx)
+        done
     }
 }
 
-/// How one request's instance ended, for the response when it failed before answering.
-pub struct Report {
+/// One request's claim on the host, carried into its instance's store and given back when
+/// the instance ends: its slots, the live-instance gauge, and where to say how it ended.
+pub struct Ticket {
     id: Arc<str>,
-    failure: Mutex<Option<String>>,
-    ended: Notify,
+    _slots: Slots,
+    _live: LiveInstance,
+    usage: Arc<UsageReport>,
+    failures: FailureLog,
+    ended: oneshot::Sender<Outcome>,
 }
 
-impl Report {
-    fn new(id: Arc<str>) -> Arc<Self> {
-        Arc::new(Self {
-            id,
-            failure: Mutex::new(None),
-            ended: Notify::new(),
-        })
-    }
-
-    /// Why the instance failed, waiting briefly for the worker to say (it may lag the answer).
-    async fn failure(&self) -> Option<String> {
-        let _ = tokio::time::timeout(Duration::from_millis(200), self.ended.notified()).await;
-        self.failure.lock().unwrap().clone()
+impl Ticket {
+    /// Reports the instance's usage and how it ended (a failure is logged and counted here).
+    fn finish(self, usage: wasmhub_core::Usage, result: Outcome) {
+        self.failures.metrics.usage(usage.fuel, usage.peak_memory);
+        self.usage.finish(usage, &self.id, &self.failures.component);
+        if let Err(e) = &result {
+            self.failures.log(failure_kind(e), e);
+        }
+        let _ = self.ended.send(result);
     }
 }
 
@@ -137,11 +157,13 @@ pub struct OneRequest {
     deadline: Duration,
     /// The request id its guest's log lines carry, set when the request arrives.
     id: Arc<OnceLock<Arc<str>>>,
+    meter: wasmhub_core::Meter,
+    expired: Arc<AtomicBool>,
 }
 
 impl WorkerState for OneRequest {
     type StoreData = ServeState;
-    type RequestData = Arc<Report>;
+    type RequestData = Ticket;
 
     fn should_accept_request(&self, _concurrent: usize, total: usize) -> ShouldAccept {
         if total == 0 {
@@ -154,27 +176,33 @@ impl WorkerState for OneRequest {
     fn on_request_start(
         &self,
         mut store: StoreContextMut<'_, ServeState>,
-        report: Arc<Report>,
+        ticket: Ticket,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
-        let _ = self.id.set(report.id.clone());
-        store.data_mut().report = Some(report);
+        let _ = self.id.set(ticket.id.clone());
+        store.data_mut().request = Some(ticket);
         Box::pin(tokio::time::sleep(self.deadline))
     }
 
     fn drop(&self, store: Store<ServeState>, result: wasmtime::Result<()>) {
-        let report = store.into_data().report;
-        if let Err(e) = result {
-            // Through anyhow, so the causes of an error a host function returned show too.
-            let why = format!("{:#}", anyhow::Error::from(e));
-            let id = self.id.get().map_or("-", |id| id);
-            tracing::error!(request_id = %id, component = %self.name, error = %why, "the WASI 0.3 instance failed");
-            if let Some(r) = &report {
-                *r.failure.lock().unwrap() = Some(why);
+        let memory = &store.data().memory;
+        let usage = self.meter.usage(&store, memory);
+        let result = result.map_err(|e| {
+            let e = anyhow::Error::from(e);
+            if self.expired.load(Ordering::Acquire) {
+                return e.context(DeadlineExceeded(self.deadline));
             }
-        }
-        if let Some(r) = report {
-            r.ended.notify_one();
+            classify(e, &self.meter, memory, &self.name)
+        });
+        // The store goes first: its instance is gone before its slots are given back.
+        let ticket = store.into_data().request.take();
+        match (ticket, result) {
+            (Some(ticket), result) => ticket.finish(usage, result),
+            (None, Err(e)) => {
+                let id = self.id.get().map_or("-", |id| id);
+                tracing::error!(request_id = %id, component = %self.name, error = ?e, "the WASI 0.3 instance failed");
+            }
+            (None, Ok(())) => {}
         }
     }
 }
@@ -187,37 +215,21 @@ pub fn exports_handler(engine: &Engine, component: &wasmtime::component::Compone
         .any(|(n, _)| n.starts_with("wasi:http/handler@0.3."))
 }
 
-/// Serves one request through `handler`, held to `deadline`; a failure says why the
-/// instance failed when the worker reported it.
-async fn respond(
-    handler: &Handler,
-    id: &Arc<str>,
-    req: wasmtime_wasi_http::handler::Request,
-    deadline: Duration,
-) -> Result<wasmtime_wasi_http::handler::Response, Option<anyhow::Error>> {
-    let report = Report::new(id.clone());
-    match tokio::time::timeout(deadline, handler.handle(report.clone(), req)).await {
-        Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) if e.is::<TrapOrPanicError>() => Err(Some(match report.failure().await {
-            Some(why) => anyhow::anyhow!("{why}"),
-            None => anyhow::Error::from(e),
-        })),
-        // The request's own expiry (the same deadline) may fire before the timeout here.
-        Ok(Err(e)) if e.is::<ExpirationError>() => Err(None),
-        Ok(Err(e)) => Err(Some(anyhow::Error::from(e))),
-        Err(_) => Err(None),
-    }
-}
-
 /// Serves one request with a 0.3 handler: the body limit, the deadline (504 when no
-/// response came in time) and a 500 naming the failure otherwise.
+/// response came in time), a 500 naming a budget that stopped it, and a body that ends
+/// abnormally when the instance fails after the head.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the request's parts, reshaped in the next change"
+)]
 pub(crate) async fn call(
     shared: &crate::handler::Shared,
     served: &Served,
     handler: &Handler,
     id: &Arc<str>,
     req: hyper::Request<hyper::body::Incoming>,
-    permit: crate::slots::Slots,
+    slots: Slots,
+    report: &Arc<UsageReport>,
     fail: &(dyn Fn(hyper::StatusCode, &str) -> hyper::Response<HyperOutgoingBody> + Sync),
 ) -> Result<hyper::Response<HyperOutgoingBody>, hyper::Response<HyperOutgoingBody>> {
     use http_body_util::BodyExt;
@@ -233,26 +245,61 @@ pub(crate) async fn call(
         .map_or(shared.options.request_timeout, |d| {
             d.min(shared.options.request_timeout)
         });
-    let _live = shared.metrics.instance();
-    let answer = respond(handler, id, req, deadline).await;
-    drop(permit);
-    match answer {
-        Ok(resp) => Ok(resp),
-        Err(None) => {
-            shared.metrics.failure("deadline");
-            tracing::error!(request_id = %id, component = %served.name, "no response within {deadline:?}");
-            Err(fail(
+    let failures = FailureLog {
+        id: id.clone(),
+        component: served.name.clone(),
+        route: served.route.clone(),
+        metrics: shared.metrics.clone(),
+    };
+    let (tx, ended) = oneshot::channel();
+    let ticket = Ticket {
+        id: id.clone(),
+        _slots: slots,
+        _live: shared.metrics.instance(),
+        usage: report.clone(),
+        failures,
+        ended: tx,
+    };
+    let timed_out = || {
+        named_budget(
+            fail(
                 hyper::StatusCode::GATEWAY_TIMEOUT,
                 &format!("the component did not answer within its deadline of {deadline:?}"),
-            ))
+            ),
+            "deadline",
+        )
+    };
+    match tokio::time::timeout(deadline, handler.handle(ticket, req)).await {
+        Ok(Ok(resp)) => {
+            let cut = CutLog {
+                id: id.clone(),
+                component: served.name.clone(),
+                status: resp.status().as_u16(),
+            };
+            Ok(Settled::response(resp, ended, cut))
         }
-        Err(Some(e)) => {
-            shared.metrics.failure("trap");
-            tracing::error!(request_id = %id, component = %served.name, error = %format!("{e:#}"), "the guest failed");
-            Err(fail(
-                hyper::StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("the component failed: {e:#}"),
-            ))
+        // The instance ends at the same deadline and logs it.
+        Ok(Err(e)) if e.is::<ExpirationError>() => Err(timed_out()),
+        Err(_) => Err(timed_out()),
+        Ok(Err(e)) if e.is::<TrapOrPanicError>() => {
+            // The worker says why as it drops the instance, right after this error.
+            match tokio::time::timeout(Duration::from_secs(5), ended).await {
+                Ok(Ok(Err(e))) if past_deadline(&e) => Err(timed_out()),
+                Ok(Ok(Err(e))) => Err(failed_response(&e, fail)),
+                _ => Err(failed_response(&anyhow::Error::from(e), fail)),
+            }
+        }
+        Ok(Err(e)) => {
+            // Never reached an instance (it could not be made): nothing else logs it.
+            let e = anyhow::Error::from(e);
+            FailureLog {
+                id: id.clone(),
+                component: served.name.clone(),
+                route: served.route.clone(),
+                metrics: shared.metrics.clone(),
+            }
+            .log(failure_kind(&e), &e);
+            Err(failed_response(&e, fail))
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -58,6 +57,7 @@ impl Server {
             tokio::spawn(crate::metrics_server::serve(
                 listener,
                 self.shared.metrics.clone(),
+                self.shared.options.header_timeout,
             ));
         }
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -82,15 +82,10 @@ impl Server {
                 permit = connections.clone().acquire_owned() => permit?,
                 () = &mut shutdown => break,
             };
-            let (stream, _peer) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
+            let stream = tokio::select! {
+                accepted = crate::connection::accept(&self.listener) => match accepted {
+                    Some(stream) => stream,
+                    None => continue,
                 },
                 () = &mut shutdown => break,
             };

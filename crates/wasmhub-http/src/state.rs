@@ -13,8 +13,8 @@ pub struct ServeState {
     pub hooks: Outbound,
     pub memory: wasmhub_core::MemoryMeter,
     pub links: LinkCtx,
-    /// Where a WASI 0.3 instance reports how its request ended.
-    pub report: Option<std::sync::Arc<crate::p3::Report>>,
+    /// A WASI 0.3 instance's request: its slots and where it reports how it ended.
+    pub request: Option<crate::p3::Ticket>,
 }
 
 impl AsMut<LinkCtx> for ServeState {
