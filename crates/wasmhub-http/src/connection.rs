@@ -12,7 +12,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::body::Held;
-use crate::handler::{Shared, handle};
+use crate::listen::spoke_within;
+use crate::request::handle;
+use crate::shared::Shared;
 
 /// Serves `stream` until it ends. A client that sends nothing, or keeps a connection (HTTP/1
 /// keep-alive or HTTP/2) open with no request in flight for the header timeout, is asked to
@@ -65,29 +67,6 @@ pub(crate) async fn serve(
         Ok(Ok(())) => {}
         Err(_) => {
             tracing::debug!("connection cut: still open {grace:?} after it was asked to close")
-        }
-    }
-}
-
-/// Whether the client sent its first byte within `limit`. hyper's header timeout starts at
-/// a request's first byte: a client that sends nothing at all is cut here, after the same time.
-pub(crate) async fn spoke_within(stream: &TcpStream, limit: Duration) -> bool {
-    let mut first = [0u8; 1];
-    matches!(
-        tokio::time::timeout(limit, stream.peek(&mut first)).await,
-        Ok(Ok(n)) if n > 0
-    )
-}
-
-/// Accepts the next connection; on an error (out of file descriptors and the like) backs
-/// off briefly and says so, so a failing accept never spins.
-pub(crate) async fn accept(listener: &tokio::net::TcpListener) -> Option<TcpStream> {
-    match listener.accept().await {
-        Ok((stream, _peer)) => Some(stream),
-        Err(e) => {
-            tracing::warn!(error = %e, "accept failed; retrying in 10 ms");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            None
         }
     }
 }

@@ -18,12 +18,12 @@ const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
 /// connection, whose head must arrive within `header_timeout`.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, header_timeout: Duration) {
     loop {
-        let Some(stream) = crate::connection::accept(&listener).await else {
+        let Some(stream) = crate::listen::accept(&listener).await else {
             continue;
         };
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            if !crate::connection::spoke_within(&stream, header_timeout).await {
+            if !crate::listen::spoke_within(&stream, header_timeout).await {
                 return;
             }
             let service = hyper::service::service_fn(move |req| {

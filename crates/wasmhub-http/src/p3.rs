@@ -1,9 +1,8 @@
 //! Serving `wasi:http/handler@0.3.x` components: Wasmtime's handler machinery, with one
 //! request per instance (a fresh store each time, as for 0.2) and the request's deadline.
 //!
-//! The request's [`Ticket`] (its instance slots, the live-instance gauge, where to report
-//! usage and how it ended) moves into the instance's store, so it is given back only when
-//! the instance ends: after the body has streamed, not at the response head.
+//! The request's [`Ticket`] moves into the instance's store, so its slots are given back
+//! only when the instance ends: after the body has streamed, not at the response head.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
 use wasmtime::component::GuestTaskId;
 use wasmtime::{Engine, Store, StoreContextMut};
 use wasmtime_wasi_http::WasiHttpView;
@@ -21,19 +19,15 @@ use wasmtime_wasi_http::handler::{
 };
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 
-use crate::body::{CutLog, Outcome, Settled};
-use crate::failure::{
-    DeadlineExceeded, FailureLog, classify, failed_response, failure_kind, named_budget,
-    past_deadline,
-};
+use crate::call::{Answer, Call};
+use crate::failure::{DeadlineExceeded, classify, failure_kind};
 use crate::guest_log::RequestId;
-use crate::metrics::LiveInstance;
-use crate::prepared::Served;
 use crate::slots::Slots;
 use crate::state::ServeState;
-use crate::usage::UsageReport;
+use crate::store::{Recipe, new_store};
+use crate::ticket::Ticket;
 use wasmhub_host::Driver;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 
 /// A 0.3 handler: instantiates a fresh instance for every request.
 pub type Handler = ProxyHandler<Fresh>;
@@ -42,21 +36,21 @@ pub type Handler = ProxyHandler<Fresh>;
 pub struct Fresh {
     engine: Engine,
     pre: ProxyPre<ServeState>,
-    served: Served,
+    recipe: Arc<Recipe>,
     deadline: Duration,
 }
 
-/// Builds the handler for `served`, whose component exports `wasi:http/handler@0.3.x`.
+/// Builds the handler for a component of `recipe` that exports `wasi:http/handler@0.3.x`.
 pub fn handler(
     engine: &Engine,
     pre: ServicePre<ServeState>,
-    served: Served,
+    recipe: Arc<Recipe>,
     deadline: Duration,
 ) -> Arc<Handler> {
     Arc::new(ProxyHandler::new(Fresh {
         engine: engine.clone(),
         pre: ProxyPre::P3(pre),
-        served,
+        recipe,
         deadline,
     }))
 }
@@ -71,7 +65,7 @@ impl HandlerState for Fresh {
         // id comes with the request.
         let id = Arc::new(OnceLock::new());
         let (mut store, meter) =
-            crate::handler::new_store(&self.engine, &self.served, &RequestId::Later(id.clone()))
+            new_store(&self.engine, &self.recipe, &RequestId::Later(id.clone()))
                 .map_err(wasmtime::Error::from_anyhow)?;
         let proxy = self.pre.instantiate_async(&mut store).await?;
         let links = store.data().links.driver();
@@ -86,7 +80,7 @@ impl HandlerState for Fresh {
                 expired: expired.clone(),
             },
             state: OneRequest {
-                name: self.served.name.clone(),
+                name: self.recipe.name.clone(),
                 deadline: self.deadline,
                 id,
                 meter,
@@ -125,29 +119,6 @@ impl WorkerExpiration for Expiry {
             self.expired.store(true, Ordering::Release);
         }
         done
-    }
-}
-
-/// One request's claim on the host, carried into its instance's store and given back when
-/// the instance ends: its slots, the live-instance gauge, and where to say how it ended.
-pub struct Ticket {
-    id: Arc<str>,
-    _slots: Slots,
-    _live: LiveInstance,
-    usage: Arc<UsageReport>,
-    failures: FailureLog,
-    ended: oneshot::Sender<Outcome>,
-}
-
-impl Ticket {
-    /// Reports the instance's usage and how it ended (a failure is logged and counted here).
-    fn finish(self, usage: wasmhub_core::Usage, result: Outcome) {
-        self.failures.metrics.usage(usage.fuel, usage.peak_memory);
-        self.usage.finish(usage, &self.id, &self.failures.component);
-        if let Err(e) = &result {
-            self.failures.log(failure_kind(e), e);
-        }
-        let _ = self.ended.send(result);
     }
 }
 
@@ -195,7 +166,7 @@ impl WorkerState for OneRequest {
             classify(e, &self.meter, memory, &self.name)
         });
         // The store goes first: its instance is gone before its slots are given back.
-        let ticket = store.into_data().request.take();
+        let ticket = store.into_data().request;
         match (ticket, result) {
             (Some(ticket), result) => ticket.finish(usage, result),
             (None, Err(e)) => {
@@ -215,91 +186,34 @@ pub fn exports_handler(engine: &Engine, component: &wasmtime::component::Compone
         .any(|(n, _)| n.starts_with("wasi:http/handler@0.3."))
 }
 
-/// Serves one request with a 0.3 handler: the body limit, the deadline (504 when no
-/// response came in time), a 500 naming a budget that stopped it, and a body that ends
-/// abnormally when the instance fails after the head.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the request's parts, reshaped in the next change"
-)]
-pub(crate) async fn call(
-    shared: &crate::handler::Shared,
-    served: &Served,
+/// Serves one request with a 0.3 handler: 504 when no response came within the deadline,
+/// the failure's answer when the instance failed first, and a body that ends abnormally
+/// when it fails after the head.
+pub async fn call(
+    call: &Call<'_>,
     handler: &Handler,
-    id: &Arc<str>,
-    req: hyper::Request<hyper::body::Incoming>,
+    req: hyper::Request<HyperIncomingBody>,
     slots: Slots,
-    report: &Arc<UsageReport>,
-    fail: &(dyn Fn(hyper::StatusCode, &str) -> hyper::Response<HyperOutgoingBody> + Sync),
-) -> Result<hyper::Response<HyperOutgoingBody>, hyper::Response<HyperOutgoingBody>> {
-    use http_body_util::BodyExt;
-    let limit = shared.options.max_body_bytes;
-    let req = req.map(move |body| {
-        http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
-            .map_err(move |_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit)))
-            .boxed_unsync()
-    });
-    let deadline = served
-        .budget
-        .deadline
-        .map_or(shared.options.request_timeout, |d| {
-            d.min(shared.options.request_timeout)
-        });
-    let failures = FailureLog {
-        id: id.clone(),
-        component: served.name.clone(),
-        route: served.route.clone(),
-        metrics: shared.metrics.clone(),
-    };
-    let (tx, ended) = oneshot::channel();
-    let ticket = Ticket {
-        id: id.clone(),
-        _slots: slots,
-        _live: shared.metrics.instance(),
-        usage: report.clone(),
-        failures,
-        ended: tx,
-    };
-    let timed_out = || {
-        named_budget(
-            fail(
-                hyper::StatusCode::GATEWAY_TIMEOUT,
-                &format!("the component did not answer within its deadline of {deadline:?}"),
-            ),
-            "deadline",
-        )
-    };
+) -> Answer {
+    let (ticket, ended) = Ticket::new(slots, call.usage.clone(), call.failures());
+    let deadline = call.deadline;
     match tokio::time::timeout(deadline, handler.handle(ticket, req)).await {
-        Ok(Ok(resp)) => {
-            let cut = CutLog {
-                id: id.clone(),
-                component: served.name.clone(),
-                status: resp.status().as_u16(),
-            };
-            Ok(Settled::response(resp, ended, cut))
-        }
-        // The instance ends at the same deadline and logs it.
-        Ok(Err(e)) if e.is::<ExpirationError>() => Err(timed_out()),
-        Err(_) => Err(timed_out()),
+        Ok(Ok(resp)) => Ok(call.settle(resp, ended)),
+        // The instance ends at the same deadline, and its ticket logs it.
+        Ok(Err(e)) if e.is::<ExpirationError>() => Err(call.timed_out()),
+        Err(_) => Err(call.timed_out()),
         Ok(Err(e)) if e.is::<TrapOrPanicError>() => {
             // The worker says why as it drops the instance, right after this error.
             match tokio::time::timeout(Duration::from_secs(5), ended).await {
-                Ok(Ok(Err(e))) if past_deadline(&e) => Err(timed_out()),
-                Ok(Ok(Err(e))) => Err(failed_response(&e, fail)),
-                _ => Err(failed_response(&anyhow::Error::from(e), fail)),
+                Ok(Ok(Err(e))) => Err(call.failed(&e)),
+                _ => Err(call.failed(&anyhow::Error::from(e))),
             }
         }
         Ok(Err(e)) => {
-            // Never reached an instance (it could not be made): nothing else logs it.
+            // It never reached an instance (none could be made): nothing else logs it.
             let e = anyhow::Error::from(e);
-            FailureLog {
-                id: id.clone(),
-                component: served.name.clone(),
-                route: served.route.clone(),
-                metrics: shared.metrics.clone(),
-            }
-            .log(failure_kind(&e), &e);
-            Err(failed_response(&e, fail))
+            call.failures().log(failure_kind(&e), &e);
+            Err(call.failed(&e))
         }
     }
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 
-use crate::handler::Shared;
+use crate::shared::Shared;
 use crate::{PreparedApp, ServeOptions};
 
 /// A bound server, not yet accepting.
@@ -83,7 +83,7 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let stream = tokio::select! {
-                accepted = crate::connection::accept(&self.listener) => match accepted {
+                accepted = crate::listen::accept(&self.listener) => match accepted {
                     Some(stream) => stream,
                     None => continue,
                 },

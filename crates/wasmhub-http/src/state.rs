@@ -14,7 +14,7 @@ pub struct ServeState {
     pub memory: wasmhub_core::MemoryMeter,
     pub links: LinkCtx,
     /// A WASI 0.3 instance's request: its slots and where it reports how it ended.
-    pub request: Option<crate::p3::Ticket>,
+    pub request: Option<crate::ticket::Ticket>,
 }
 
 impl AsMut<LinkCtx> for ServeState {
