@@ -35,7 +35,7 @@ pub async fn call(
     slots: Slots,
 ) -> Answer {
     let id = RequestId::Known(call.id.clone());
-    let (mut store, meter) = new_store(engine, &call.recipe, &id).map_err(|e| {
+    let (mut store, meter) = new_store(engine, call.recipe, &id).map_err(|e| {
         tracing::error!(request_id = %call.id, component = %call.recipe.name, error = ?e, "cannot prepare the instance");
         call.fail(StatusCode::INTERNAL_SERVER_ERROR, "the host could not prepare the instance")
     })?;

@@ -14,7 +14,7 @@ use crate::call::{Answer, Call};
 use crate::prepared::{Handler, Served};
 use crate::respond::{REQUEST_ID, plain};
 use crate::shared::Shared;
-use crate::slots::{Full, Slots};
+use crate::slots::Full;
 use crate::usage::UsageReport;
 
 /// Serves one request; never fails: every failure is a response with the request id.
@@ -81,7 +81,10 @@ async fn dispatch(
     call: &Call<'_>,
     req: Request<Incoming>,
 ) -> Answer {
-    let slots = take_slots(shared, served, call)?;
+    let slots = match crate::slots::take(&shared.instances, &served.instances) {
+        Ok(slots) => slots,
+        Err(full) => return Err(overloaded(shared, served, call, full)),
+    };
     let req = limit_body(req, shared.options.max_body_bytes).map_err(|len| {
         call.fail(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -97,16 +100,13 @@ async fn dispatch(
     }
 }
 
-/// A slot under the component's cap and one under the host's, or 503 naming the cap.
-fn take_slots(
+/// 503 naming the cap that was full; the log line names the flag or key that raises it.
+fn overloaded(
     shared: &Shared,
     served: &Served,
     call: &Call<'_>,
-) -> Result<Slots, Response<HyperOutgoingBody>> {
-    let full = match crate::slots::take(&shared.instances, &served.instances) {
-        Ok(slots) => return Ok(slots),
-        Err(full) => full,
-    };
+    full: Full,
+) -> Response<HyperOutgoingBody> {
     shared.metrics.failure("overloaded");
     let (whose, fix) = match full {
         Full::Component(n) => (
@@ -123,10 +123,10 @@ fn take_slots(
         ),
     };
     tracing::warn!(request_id = %call.id, component = %served.name, "{fix}: answering 503");
-    Err(call.fail(
+    call.fail(
         StatusCode::SERVICE_UNAVAILABLE,
         &format!("too many requests in flight for {whose}; retry"),
-    ))
+    )
 }
 
 /// The request with its body capped at `max` bytes: refused at once (`Err(length)`) when
