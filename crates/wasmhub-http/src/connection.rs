@@ -11,12 +11,16 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::handler::{Shared, handle};
+use crate::body::Held;
+use crate::listen::spoke_within;
+use crate::request::handle;
+use crate::shared::Shared;
 
 /// Serves `stream` until it ends. A client that sends nothing, or keeps a connection (HTTP/1
 /// keep-alive or HTTP/2) open with no request in flight for the header timeout, is asked to
-/// go (HTTP/2 GOAWAY) and cut if it is still there one header timeout later. When `stopped`
-/// changes, in-flight requests get the drain timeout to finish.
+/// go (HTTP/2 GOAWAY) and cut if it is still there one header timeout later. A request is in
+/// flight from its head until its response body has ended (its deadline bounds it). When
+/// `stopped` changes, in-flight requests get the drain timeout to finish.
 pub(crate) async fn serve(
     stream: TcpStream,
     builder: auto::Builder<TokioExecutor>,
@@ -25,13 +29,8 @@ pub(crate) async fn serve(
 ) {
     let limit = shared.options.header_timeout;
     let drain = shared.options.drain_timeout;
-    // hyper's header timeout starts at a request's first byte: a client that sends nothing
-    // at all is cut here, after the same time.
-    let mut first = [0u8; 1];
     let spoke = tokio::select! {
-        first = tokio::time::timeout(limit, stream.peek(&mut first)) => {
-            matches!(first, Ok(Ok(n)) if n > 0)
-        }
+        spoke = spoke_within(&stream, limit) => spoke,
         _ = stopped.changed() => false,
     };
     if !spoke {
@@ -43,9 +42,10 @@ pub(crate) async fn serve(
         hyper::service::service_fn(move |req| {
             let (shared, busy) = (shared.clone(), Busy::new(activity.clone()));
             async move {
+                // The request stays in flight until its response body has ended: the
+                // header timeout never applies to a body still streaming.
                 let response = handle(shared, req).await;
-                drop(busy);
-                Ok::<_, std::convert::Infallible>(response)
+                Ok::<_, std::convert::Infallible>(response.map(|body| Held::new(body, busy)))
             }
         })
     };
@@ -106,7 +106,7 @@ impl Activity {
     }
 }
 
-/// One request in flight; its end restarts the idle clock.
+/// One request in flight, until its response body ends; its end restarts the idle clock.
 struct Busy(Arc<Activity>);
 
 impl Busy {

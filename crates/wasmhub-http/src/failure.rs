@@ -12,14 +12,46 @@ use crate::metrics::Metrics;
 #[error("deadline of {0:?} exceeded")]
 pub struct DeadlineExceeded(pub std::time::Duration);
 
+/// Whether the request's own deadline stopped it.
+pub fn past_deadline(e: &anyhow::Error) -> bool {
+    // `downcast_ref` sees contexts, `chain` sees the causes below them.
+    e.is::<DeadlineExceeded>() || e.chain().any(|c| c.is::<DeadlineExceeded>())
+}
+
+/// The budget that stopped the guest, or a component it links to, if one did.
+pub fn exceeded(e: &anyhow::Error) -> Option<&wasmhub_core::Exceeded> {
+    e.downcast_ref()
+        .or_else(|| e.chain().find_map(|c| c.downcast_ref()))
+}
+
 /// The failure's kind, as logged and counted: `deadline`, a budget's name, or `trap`.
 pub fn failure_kind(e: &anyhow::Error) -> &'static str {
-    if e.is::<DeadlineExceeded>() {
+    if past_deadline(e) {
         "deadline"
-    } else if let Some(x) = e.downcast_ref::<wasmhub_core::Exceeded>() {
+    } else if let Some(x) = exceeded(e) {
         x.exceeded.kind()
     } else {
         "trap"
+    }
+}
+
+/// `e` from the instance of component `name`, naming the budget of `meter` that stopped
+/// it (its causes kept), unless it already names one: a linked component's, or the deadline.
+pub fn classify(
+    e: anyhow::Error,
+    meter: &wasmhub_core::Meter,
+    memory: &wasmhub_core::MemoryMeter,
+    name: &str,
+) -> anyhow::Error {
+    if past_deadline(&e) || exceeded(&e).is_some() {
+        return e;
+    }
+    match meter.exceeded(&e, memory) {
+        Some(exceeded) => e.context(wasmhub_core::Exceeded {
+            who: format!("component \"{name}\""),
+            exceeded,
+        }),
+        None => e,
     }
 }
 
@@ -31,7 +63,7 @@ pub fn failed_response(
     e: &anyhow::Error,
     fail: impl Fn(StatusCode, &str) -> Response<HyperOutgoingBody>,
 ) -> Response<HyperOutgoingBody> {
-    let Some(x) = e.downcast_ref::<wasmhub_core::Exceeded>() else {
+    let Some(x) = exceeded(e) else {
         return fail(StatusCode::INTERNAL_SERVER_ERROR, "the component failed");
     };
     let resp = fail(

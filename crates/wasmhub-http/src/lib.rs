@@ -2,19 +2,27 @@
 
 #![deny(missing_docs)]
 
+mod access;
+mod body;
+mod call;
 mod connection;
 mod failure;
 mod guest_log;
-mod handler;
+mod listen;
 mod metrics;
 mod metrics_server;
 mod options;
+mod p2;
 mod p3;
 mod prepared;
+mod request;
 mod respond;
 mod server;
+mod shared;
 mod slots;
 mod state;
+mod store;
+mod ticket;
 mod usage;
 
 pub use options::ServeOptions;

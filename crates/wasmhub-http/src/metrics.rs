@@ -115,6 +115,12 @@ impl Metrics {
                 get(c)
             );
         }
+        out.push_str("# HELP wasmhub_guest_log_lines_dropped_total Guest output lines dropped because the log writer was behind.\n# TYPE wasmhub_guest_log_lines_dropped_total counter\n");
+        let _ = writeln!(
+            out,
+            "wasmhub_guest_log_lines_dropped_total {}",
+            crate::guest_log::dropped()
+        );
         out.push_str("# HELP wasmhub_fuel_consumed_total Fuel guests consumed (when metered).\n# TYPE wasmhub_fuel_consumed_total counter\n");
         let _ = writeln!(out, "wasmhub_fuel_consumed_total {}", get(&self.fuel_used));
         out.push_str("# HELP wasmhub_peak_memory_bytes_max Largest linear memory any instance held.\n# TYPE wasmhub_peak_memory_bytes_max gauge\n");

@@ -1,23 +1,31 @@
 //! The `/metrics` listener, on its own address so the app's routes never collide with it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
 
-/// Answers `GET /metrics` with the exposition text, and 404 elsewhere.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+/// The longest a metrics connection stays open, whatever the client does.
+const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
+
+/// Answers `GET /metrics` with the exposition text, and 404 elsewhere: one request per
+/// connection, whose head must arrive within `header_timeout`.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, header_timeout: Duration) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Some(stream) = crate::listen::accept(&listener).await else {
             continue;
         };
         let metrics = metrics.clone();
         tokio::spawn(async move {
+            if !crate::listen::spoke_within(&stream, header_timeout).await {
+                return;
+            }
             let service = hyper::service::service_fn(move |req| {
                 let metrics = metrics.clone();
                 async move {
@@ -38,9 +46,12 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
                     Ok::<_, std::convert::Infallible>(resp)
                 }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
         });
     }
 }

@@ -13,7 +13,7 @@ pub struct ServeOptions {
     /// Instances of one component alive at once, where its budget sets no `instances`;
     /// `None`: all of `max_instances` for a lone routed component, half when there are more.
     pub max_component_instances: Option<u32>,
-    /// Wall-clock limit for a request, from arrival to the response head.
+    /// Wall-clock limit for a request, from arrival until its instance ends (body included).
     pub request_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,

@@ -1,13 +1,15 @@
 //! Serving `wasi:http/handler@0.3.x` components: Wasmtime's handler machinery, with one
 //! request per instance (a fresh store each time, as for 0.2) and the request's deadline.
+//!
+//! The request's [`Ticket`] moves into the instance's store, so its slots are given back
+//! only when the instance ends: after the body has streamed, not at the response head.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use tokio::sync::Notify;
 use wasmtime::component::GuestTaskId;
 use wasmtime::{Engine, Store, StoreContextMut};
 use wasmtime_wasi_http::WasiHttpView;
@@ -17,11 +19,15 @@ use wasmtime_wasi_http::handler::{
 };
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 
+use crate::call::{Answer, Call};
+use crate::failure::{DeadlineExceeded, classify, failure_kind};
 use crate::guest_log::RequestId;
-use crate::prepared::Served;
+use crate::slots::Slots;
 use crate::state::ServeState;
+use crate::store::{Recipe, new_store};
+use crate::ticket::Ticket;
 use wasmhub_host::Driver;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 
 /// A 0.3 handler: instantiates a fresh instance for every request.
 pub type Handler = ProxyHandler<Fresh>;
@@ -30,21 +36,21 @@ pub type Handler = ProxyHandler<Fresh>;
 pub struct Fresh {
     engine: Engine,
     pre: ProxyPre<ServeState>,
-    served: Served,
+    recipe: Arc<Recipe>,
     deadline: Duration,
 }
 
-/// Builds the handler for `served`, whose component exports `wasi:http/handler@0.3.x`.
+/// Builds the handler for a component of `recipe` that exports `wasi:http/handler@0.3.x`.
 pub fn handler(
     engine: &Engine,
     pre: ServicePre<ServeState>,
-    served: Served,
+    recipe: Arc<Recipe>,
     deadline: Duration,
 ) -> Arc<Handler> {
     Arc::new(ProxyHandler::new(Fresh {
         engine: engine.clone(),
         pre: ProxyPre::P3(pre),
-        served,
+        recipe,
         deadline,
     }))
 }
@@ -55,39 +61,47 @@ impl HandlerState for Fresh {
     type WorkerState = OneRequest;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<ServeState, Expiry, OneRequest>> {
-        // The instance is made before the request reaches it: the id comes with the request.
+        // The instance is made as its request arrives, before the request reaches it: the
+        // id comes with the request.
         let id = Arc::new(OnceLock::new());
-        let (mut store, _meter) =
-            crate::handler::new_store(&self.engine, &self.served, &RequestId::Later(id.clone()))
+        let (mut store, meter) =
+            new_store(&self.engine, &self.recipe, &RequestId::Later(id.clone()))
                 .map_err(wasmtime::Error::from_anyhow)?;
         let proxy = self.pre.instantiate_async(&mut store).await?;
         let links = store.data().links.driver();
+        let expired = Arc::new(AtomicBool::new(false));
         Ok(Instance {
             store,
             proxy,
             view: <ServeState as WasiHttpView>::http,
             expiration: Expiry {
                 sleep: Box::pin(tokio::time::sleep(self.deadline)),
-                limit: self.deadline,
                 links,
+                expired: expired.clone(),
             },
             state: OneRequest {
-                name: self.served.name.clone(),
+                name: self.recipe.name.clone(),
                 deadline: self.deadline,
                 id,
+                meter,
+                expired,
             },
         })
     }
 }
 
-/// Ends a worker at the request's deadline (also while its body still streams).
+/// Ends a worker at the request's deadline, counted from when its instance was made (as
+/// the request arrived), whatever the worker is doing: answering, streaming its body, or
+/// post-return work. (Wasmtime's `start` restarts when the response is produced, so it is
+/// not used: measuring from it would let an instance live about twice its deadline.)
 ///
 /// The worker polls it outside the instance's event loop, each time it wakes: the one place
 /// the loops of the request's WASI 0.3 link targets can be polled on the request's task.
 pub struct Expiry {
     sleep: Pin<Box<tokio::time::Sleep>>,
-    limit: Duration,
     links: Option<Driver>,
+    /// Set when the deadline ended the worker, so its end is counted as `deadline`.
+    expired: Arc<AtomicBool>,
 }
 
 impl WorkerExpiration for Expiry {
@@ -95,39 +109,16 @@ impl WorkerExpiration for Expiry {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         _status: WorkerStatus,
-        start: Instant,
+        _start: Instant,
     ) -> Poll<()> {
         if let Some(links) = &self.links {
             links.poll(cx);
         }
-        let at = tokio::time::Instant::from_std(start + self.limit);
-        if self.sleep.deadline() != at {
-            self.sleep.as_mut().reset(at);
+        let done = self.sleep.as_mut().poll(cx);
+        if done.is_ready() {
+            self.expired.store(true, Ordering::Release);
         }
-        self.sleep.as_mut().poll(cx)
-    }
-}
-
-/// How one request's instance ended, for the response when it failed before answering.
-pub struct Report {
-    id: Arc<str>,
-    failure: Mutex<Option<String>>,
-    ended: Notify,
-}
-
-impl Report {
-    fn new(id: Arc<str>) -> Arc<Self> {
-        Arc::new(Self {
-            id,
-            failure: Mutex::new(None),
-            ended: Notify::new(),
-        })
-    }
-
-    /// Why the instance failed, waiting briefly for the worker to say (it may lag the answer).
-    async fn failure(&self) -> Option<String> {
-        let _ = tokio::time::timeout(Duration::from_millis(200), self.ended.notified()).await;
-        self.failure.lock().unwrap().clone()
+        done
     }
 }
 
@@ -137,11 +128,13 @@ pub struct OneRequest {
     deadline: Duration,
     /// The request id its guest's log lines carry, set when the request arrives.
     id: Arc<OnceLock<Arc<str>>>,
+    meter: wasmhub_core::Meter,
+    expired: Arc<AtomicBool>,
 }
 
 impl WorkerState for OneRequest {
     type StoreData = ServeState;
-    type RequestData = Arc<Report>;
+    type RequestData = Ticket;
 
     fn should_accept_request(&self, _concurrent: usize, total: usize) -> ShouldAccept {
         if total == 0 {
@@ -154,27 +147,33 @@ impl WorkerState for OneRequest {
     fn on_request_start(
         &self,
         mut store: StoreContextMut<'_, ServeState>,
-        report: Arc<Report>,
+        ticket: Ticket,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
-        let _ = self.id.set(report.id.clone());
-        store.data_mut().report = Some(report);
+        let _ = self.id.set(ticket.id.clone());
+        store.data_mut().request = Some(ticket);
         Box::pin(tokio::time::sleep(self.deadline))
     }
 
     fn drop(&self, store: Store<ServeState>, result: wasmtime::Result<()>) {
-        let report = store.into_data().report;
-        if let Err(e) = result {
-            // Through anyhow, so the causes of an error a host function returned show too.
-            let why = format!("{:#}", anyhow::Error::from(e));
-            let id = self.id.get().map_or("-", |id| id);
-            tracing::error!(request_id = %id, component = %self.name, error = %why, "the WASI 0.3 instance failed");
-            if let Some(r) = &report {
-                *r.failure.lock().unwrap() = Some(why);
+        let memory = &store.data().memory;
+        let usage = self.meter.usage(&store, memory);
+        let result = result.map_err(|e| {
+            let e = anyhow::Error::from(e);
+            if self.expired.load(Ordering::Acquire) {
+                return e.context(DeadlineExceeded(self.deadline));
             }
-        }
-        if let Some(r) = report {
-            r.ended.notify_one();
+            classify(e, &self.meter, memory, &self.name)
+        });
+        // The store goes first: its instance is gone before its slots are given back.
+        let ticket = store.into_data().request;
+        match (ticket, result) {
+            (Some(ticket), result) => ticket.finish(usage, result),
+            (None, Err(e)) => {
+                let id = self.id.get().map_or("-", |id| id);
+                tracing::error!(request_id = %id, component = %self.name, error = ?e, "the WASI 0.3 instance failed");
+            }
+            (None, Ok(())) => {}
         }
     }
 }
@@ -187,72 +186,34 @@ pub fn exports_handler(engine: &Engine, component: &wasmtime::component::Compone
         .any(|(n, _)| n.starts_with("wasi:http/handler@0.3."))
 }
 
-/// Serves one request through `handler`, held to `deadline`; a failure says why the
-/// instance failed when the worker reported it.
-async fn respond(
+/// Serves one request with a 0.3 handler: 504 when no response came within the deadline,
+/// the failure's answer when the instance failed first, and a body that ends abnormally
+/// when it fails after the head.
+pub async fn call(
+    call: &Call<'_>,
     handler: &Handler,
-    id: &Arc<str>,
-    req: wasmtime_wasi_http::handler::Request,
-    deadline: Duration,
-) -> Result<wasmtime_wasi_http::handler::Response, Option<anyhow::Error>> {
-    let report = Report::new(id.clone());
-    match tokio::time::timeout(deadline, handler.handle(report.clone(), req)).await {
-        Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(e)) if e.is::<TrapOrPanicError>() => Err(Some(match report.failure().await {
-            Some(why) => anyhow::anyhow!("{why}"),
-            None => anyhow::Error::from(e),
-        })),
-        // The request's own expiry (the same deadline) may fire before the timeout here.
-        Ok(Err(e)) if e.is::<ExpirationError>() => Err(None),
-        Ok(Err(e)) => Err(Some(anyhow::Error::from(e))),
-        Err(_) => Err(None),
-    }
-}
-
-/// Serves one request with a 0.3 handler: the body limit, the deadline (504 when no
-/// response came in time) and a 500 naming the failure otherwise.
-pub(crate) async fn call(
-    shared: &crate::handler::Shared,
-    served: &Served,
-    handler: &Handler,
-    id: &Arc<str>,
-    req: hyper::Request<hyper::body::Incoming>,
-    permit: crate::slots::Slots,
-    fail: &(dyn Fn(hyper::StatusCode, &str) -> hyper::Response<HyperOutgoingBody> + Sync),
-) -> Result<hyper::Response<HyperOutgoingBody>, hyper::Response<HyperOutgoingBody>> {
-    use http_body_util::BodyExt;
-    let limit = shared.options.max_body_bytes;
-    let req = req.map(move |body| {
-        http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
-            .map_err(move |_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit)))
-            .boxed_unsync()
-    });
-    let deadline = served
-        .budget
-        .deadline
-        .map_or(shared.options.request_timeout, |d| {
-            d.min(shared.options.request_timeout)
-        });
-    let _live = shared.metrics.instance();
-    let answer = respond(handler, id, req, deadline).await;
-    drop(permit);
-    match answer {
-        Ok(resp) => Ok(resp),
-        Err(None) => {
-            shared.metrics.failure("deadline");
-            tracing::error!(request_id = %id, component = %served.name, "no response within {deadline:?}");
-            Err(fail(
-                hyper::StatusCode::GATEWAY_TIMEOUT,
-                &format!("the component did not answer within its deadline of {deadline:?}"),
-            ))
+    req: hyper::Request<HyperIncomingBody>,
+    slots: Slots,
+) -> Answer {
+    let (ticket, ended) = Ticket::new(slots, call.usage.clone(), call.failures());
+    let deadline = call.deadline;
+    match tokio::time::timeout(deadline, handler.handle(ticket, req)).await {
+        Ok(Ok(resp)) => Ok(call.settle(resp, ended)),
+        // The instance ends at the same deadline, and its ticket logs it.
+        Ok(Err(e)) if e.is::<ExpirationError>() => Err(call.timed_out()),
+        Err(_) => Err(call.timed_out()),
+        Ok(Err(e)) if e.is::<TrapOrPanicError>() => {
+            // The worker says why as it drops the instance, right after this error.
+            match tokio::time::timeout(Duration::from_secs(5), ended).await {
+                Ok(Ok(Err(e))) => Err(call.failed(&e)),
+                _ => Err(call.failed(&anyhow::Error::from(e))),
+            }
         }
-        Err(Some(e)) => {
-            shared.metrics.failure("trap");
-            tracing::error!(request_id = %id, component = %served.name, error = %format!("{e:#}"), "the guest failed");
-            Err(fail(
-                hyper::StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("the component failed: {e:#}"),
-            ))
+        Ok(Err(e)) => {
+            // It never reached an instance (none could be made): nothing else logs it.
+            let e = anyhow::Error::from(e);
+            call.failures().log(failure_kind(&e), &e);
+            Err(call.failed(&e))
         }
     }
 }

@@ -1,40 +1,43 @@
 //! An app made ready to serve: every component compiled, checked and pre-linked once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use wasmhub_app::{App, Grants};
+use wasmhub_app::App;
 use wasmhub_core::CompileCache;
 use wasmhub_host::Graph;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+use wasmhub_host::Lanes;
+use crate::slots::{Limit, component_cap};
 use crate::state::ServeState;
+use crate::store::Recipe;
 
-/// One served component: its pre-linked instance template and what it is granted.
-#[derive(Clone)]
+/// How a served component handles requests: a fresh instance per request either way.
+pub enum Handler {
+    /// A `wasi:http/incoming-handler@0.2.x` component.
+    P2(ProxyPre<ServeState>),
+    /// A `wasi:http/handler@0.3.x` component, through Wasmtime's handler.
+    P3(Arc<crate::p3::Handler>),
+}
+
+/// One served component: how it handles requests and what its instances are made from.
 pub struct Served {
     /// Its name.
     pub name: Arc<str>,
     /// Its route, as written.
     pub route: String,
-    /// Instantiates a fresh instance per request (a WASI 0.2 handler).
-    pub pre: Option<ProxyPre<ServeState>>,
-    /// Or a WASI 0.3 handler (also a fresh instance per request).
-    pub p3: Option<Arc<crate::p3::Handler>>,
-    /// What each instance may touch.
-    pub grants: Grants,
-    /// How much each instance may use.
-    pub budget: wasmhub_app::Budget,
-    /// The app's link graph, when this component has links (each request starts a session).
-    pub links: Option<Arc<Graph>>,
-    /// Outbound allow-list, shared by its instances.
-    pub outbound: Arc<[wasmhub_app::OutboundRule]>,
+    /// Its handler.
+    pub handler: Handler,
+    /// What each instance is made from.
+    pub recipe: Arc<Recipe>,
     /// Its cap on instances alive at once.
-    pub instances: crate::slots::Limit,
-    /// The host's instances in flight, long and short (shared by every component).
-    pub lanes: Arc<wasmhub_host::Lanes>,
+    pub instances: Limit,
+    /// A request's wall-clock limit: its budget's deadline, never past `--request-timeout`.
+    pub deadline: Duration,
 }
 
 /// The whole app, ready for requests.
@@ -43,6 +46,20 @@ pub struct PreparedApp {
     pub app: App,
     /// Its components, in `app.components` order (unrouted ones too).
     pub served: Vec<Option<Served>>,
+}
+
+impl PreparedApp {
+    /// The component whose route matches `path`.
+    pub fn route(&self, path: &str) -> Option<&Served> {
+        self.app.route(path).and_then(|i| self.served[i].as_ref())
+    }
+}
+
+/// A request's deadline: the budget's, never past the server's request timeout.
+fn deadline(budget: &wasmhub_app::Budget, request_timeout: Duration) -> Duration {
+    budget
+        .deadline
+        .map_or(request_timeout, |d| d.min(request_timeout))
 }
 
 /// Compiles (or maps from the cache) and pre-links every routed component; fails before
@@ -70,7 +87,7 @@ pub fn prepare(
         .filter(|&i| app.components[i].route.is_some())
         .collect();
     let cap = |c: &wasmhub_app::AppComponent| {
-        crate::slots::component_cap(
+        component_cap(
             c.budget.instances,
             options.max_component_instances,
             options.max_instances,
@@ -85,7 +102,7 @@ pub fn prepare(
         &mut |c| wasmhub_host::load_checked(engine, cache, c, &serve_budget(c)),
         &serve_budget,
     )?;
-    let lanes = Arc::new(wasmhub_host::Lanes::default());
+    let lanes = Arc::new(Lanes::default());
     let mut served = Vec::new();
     for (i, c) in app.components.iter().enumerate() {
         let Some(route) = &c.route else {
@@ -136,34 +153,36 @@ pub fn prepare(
             .instantiate_pre(component)
             .map_err(anyhow::Error::from)
             .with_context(at)?;
-        let mut one = Served {
+        let budget = c.budget.with_serve_defaults();
+        let recipe = Arc::new(Recipe {
             name: c.name.as_str().into(),
-            route: route.to_string(),
-            pre: None,
-            p3: None,
             grants: c.grants.clone(),
-            budget: c.budget.with_serve_defaults(),
+            budget,
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
             links: linked,
-            instances: crate::slots::Limit::new(cap(c)),
             lanes: lanes.clone(),
-        };
-        if exports_p3 {
+        });
+        let deadline = deadline(&budget, request_timeout);
+        let handler = if exports_p3 {
             let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
                 .map_err(anyhow::Error::from)
                 .with_context(at)?;
-            let deadline = one
-                .budget
-                .deadline
-                .map_or(request_timeout, |d| d.min(request_timeout));
-            one.p3 = Some(crate::p3::handler(engine, pre, one.clone(), deadline));
+            Handler::P3(crate::p3::handler(engine, pre, recipe.clone(), deadline))
         } else {
-            one.pre = Some(
+            Handler::P2(
                 ProxyPre::new(instance_pre)
                     .map_err(anyhow::Error::from)
                     .with_context(at)?,
-            );
-        }
+            )
+        };
+        let one = Served {
+            name: recipe.name.clone(),
+            route: route.to_string(),
+            handler,
+            recipe,
+            instances: Limit::new(cap(c)),
+            deadline,
+        };
         served.push(Some(one));
     }
     Ok(PreparedApp { app, served })

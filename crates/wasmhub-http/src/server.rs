@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -11,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 
-use crate::handler::Shared;
+use crate::shared::Shared;
 use crate::{PreparedApp, ServeOptions};
 
 /// A bound server, not yet accepting.
@@ -57,6 +56,7 @@ impl Server {
             tokio::spawn(crate::metrics_server::serve(
                 listener,
                 self.shared.metrics.clone(),
+                self.shared.options.header_timeout,
             ));
         }
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -81,15 +81,10 @@ impl Server {
                 permit = connections.clone().acquire_owned() => permit?,
                 () = &mut shutdown => break,
             };
-            let (stream, _peer) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
+            let stream = tokio::select! {
+                accepted = crate::listen::accept(&self.listener) => match accepted {
+                    Some(stream) => stream,
+                    None => continue,
                 },
                 () = &mut shutdown => break,
             };

@@ -15,8 +15,8 @@ pub struct ServeState {
     /// Where its denied file opens and name lookups are reported.
     pub ungranted: wasmhub_host::Ungranted,
     pub links: LinkCtx,
-    /// Where a WASI 0.3 instance reports how its request ended.
-    pub report: Option<std::sync::Arc<crate::p3::Report>>,
+    /// A WASI 0.3 instance's request: its slots and where it reports how it ended.
+    pub request: Option<crate::ticket::Ticket>,
 }
 
 impl wasmhub_host::MeteredState for ServeState {

@@ -23,6 +23,7 @@ mod e2e {
     pub mod run;
     pub mod serve;
     pub mod server;
+    pub mod streaming;
     pub mod wasi3;
     pub mod wasi3_chain;
 }

@@ -105,3 +105,47 @@ fn connections_beyond_the_limit_wait_for_one_to_close() {
     };
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[test]
+fn the_metrics_listener_cuts_slow_and_silent_clients_at_the_header_timeout() {
+    let hub = Hub::new();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let _s = Served::start(
+        &hub,
+        &[
+            "--header-timeout",
+            "300ms",
+            "--metrics-addr",
+            &metrics.to_string(),
+            g(HELLO_HTTP),
+        ],
+    );
+    let slow = {
+        let mut slow = TcpStream::connect(metrics).unwrap();
+        slow.write_all(b"GET /metrics HTTP/1.1\r\nhost: limits\r\n")
+            .unwrap();
+        slow
+    };
+    let silent = TcpStream::connect(metrics).unwrap();
+    for (what, mut stalled) in [("slow", slow), ("silent", silent)] {
+        stalled
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let closed = stalled.read_to_end(&mut Vec::new());
+        assert!(closed.is_ok(), "{what} metrics client not cut: {closed:?}");
+    }
+    // A whole request is answered as always.
+    let mut fresh = TcpStream::connect(metrics).unwrap();
+    fresh
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    fresh
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: limits\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    fresh.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

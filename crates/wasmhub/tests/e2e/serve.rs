@@ -101,13 +101,20 @@ fn guest_failures_hurt_only_their_request() {
     for (path, status, kind) in cases {
         let start = Instant::now();
         let r = s.get(path);
-        assert_eq!(r.status, status, "{path}: {}", r.text());
         let id = r.header("x-request-id").unwrap().to_owned();
-        assert!(
-            r.text().contains(&id),
-            "{path}: the body names the request id: {}",
-            r.text()
-        );
+        if path == "/bad/twice" && r.status == 200 {
+            // `twice` fails right after its first response: when that head is already out
+            // (a loaded machine can pause the guest in between), the body must be cut.
+            assert!(!r.complete, "{path}: a failed guest looked like a success");
+            s.wait_log(&format!("request_id={id} outcome=\"cut\""));
+        } else {
+            assert_eq!(r.status, status, "{path}: {}", r.text());
+            assert!(
+                r.text().contains(&id),
+                "{path}: the body names the request id: {}",
+                r.text()
+            );
+        }
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "{path} took {:?}",

@@ -22,6 +22,9 @@ pub struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Whether the body ended as its framing says (the final chunk, or all of its
+    /// `content-length`), rather than being cut.
+    pub complete: bool,
 }
 
 impl Resp {
@@ -141,13 +144,52 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Resp 
             }
         }
     });
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
+    let raw = read_until_closed(&mut s);
     sender.join().unwrap();
     parse(&raw)
 }
 
-fn parse(raw: &[u8]) -> Resp {
+/// Everything `s` delivers until the server closes it (a reset counts as closed: a cut
+/// response may end that way); panics past the socket's read timeout.
+pub fn read_until_closed(s: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 64 << 10];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return raw,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset) => return raw,
+            Err(e) => panic!(
+                "reading the response: {e}; so far: {:?}",
+                String::from_utf8_lossy(&raw)
+            ),
+        }
+    }
+}
+
+/// Reads from `s` into `raw` until it holds `needle`; panics past the read timeout.
+pub fn read_until(s: &mut TcpStream, raw: &mut Vec<u8>, needle: &[u8]) {
+    let mut buf = [0u8; 64 << 10];
+    while !raw.windows(needle.len()).any(|w| w == needle) {
+        match s.read(&mut buf) {
+            Ok(0) => panic!(
+                "closed before {:?} came: {:?}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(raw)
+            ),
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "waiting for {:?}: {e}; so far: {:?}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(raw)
+            ),
+        }
+    }
+}
+
+/// Parses a whole HTTP/1.1 response as read from the socket.
+pub fn parse(raw: &[u8]) -> Resp {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -170,31 +212,42 @@ fn parse(raw: &[u8]) -> Resp {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked {
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let (body, complete) = if chunked {
         dechunk(rest)
     } else {
-        rest.to_vec()
+        (rest.to_vec(), length.is_none_or(|n| n == rest.len()))
     };
     Resp {
         status,
         headers,
         body,
+        complete,
     }
 }
 
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+/// The chunks' data, and whether the final (empty) chunk came.
+fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
+        let Ok(size) = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16)
+        else {
+            break;
+        };
         rest = &rest[eol + 2..];
-        if size == 0 || rest.len() < size {
+        if size == 0 {
+            return (out, true);
+        }
+        if rest.len() < size + 2 {
             break;
         }
         out.extend_from_slice(&rest[..size]);
         rest = &rest[size + 2..];
     }
-    out
+    (out, false)
 }
 
 /// Writes a manifest into the hub's scratch dir and returns its path.

@@ -1,12 +1,14 @@
 //! WASI 0.3 (native async) as an opt-in: `run` of a wasi:cli 0.3 command, `invoke` of
 //! `async func` exports with stream and future results, budgets across awaits.
 
+use std::io::Write;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use test_programs_artifacts::{ASYNC_GREET, CLI3, GREET, HELLO_HTTP, HELLO_HTTP3};
+use test_programs_artifacts::{ASYNC_GREET, CLI3, GREET, HELLO_HTTP, HELLO_HTTP3, MISBEHAVE_HTTP3};
 
 use super::harness::{Hub, assert_fails_with, g};
-use super::server::{Served, manifest, toml_path};
+use super::server::{Served, manifest, parse, read_until, read_until_closed, request, toml_path};
 
 const OPT_IN: &str = "uses the component model's async ABI (`async func`, `stream`, `future`: WASI 0.3), which is opt-in: run it with `--wasi 0.3`, or write `wasi = \"0.3\"` under its [component.NAME] in the manifest";
 
@@ -259,4 +261,121 @@ fn a_wasi3_handler_is_served_beside_a_wasi2_one() {
     let s = Served::start(&hub, &["--wasi", "0.3", g(HELLO_HTTP3)]);
     let r = s.get("/");
     assert_eq!((r.status, r.text()), (200, "Hello, wasm!".to_owned()));
+}
+
+#[test]
+fn a_wasi3_body_stream_holds_its_instance_until_it_ends_and_stops_at_its_deadline() {
+    let hub = Hub::new();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = Served::start(
+        &hub,
+        &[
+            "--wasi",
+            "0.3",
+            "--max-instances",
+            "1",
+            "--request-timeout",
+            "3s",
+            "--metrics-addr",
+            &metrics.to_string(),
+            g(MISBEHAVE_HTTP3),
+        ],
+    );
+    // A body that streams forever: its head is out once the first tick arrives.
+    let started = Instant::now();
+    let mut drip = TcpStream::connect(s.addr).unwrap();
+    drip.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    drip.write_all(b"GET /drip HTTP/1.1\r\nhost: drip\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    read_until(&mut drip, &mut raw, b"tick\n");
+    // While it streams, its instance holds the one slot and counts as live.
+    let r = s.get("/ok");
+    assert_eq!(
+        r.status,
+        503,
+        "a streaming 0.3 instance freed its slot: {}",
+        r.text()
+    );
+    let m = request(metrics, "GET", "/metrics", &[]).text();
+    assert!(m.contains("wasmhub_live_instances 1"), "{m}");
+    // It stops at its deadline (3 s from the request), not twice that.
+    raw.extend(read_until_closed(&mut drip));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "streamed for {took:?}");
+    let cut = parse(&raw);
+    assert_eq!(cut.status, 200);
+    assert!(!cut.complete, "the deadline ended the body cleanly");
+    // Then the slot is free again.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = s.get("/ok");
+        if r.status == 200 || Instant::now() > until {
+            assert_eq!((r.status, r.text()), (200, "ok".to_owned()));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.wait_log("kind=\"deadline\"");
+}
+
+#[test]
+fn wasi3_failures_name_their_budget_and_keep_internals_in_the_log() {
+    let hub = Hub::new();
+    let path = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"bad\"\n\n[component.bad]\nsource = {}\nroute = \"/...\"\nwasi = \"0.3\"\n\n[component.bad.budget]\nfuel = 5000000\n",
+            toml_path(g(MISBEHAVE_HTTP3))
+        ),
+    );
+    let s = Served::start(&hub, &[&path]);
+    let r = s.get("/spin");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.header("x-wasmhub-budget"), Some("fuel"), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("ran out of fuel: it used all 5,000,000 units"),
+        "{}",
+        r.text()
+    );
+    let id = r.header("x-request-id").unwrap().to_owned();
+    let log = s.wait_log(&format!(
+        "request_id={id} component=bad route=/... kind=\"fuel\""
+    ));
+    assert!(
+        log.contains(&format!(
+            "request_id={id} component=bad route=/... kind=\"fuel\""
+        )),
+        "{log}"
+    );
+    let access = s.wait_log("fuel=5000000");
+    assert!(
+        access.contains("fuel=5000000"),
+        "usage on the access line: {access}"
+    );
+    // A trap: the client learns that the component failed, the log learns why.
+    let r = s.get("/trap");
+    assert_eq!(r.status, 500, "{}", r.text());
+    let id = r.header("x-request-id").unwrap().to_owned();
+    assert_eq!(
+        r.text(),
+        format!("the component failed (component \"bad\", request id {id})\n")
+    );
+    assert_eq!(r.header("x-wasmhub-budget"), None);
+    let log = s.wait_log(&format!(
+        "request_id={id} component=bad route=/... kind=\"trap\""
+    ));
+    let line = log
+        .lines()
+        .find(|l| l.contains(&id) && l.contains("guest failed"))
+        .unwrap_or_else(|| panic!("no failure line for {id}: {log}"));
+    assert!(
+        line.contains("wasm backtrace") && line.contains("misbehave_http3"),
+        "{line}"
+    );
 }

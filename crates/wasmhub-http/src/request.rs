@@ -1,0 +1,148 @@
+//! One request: its id, its route, the instance slots it takes, its body limit, then the
+//! component's WASI 0.2 or 0.3 path, and the access line.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode, header};
+use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
+
+use crate::access::Access;
+use crate::call::{Answer, Call};
+use crate::prepared::{Handler, Served};
+use crate::respond::{REQUEST_ID, plain};
+use crate::shared::Shared;
+use crate::slots::Full;
+use crate::usage::UsageReport;
+
+/// Serves one request; never fails: every failure is a response with the request id.
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+    let start = Instant::now();
+    let id = shared.next_id();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let Some(served) = shared.app.route(&path) else {
+        let resp = plain(
+            StatusCode::NOT_FOUND,
+            &id,
+            format!("no route matches {path}"),
+        );
+        let access = Access {
+            id: &id,
+            component: "-",
+            route: "-",
+            method: &method,
+            path: &path,
+        };
+        access.log(&shared.metrics, resp.status(), start, None);
+        return resp;
+    };
+    let usage = Arc::new(UsageReport::default());
+    let call = Call {
+        id: &id,
+        recipe: &served.recipe,
+        route: &served.route,
+        deadline: served.deadline,
+        metrics: &shared.metrics,
+        usage: &usage,
+        start,
+    };
+    let resp = match dispatch(&shared, served, &call, req).await {
+        Ok(mut resp) => {
+            if let Ok(v) = header::HeaderValue::from_str(&id) {
+                resp.headers_mut().insert(REQUEST_ID, v);
+            }
+            resp
+        }
+        Err(resp) => resp,
+    };
+    let access = Access {
+        id: &id,
+        component: &served.name,
+        route: &served.route,
+        method: &method,
+        path: &path,
+    };
+    access.log(
+        &shared.metrics,
+        resp.status(),
+        start,
+        usage.for_access_line(),
+    );
+    resp
+}
+
+/// Takes the slots, limits the body, and calls the component's handler.
+async fn dispatch(
+    shared: &Shared,
+    served: &Served,
+    call: &Call<'_>,
+    req: Request<Incoming>,
+) -> Answer {
+    let slots = match crate::slots::take(&shared.instances, &served.instances) {
+        Ok(slots) => slots,
+        Err(full) => return Err(overloaded(shared, served, call, full)),
+    };
+    let req = limit_body(req, shared.options.max_body_bytes).map_err(|len| {
+        call.fail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the body is {len} bytes; this server accepts at most {}",
+                shared.options.max_body_bytes
+            ),
+        )
+    })?;
+    match &served.handler {
+        Handler::P2(pre) => crate::p2::call(&shared.engine, call, pre, req, slots).await,
+        Handler::P3(handler) => crate::p3::call(call, handler, req, slots).await,
+    }
+}
+
+/// 503 naming the cap that was full; the log line names the flag or key that raises it.
+fn overloaded(
+    shared: &Shared,
+    served: &Served,
+    call: &Call<'_>,
+    full: Full,
+) -> Response<HyperOutgoingBody> {
+    shared.metrics.failure("overloaded");
+    let (whose, fix) = match full {
+        Full::Component(n) => (
+            "this component",
+            format!(
+                "component instance limit ({n}) reached; raise `instances` under \
+                 [component.{}.budget] or --max-component-instances",
+                served.name
+            ),
+        ),
+        Full::Host(n) => (
+            "this host",
+            format!("host instance limit ({n}) reached; raise --max-instances"),
+        ),
+    };
+    tracing::warn!(request_id = %call.id, component = %served.name, "{fix}: answering 503");
+    call.fail(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("too many requests in flight for {whose}; retry"),
+    )
+}
+
+/// The request with its body capped at `max` bytes: refused at once (`Err(length)`) when
+/// its `content-length` says more, else failed where the guest reads past the cap.
+fn limit_body(req: Request<Incoming>, max: u64) -> Result<Request<HyperIncomingBody>, u64> {
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && len > max
+    {
+        return Err(len);
+    }
+    Ok(req.map(move |body| {
+        http_body_util::Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX))
+            .map_err(move |_| wasmtime_wasi_http::Error::HttpRequestBodySize(Some(max)))
+            .boxed_unsync()
+    }))
+}
