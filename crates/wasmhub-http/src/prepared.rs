@@ -11,10 +11,10 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use wasmhub_host::Lanes;
 use crate::slots::{Limit, component_cap};
 use crate::state::ServeState;
 use crate::store::Recipe;
+use wasmhub_host::Lanes;
 
 /// How a served component handles requests: a fresh instance per request either way.
 pub enum Handler {
