@@ -13,8 +13,9 @@ pub fn setup() -> Result {
         util::run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     }
     // Chromium for the browser test; a real OCI registry, an independent registry client
-    // and htpasswd for the OCI tests.
+    // and htpasswd for the OCI tests; curl, the HTTP/2 and streaming client of the serve tests.
     apt(&[
+        ("curl", "curl"),
         ("chromium", "chromium"),
         ("docker-registry", "docker-registry"),
         ("skopeo", "skopeo"),
