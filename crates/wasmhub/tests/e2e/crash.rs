@@ -14,15 +14,19 @@ use super::server::Served;
 
 const KILLS: u32 = 100;
 
-/// Spawns `wasmhub ARGS` and kills it (SIGKILL) after `delay`.
-fn kill_after(hub: &Hub, args: &[&str], delay: Duration) {
-    let mut child = hub
-        .cmd()
+/// Starts `wasmhub ARGS` with its output discarded.
+fn spawn(hub: &Hub, args: &[&str]) -> std::process::Child {
+    hub.cmd()
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Spawns `wasmhub ARGS` and kills it (SIGKILL) after `delay`.
+fn kill_after(hub: &Hub, args: &[&str], delay: Duration) {
+    let mut child = spawn(hub, args);
     std::thread::sleep(delay);
     let _ = child.kill();
     let _ = child.wait();
@@ -31,13 +35,7 @@ fn kill_after(hub: &Hub, args: &[&str], delay: Duration) {
 /// Spawns `wasmhub ARGS` and kills it (SIGKILL) once a compiled entry sits in the cache
 /// under its final name (or after two minutes).
 fn kill_once_written(hub: &Hub, args: &[&str]) {
-    let mut child = hub
-        .cmd()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(hub, args);
     let until = Instant::now() + Duration::from_secs(120);
     while Instant::now() < until
         && !walk(&hub.cache_dir()).iter().any(|f| {
