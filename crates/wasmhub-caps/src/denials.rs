@@ -92,11 +92,12 @@ impl Denials {
     /// Records a denied call; the first of its capability is reported with the fix.
     pub fn deny(&self, denied: &Denied) {
         let before = self.counts[slot(denied.capability)].fetch_add(1, Ordering::Relaxed);
-        let message = self.message(denied);
         if before > 0 {
-            tracing::debug!(target: "wasmhub::denied", "{message}");
+            // Formatted only when debug logging is on: later denials are only counted.
+            tracing::debug!(target: "wasmhub::denied", "{}", self.message(denied));
             return;
         }
+        let message = self.message(denied);
         match SINK.get().copied().unwrap_or(DenialSink::Log) {
             DenialSink::Stderr => eprintln!("wasmhub: warning: {message}"),
             DenialSink::Log => tracing::warn!(

@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use wasmhub_app::{DirMode, EnvGrant, Grants};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -28,13 +28,14 @@ pub enum GrantError {
     },
 }
 
-/// Builds the WASI context `grants` allow: nothing that is not listed.
+/// Builds the WASI context `grants` allow: nothing that is not listed (denied socket uses
+/// are reported to `denials`, the component's).
 ///
 /// Sockets can be created whatever the grants, but every connect, send, bind and listen
 /// is checked against the rules, and a denial is reported to the component's
 /// [`Denials`]. Stdio, clocks and random are not switched off here: a component denied
 /// them is refused before it runs (see [`crate::audit`]), so it never holds those imports.
-pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
+pub fn wasi_builder(grants: &Grants, denials: Arc<Denials>) -> Result<WasiCtxBuilder, GrantError> {
     let mut b = WasiCtxBuilder::new();
     if grants.inherit_stdio {
         b.inherit_stdio();
@@ -76,8 +77,7 @@ pub fn wasi_builder(grants: &Grants) -> Result<WasiCtxBuilder, GrantError> {
                 source: e.into(),
             })?;
     }
-    let sockets =
-        SocketPolicy::new(&grants.connect, &grants.bind).reporting_to(Denials::of(&grants.site));
+    let sockets = SocketPolicy::new(&grants.connect, &grants.bind).reporting_to(denials);
     b.allow_tcp(true)
         .allow_udp(true)
         .allow_ip_name_lookup(grants.needs_name_lookup())

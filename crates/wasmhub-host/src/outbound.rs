@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wasmhub_app::{Grants, OutboundRule};
+use wasmhub_app::OutboundRule;
 use wasmhub_caps::{Denials, Denied};
 use wasmtime_wasi_http::WasiHttpHooks;
 
@@ -15,12 +15,9 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// The hook for a component with `grants`, its rules shared as `rules`.
-    pub fn new(rules: Arc<[OutboundRule]>, grants: &Grants) -> Self {
-        Self {
-            rules,
-            denials: Denials::of(&grants.site),
-        }
+    /// The hook allowing `rules`, reporting denials to `denials`.
+    pub fn new(rules: Arc<[OutboundRule]>, denials: Arc<Denials>) -> Self {
+        Self { rules, denials }
     }
 }
 

@@ -49,14 +49,6 @@ impl AsMut<LinkCtx> for HostState {
     }
 }
 
-/// The outgoing-HTTP hook for a component with `grants`.
-fn outbound_for(grants: &Grants) -> Outbound {
-    Outbound::new(
-        grants.outbound.iter().map(|g| g.value.clone()).collect(),
-        grants,
-    )
-}
-
 impl crate::HasUngranted for HostState {
     fn ungranted(&self) -> &crate::Ungranted {
         &self.ungranted
@@ -109,13 +101,18 @@ impl MeteredStore {
     /// A store for one instance of a component with `grants`, held to `budget`, running in
     /// `lane` (its request's, or [`Lane::alone`] for a one-shot run).
     pub fn new(engine: &Engine, grants: &Grants, budget: &Budget, lane: Lane) -> Result<Self> {
+        let ungranted = crate::Ungranted::of(grants);
+        let denials = ungranted.denials().clone();
         let state = HostState {
-            wasi: wasmhub_caps::wasi_builder(grants)?.build(),
+            wasi: wasmhub_caps::wasi_builder(grants, denials.clone())?.build(),
             http: WasiHttpCtx::new(),
-            hooks: outbound_for(grants),
+            hooks: Outbound::new(
+                grants.outbound.iter().map(|g| g.value.clone()).collect(),
+                denials,
+            ),
             table: ResourceTable::new(),
             memory: MemoryMeter::default(),
-            ungranted: crate::Ungranted::of(grants),
+            ungranted,
             links: LinkCtx::default(),
         };
         let (store, meter) = new_store(engine, state, budget, lane.clone());

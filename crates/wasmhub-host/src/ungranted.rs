@@ -37,31 +37,30 @@ const TYPES: &str = "wasi:filesystem/types@0.2.12";
 /// The WASI 0.2 name lookup interface as `wasmtime-wasi` links it.
 const LOOKUP: &str = "wasi:sockets/ip-name-lookup@0.2.12";
 
-/// Where a component's denied file opens and name lookups are reported.
-#[derive(Debug, Clone, Default)]
+/// What a component is not granted, and where its denied calls are reported; made once
+/// per component and shared by its instances.
+#[derive(Debug, Clone)]
 pub struct Ungranted {
-    /// Set when it is granted no files.
-    files: Option<Arc<Denials>>,
-    /// Set when no socket grant names a host.
-    lookup: Option<Arc<Denials>>,
+    denials: Arc<Denials>,
+    /// It is granted no files.
+    no_files: bool,
+    /// No socket grant names a host.
+    no_lookup: bool,
 }
 
 impl Ungranted {
     /// For a component with `grants`.
     pub fn of(grants: &Grants) -> Self {
-        let denials = || Some(Denials::of(&grants.site));
         Self {
-            files: if grants.dirs.is_empty() {
-                denials()
-            } else {
-                None
-            },
-            lookup: if grants.needs_name_lookup() {
-                None
-            } else {
-                denials()
-            },
+            denials: Denials::of(&grants.site),
+            no_files: grants.dirs.is_empty(),
+            no_lookup: !grants.needs_name_lookup(),
         }
+    }
+
+    /// Where the component's denied calls are reported.
+    pub fn denials(&self) -> &Arc<Denials> {
+        &self.denials
     }
 }
 
@@ -73,14 +72,15 @@ pub trait HasUngranted {
 
 /// Reports `path` (relative to the empty root) as denied, when the component has no files.
 fn denied<T: HasUngranted>(state: &T, path: &str) -> bool {
-    let Some(denials) = &state.ungranted().files else {
+    let ungranted = state.ungranted();
+    if !ungranted.no_files {
         return false;
-    };
+    }
     let path = match path.trim_start_matches('/') {
         "" | "." => "/".to_owned(),
         p => format!("/{p}"),
     };
-    denials.deny(&Denied::file(&path));
+    ungranted.denials.deny(&Denied::file(&path));
     true
 }
 
@@ -139,8 +139,9 @@ where
     linker.instance(LOOKUP)?.func_wrap(
         "resolve-addresses",
         |mut store: StoreContextMut<'_, T>, (network, name): (Resource<Network>, String)| {
-            if let Some(denials) = &store.data().ungranted().lookup {
-                denials.deny(&Denied::lookup(&name));
+            let ungranted = store.data().ungranted();
+            if ungranted.no_lookup {
+                ungranted.denials.deny(&Denied::lookup(&name));
                 return Ok((Err(NetErrorCode::PermanentResolverFailure),));
             }
             let mut view = store.data_mut().sockets();

@@ -138,7 +138,6 @@ pub fn prepare(
         for unused in &audit.unused {
             tracing::warn!(component = %c.name, "{unused}");
         }
-        wasmhub_caps::Denials::of(&c.grants.site).name_as(&c.name);
         let linked = graph.has_links(i).then(|| graph.clone());
         let mut own_linker;
         let linker = match &linked {
@@ -159,9 +158,12 @@ pub fn prepare(
             grants: c.grants.clone(),
             budget,
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
+            ungranted: wasmhub_host::Ungranted::of(&c.grants),
             links: linked,
             lanes: lanes.clone(),
         });
+        // A lone component's grants carry no name: metrics label its denials with this one.
+        recipe.ungranted.denials().name_as(&c.name);
         let deadline = deadline(&budget, request_timeout);
         let handler = if exports_p3 {
             let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wasmhub_host::{Graph, Lanes, LinkCtx, Outbound};
+use wasmhub_host::{Graph, Lanes, LinkCtx, Outbound, Ungranted};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::WasiHttpCtx;
 
@@ -22,6 +22,8 @@ pub struct Recipe {
     pub links: Option<Arc<Graph>>,
     /// Outbound allow-list, shared by its instances.
     pub outbound: Arc<[wasmhub_app::OutboundRule]>,
+    /// What it is not granted, and where its denied calls are reported.
+    pub ungranted: Ungranted,
     /// The host's instances in flight, long and short (shared by every component).
     pub lanes: Arc<Lanes>,
 }
@@ -32,7 +34,8 @@ pub fn new_store(
     recipe: &Recipe,
     id: &RequestId,
 ) -> anyhow::Result<(Store<ServeState>, wasmhub_core::Meter)> {
-    let mut wasi = wasmhub_caps::wasi_builder(&recipe.grants)?;
+    let denials = recipe.ungranted.denials();
+    let mut wasi = wasmhub_caps::wasi_builder(&recipe.grants, denials.clone())?;
     let log = |stream| GuestLog {
         request_id: id.clone(),
         component: recipe.name.clone(),
@@ -45,9 +48,9 @@ pub fn new_store(
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
         table: wasmtime::component::ResourceTable::new(),
-        hooks: Outbound::new(recipe.outbound.clone(), &recipe.grants),
+        hooks: Outbound::new(recipe.outbound.clone(), denials.clone()),
         memory: wasmhub_core::MemoryMeter::default(),
-        ungranted: wasmhub_host::Ungranted::of(&recipe.grants),
+        ungranted: recipe.ungranted.clone(),
         links: recipe
             .links
             .as_ref()
