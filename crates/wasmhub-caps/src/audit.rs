@@ -149,9 +149,11 @@ fn refusal(cap: Capability, imports: &[String], grants: &Grants) -> Option<(Stri
             "keyvalue = [\"default\"]",
             "--keyvalue default",
         ),
-        Capability::Config if grants.config.is_empty() => {
-            missing("config", "config = { KEY = \"VALUE\" }", "--config KEY=VALUE")
-        }
+        Capability::Config if grants.config.is_empty() => missing(
+            "config",
+            "config = { KEY = \"VALUE\" }",
+            "--config KEY=VALUE",
+        ),
         Capability::Stdio => denied(&grants.stdio, "stdio"),
         Capability::Clocks => denied(&grants.clocks, "clocks"),
         Capability::Random => denied(&grants.random, "random"),
@@ -273,10 +275,12 @@ pub fn grant_rows(grants: &Grants) -> Vec<(&'static str, String, String)> {
         .iter()
         .map(|k| (k.value.label.to_string(), k.origin.to_string()));
     list("keyvalue", stores.collect());
-    let config = grants
-        .config
-        .iter()
-        .map(|c| (format!("{:?} = {}", c.value.key, c.value.value), c.origin.to_string()));
+    let config = grants.config.iter().map(|c| {
+        (
+            format!("{:?} = {}", c.value.key, c.value.value),
+            c.origin.to_string(),
+        )
+    });
     list("config", config.collect());
     for (cap, g) in [
         ("stdio", &grants.stdio),

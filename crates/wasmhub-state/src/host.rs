@@ -28,7 +28,7 @@ pub enum GuestError {
     /// Anything else, with a message naming the store and the limit.
     Other(String),
     /// Not the guest's error: the host failed (for example a stale resource handle).
-    Trap(anyhow::Error),
+    Trap(wasmtime::Error),
 }
 
 impl From<wasmtime::component::ResourceTableError> for GuestError {
@@ -95,7 +95,7 @@ impl StateView<'_> {
             .stores
             .get(label)
             .cloned()
-            .ok_or_else(|| GuestError::Trap(anyhow::anyhow!("bucket of an ungranted store")))
+            .ok_or_else(|| GuestError::Trap(wasmtime::Error::msg("bucket of an ungranted store")))
     }
 
     /// `open`: a granted label, or `access-denied` (never "no such store").
@@ -110,7 +110,11 @@ impl StateView<'_> {
         }
     }
 
-    pub(crate) async fn get(&mut self, b: &str, key: String) -> Result<Option<Vec<u8>>, GuestError> {
+    pub(crate) async fn get(
+        &mut self,
+        b: &str,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, GuestError> {
         self.spend(1)?;
         let (id, kv) = self.store(b)?;
         Ok(kv.get(&id, &key).await?)

@@ -24,7 +24,9 @@ pub use backend::{
     BackendError, BackendInfo, BatchOp, Condition, Entry, KvBackend, Page, Revision, StoreId,
     StoreQuota, Usage, Written,
 };
-pub use backends::{BackendChoice, StateError, backend_for, choose_backend, chosen, opened_backends};
+pub use backends::{
+    BackendChoice, StateError, backend_for, choose_backend, chosen, opened_backends,
+};
 pub use component::{ComponentState, StateCtx, store_limits};
 pub use config::Config;
 pub use embedded::{EmbeddedBackend, OpenError, data_dir};

@@ -38,7 +38,7 @@ impl StateView<'_> {
 
 /// The parts both drafts share: `store` (but `list-keys`'s cursor type) and `batch`.
 macro_rules! store_and_batch {
-    ($m:ident) => {
+    ($m:ident, $cursor:ty) => {
         impl $m::wasi::keyvalue::store::Host for StateView<'_> {
             async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, GuestError> {
                 let bucket = StateView::open(self, identifier)?;
@@ -83,7 +83,11 @@ macro_rules! store_and_batch {
                 StateView::delete(self, &label, key).await
             }
 
-            async fn exists(&mut self, b: Resource<Bucket>, key: String) -> Result<bool, GuestError> {
+            async fn exists(
+                &mut self,
+                b: Resource<Bucket>,
+                key: String,
+            ) -> Result<bool, GuestError> {
                 let label = self.label(&b)?;
                 StateView::exists(self, &label, key).await
             }
@@ -91,7 +95,7 @@ macro_rules! store_and_batch {
             async fn list_keys(
                 &mut self,
                 b: Resource<Bucket>,
-                cursor: Option<<$m::wasi::keyvalue::store::KeyResponse as KeyResponseCursor>::Cursor>,
+                cursor: Option<$cursor>,
             ) -> Result<$m::wasi::keyvalue::store::KeyResponse, GuestError> {
                 let label = self.label(&b)?;
                 let cursor = match cursor {
@@ -140,21 +144,8 @@ macro_rules! store_and_batch {
     };
 }
 
-/// The cursor type of a draft's `key-response`.
-trait KeyResponseCursor {
-    type Cursor: GuestCursor;
-}
-
-impl KeyResponseCursor for draft2::wasi::keyvalue::store::KeyResponse {
-    type Cursor = String;
-}
-
-impl KeyResponseCursor for draft::wasi::keyvalue::store::KeyResponse {
-    type Cursor = u64;
-}
-
-store_and_batch!(draft2);
-store_and_batch!(draft);
+store_and_batch!(draft2, String);
+store_and_batch!(draft, u64);
 
 impl draft2::wasi::keyvalue::atomics::Host for StateView<'_> {
     async fn increment(

@@ -185,7 +185,10 @@ impl GrantFlags {
                 Granted::new(store, origin)
             })
             .collect();
-        let secret = self.config_secret.into_iter().map(|c| ("--config-secret", c));
+        let secret = self
+            .config_secret
+            .into_iter()
+            .map(|c| ("--config-secret", c));
         g.config = self
             .config
             .into_iter()

@@ -62,8 +62,8 @@ impl RunCommand {
         });
         let args = std::iter::once(argv0).chain(rest).collect();
         let mut grants = self.grants.grants(args);
-        grants.app = crate::oci::name(&target)
-            .unwrap_or_else(|| wasmhub_app::App::single_name(&component));
+        grants.app =
+            crate::oci::name(&target).unwrap_or_else(|| wasmhub_app::App::single_name(&component));
         self.strict.apply_to(&mut grants);
         self.budget.restrict(&budget, &mut grants);
         crate::common::warn_unused(&engine, &loaded.component, &grants);
