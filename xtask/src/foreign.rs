@@ -2,7 +2,8 @@
 //!
 //! A guest lives in `crates/test-programs/{js,python}/NAME/` with its module `app.js` or
 //! `app.py`; it implements world `NAME`, found in `wit/NAME/` or else `wit/demo/`. The wasi
-//! packages a world uses come from jco's bundled WIT (0.2.12), staged beside it. Outputs are
+//! packages a world uses come from jco's bundled WIT (0.2.12) and, for the ones jco lacks
+//! (`wasi:keyvalue`, `wasi:config`), from `wit/deps/`, staged beside it. Outputs are
 //! `target/guests/js-NAME.wasm` and `py-NAME.wasm`, rebuilt when a source is newer.
 
 use std::path::{Path, PathBuf};
@@ -34,10 +35,14 @@ pub fn build(out: &Path) -> Result<usize> {
                 root.join("wit/demo")
             };
             count += 1;
-            if newest(&[&src, &wit]) <= modified(&wasm) {
+            let world = std::fs::read_to_string(wit.join("world.wit")).unwrap_or_default();
+            let deps = used_deps(&world)?;
+            let mut inputs: Vec<&Path> = vec![&src, &wit];
+            inputs.extend(deps.iter().map(PathBuf::as_path));
+            if newest(&inputs) <= modified(&wasm) {
                 continue;
             }
-            let staged = stage_wit(&wit, &name)?;
+            let staged = stage_wit(&wit, &name, &deps)?;
             let started = std::time::Instant::now();
             let mut cmd = match *language {
                 "js" => js(&src, &staged, &name, &wasm),
@@ -92,8 +97,9 @@ fn python(src: &Path, wit: &Path, world: &str, out: &Path) -> Command {
     cmd
 }
 
-/// `wit` with the wasi packages it needs beside it, in `target/guest-wit/NAME/`.
-fn stage_wit(wit: &Path, name: &str) -> Result<PathBuf> {
+/// `wit` with the wasi packages it needs beside it (jco's, and `deps` from `wit/deps/`), in
+/// `target/guest-wit/NAME/`.
+fn stage_wit(wit: &Path, name: &str, deps: &[PathBuf]) -> Result<PathBuf> {
     let staged = util::target_dir().join("guest-wit").join(name);
     let _ = std::fs::remove_dir_all(&staged);
     let copy = |from: &Path, to: &Path| -> Result {
@@ -121,7 +127,52 @@ fn stage_wit(wit: &Path, name: &str) -> Result<PathBuf> {
             )?;
         }
     }
+    for pkg in deps {
+        for e in std::fs::read_dir(pkg)
+            .map_err(|e| e.to_string())?
+            .flatten()
+        {
+            let to = staged.join("deps").join(pkg.file_name().expect("a name"));
+            copy(&e.path(), &to.join(e.file_name()))?;
+        }
+    }
     Ok(staged)
+}
+
+/// The folders of `wit/deps/` whose package (`wasi:keyvalue@0.2.0-draft2`) the world text
+/// `world` uses (`wasi:keyvalue/store@0.2.0-draft2`).
+fn used_deps(world: &str) -> Result<Vec<PathBuf>> {
+    let deps = util::root().join("wit/deps");
+    let mut used = Vec::new();
+    for e in std::fs::read_dir(&deps).map_err(|e| format!("cannot read {}: {e}", deps.display()))? {
+        let dir = e.map_err(|e| e.to_string())?.path();
+        let Some(package) = package_of(&dir) else {
+            continue;
+        };
+        let Some((name, version)) = package.split_once('@') else {
+            continue;
+        };
+        let uses = world.match_indices(&format!("{name}/")).any(|(i, _)| {
+            let rest = &world[i..];
+            let item = &rest[..rest.find([';', '\n']).unwrap_or(rest.len())];
+            item.rsplit_once('@')
+                .is_some_and(|(_, v)| v.trim() == version)
+        });
+        if uses {
+            used.push(dir);
+        }
+    }
+    Ok(used)
+}
+
+/// `wasi:keyvalue@0.2.0-draft2`, from the `package` line of a folder's WIT files.
+fn package_of(dir: &Path) -> Option<String> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let text = std::fs::read_to_string(e.path()).ok()?;
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("package "))
+            .map(|p| p.trim_end_matches(';').trim().to_owned())
+    })
 }
 
 fn modified(path: &Path) -> SystemTime {

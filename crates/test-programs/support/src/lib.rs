@@ -1,6 +1,7 @@
 //! Helpers the guest components share (a library, not a guest: it builds no `.wasm`).
 
 pub mod catalog;
+pub mod request;
 
 use wasip2::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
