@@ -48,6 +48,8 @@ impl Hub {
         cmd.env("WASMHUB_CACHE_DIR", self.cache_dir())
             // Its own content store, and no registry credentials from the machine.
             .env("WASMHUB_STORE", self.tmp.path().join("store"))
+            // Its own key-value data.
+            .env("WASMHUB_DATA_DIR", self.tmp.path().join("data"))
             .env("DOCKER_CONFIG", self.tmp.path().join("docker"))
             .env_remove("WASMHUB_REGISTRY_USERNAME")
             .env_remove("WASMHUB_REGISTRY_PASSWORD")
