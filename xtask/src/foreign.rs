@@ -128,10 +128,7 @@ fn stage_wit(wit: &Path, name: &str, deps: &[PathBuf]) -> Result<PathBuf> {
         }
     }
     for pkg in deps {
-        for e in std::fs::read_dir(pkg)
-            .map_err(|e| e.to_string())?
-            .flatten()
-        {
+        for e in std::fs::read_dir(pkg).map_err(|e| e.to_string())?.flatten() {
             let to = staged.join("deps").join(pkg.file_name().expect("a name"));
             copy(&e.path(), &to.join(e.file_name()))?;
         }
