@@ -25,6 +25,8 @@ pub struct Budget {
     pub output: Option<u64>,
     /// Instances of this component serving requests at once (`serve`).
     pub instances: Option<u32>,
+    /// Key-value operations per call or request.
+    pub kv_ops: Option<u64>,
 }
 
 impl Budget {
@@ -40,6 +42,7 @@ impl Budget {
         input: Some(128_000),
         output: Some(20_000),
         instances: None,
+        kv_ops: None,
     };
 
     /// The preset's values, or no caps.
@@ -73,7 +76,7 @@ impl Budget {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
         take!(
-            size, fuel, deadline, memory, stack, input, output, instances
+            size, fuel, deadline, memory, stack, input, output, instances, kv_ops
         );
         self
     }

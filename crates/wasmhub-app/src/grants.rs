@@ -87,6 +87,12 @@ pub struct Grants {
     /// Strict mode: an imported but ungranted files, sockets or outbound HTTP capability
     /// refuses the component before it runs, instead of denying each call.
     pub strict: Granted<bool>,
+    /// The app it belongs to: its key-value stores are the app's.
+    pub app: String,
+    /// Key-value stores it may open.
+    pub keyvalue: Vec<Granted<crate::StoreGrant>>,
+    /// Configuration it reads through `wasi:config`.
+    pub config: Vec<Granted<crate::ConfigGrant>>,
     /// Arguments the guest sees (`argv[0]` first).
     pub args: Vec<String>,
     /// Whether the guest's stdin, stdout and stderr are the host process's (else the log).
@@ -115,6 +121,9 @@ impl Grants {
             clocks: on(),
             random: on(),
             strict: Granted::new(false, Origin::Default(DEFAULT_LENIENT)),
+            app: String::new(),
+            keyvalue: Vec::new(),
+            config: Vec::new(),
             args: Vec::new(),
             inherit_stdio: false,
             site,

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 mod budget;
 mod grants;
+mod state;
 
 pub use budget::{Budget, Profile};
+pub use state::{ConfigGrant, ConfigSource, ConfigValue, StoreGrant, StoreLabel, StoreLimits};
 
 pub use grants::{
     DEFAULT_LENIENT, DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env,
@@ -64,10 +66,11 @@ pub struct App {
 
 impl App {
     /// A lone component served on every path.
-    pub fn single(source: &Path, grants: Grants) -> Self {
-        let name = source
-            .file_stem()
-            .map_or_else(|| "component".into(), |s| s.to_string_lossy().into_owned());
+    pub fn single(source: &Path, mut grants: Grants) -> Self {
+        let name = Self::single_name(source);
+        if grants.app.is_empty() {
+            grants.app = name.clone();
+        }
         Self {
             name: name.clone(),
             components: vec![AppComponent {
@@ -81,6 +84,13 @@ impl App {
                 wasi: WasiVersion::default(),
             }],
         }
+    }
+
+    /// The app name of a lone component: its file stem (its stores are scoped to it).
+    pub fn single_name(source: &Path) -> String {
+        source
+            .file_stem()
+            .map_or_else(|| "component".into(), |s| s.to_string_lossy().into_owned())
     }
 
     /// Loads and validates a manifest, resolving paths against its directory.
@@ -120,6 +130,7 @@ impl App {
                     input: b.input.map(|s| s.0),
                     output: b.output.map(|s| s.0),
                     instances: b.instances.map(|n| n.0),
+                    kv_ops: b.kv_ops,
                 });
                 let mut grants = Grants {
                     env: g
@@ -150,6 +161,27 @@ impl App {
                     clocks: flag(&g.clocks, &none.clocks),
                     random: flag(&g.random, &none.random),
                     strict: flag(&c.strict, &flag(&m.app.strict, &none.strict)),
+                    app: m.app.name.to_string(),
+                    keyvalue: g
+                        .keyvalue
+                        .iter()
+                        .map(|l| {
+                            let label = l.get_ref().clone();
+                            let limits = store_limits(&m, &label);
+                            Granted::new(StoreGrant { label, limits }, at(l.span().start))
+                        })
+                        .collect(),
+                    config: g
+                        .config
+                        .iter()
+                        .map(|(k, v)| {
+                            let grant = ConfigGrant {
+                                key: k.get_ref().clone(),
+                                value: v.get_ref().clone(),
+                            };
+                            Granted::new(grant, at(k.span().start))
+                        })
+                        .collect(),
                     args: vec![name.to_string()],
                     ..none
                 };
@@ -204,4 +236,21 @@ impl App {
             .max_by_key(|(_, r)| r.specificity())
             .map(|(i, _)| i)
     }
+}
+
+/// The limits `[keyvalue.LABEL]` gives store `label`, if the manifest has that table.
+fn store_limits(m: &wasmhub_manifest::Manifest, label: &StoreLabel) -> StoreLimits {
+    m.keyvalue
+        .iter()
+        .find(|(l, _)| l.get_ref() == label)
+        .map(|(_, s)| {
+            let s = s.get_ref();
+            StoreLimits {
+                keys: s.keys,
+                size: s.size.map(|b| b.0),
+                key_size: s.key_size.map(|b| b.0),
+                value_size: s.value_size.map(|b| b.0),
+            }
+        })
+        .unwrap_or_default()
 }

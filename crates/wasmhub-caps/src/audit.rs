@@ -144,6 +144,16 @@ fn refusal(cap: Capability, imports: &[String], grants: &Grants) -> Option<(Stri
             "outbound = [\"https://HOST\"]",
             "--outbound https://HOST",
         ),
+        Capability::KeyValue if grants.keyvalue.is_empty() => missing(
+            "key-value stores",
+            "keyvalue = [\"default\"]",
+            "--keyvalue default",
+        ),
+        Capability::Config if grants.config.is_empty() => missing(
+            "config",
+            "config = { KEY = \"VALUE\" }",
+            "--config KEY=VALUE",
+        ),
         Capability::Stdio => denied(&grants.stdio, "stdio"),
         Capability::Clocks => denied(&grants.clocks, "clocks"),
         Capability::Random => denied(&grants.random, "random"),
@@ -186,6 +196,26 @@ fn unused(needs: &BTreeMap<Capability, Vec<String>>, grants: &Grants) -> Vec<Str
                 format!("outbound {}", o.value),
                 &o.origin,
                 &no_import("wasi:http/outgoing-handler"),
+            );
+        }
+    }
+    for k in &grants.keyvalue {
+        if !imports(Capability::KeyValue) {
+            let label = &k.value.label;
+            warn(
+                format!("keyvalue store \"{label}\""),
+                &k.origin,
+                &no_import("wasi:keyvalue"),
+            );
+        }
+    }
+    for c in &grants.config {
+        if !imports(Capability::Config) {
+            let key = &c.value.key;
+            warn(
+                format!("config {key:?}"),
+                &c.origin,
+                &no_import("wasi:config"),
             );
         }
     }
@@ -240,6 +270,18 @@ pub fn grant_rows(grants: &Grants) -> Vec<(&'static str, String, String)> {
                 .map(|r| (format!("bind {}", r.value), r.origin.to_string())),
         );
     list("sockets", sockets.collect());
+    let stores = grants
+        .keyvalue
+        .iter()
+        .map(|k| (k.value.label.to_string(), k.origin.to_string()));
+    list("keyvalue", stores.collect());
+    let config = grants.config.iter().map(|c| {
+        (
+            format!("{:?} = {}", c.value.key, c.value.value),
+            c.origin.to_string(),
+        )
+    });
+    list("config", config.collect());
     for (cap, g) in [
         ("stdio", &grants.stdio),
         ("clocks", &grants.clocks),

@@ -14,10 +14,12 @@ use wasmhub_app::GrantSite;
 use crate::Capability;
 
 /// The capabilities whose calls can be denied while a component runs.
-pub const DENIABLE: [Capability; 3] = [
+pub const DENIABLE: [Capability; 5] = [
     Capability::Files,
     Capability::Sockets,
     Capability::OutboundHttp,
+    Capability::KeyValue,
+    Capability::Config,
 ];
 
 /// Where the first denial of each kind is reported.
@@ -71,7 +73,7 @@ fn slot(capability: Capability) -> usize {
     DENIABLE
         .iter()
         .position(|c| *c == capability)
-        .expect("only files, sockets and outbound HTTP are denied at the call")
+        .expect("only the capabilities in DENIABLE are denied at the call")
 }
 
 impl Denials {
@@ -189,6 +191,30 @@ impl Denied {
         }
     }
 
+    /// Opening key-value store `label` that is not granted to the component.
+    pub fn keyvalue(label: &str) -> Self {
+        let shown = shown(label);
+        Self {
+            capability: Capability::KeyValue,
+            tried: format!("open key-value store {shown}"),
+            why: "it is not granted that store",
+            manifest: format!("keyvalue = [{shown}]"),
+            flag: format!("--keyvalue {}", shown.trim_matches('"')),
+        }
+    }
+
+    /// Reading configuration key `key` while granted no configuration.
+    pub fn config(key: &str) -> Self {
+        let shown = shown(key);
+        Self {
+            capability: Capability::Config,
+            tried: format!("read config key {shown}"),
+            why: "it is granted no config",
+            manifest: format!("config = {{ {shown} = \"VALUE\" }}"),
+            flag: format!("--config {}=VALUE", shown.trim_matches('"')),
+        }
+    }
+
     /// An outgoing HTTP request to `origin` (`https://api.example.com:443`) no rule covers.
     pub fn outbound(origin: &str) -> Self {
         Self {
@@ -199,6 +225,15 @@ impl Denied {
             flag: format!("--outbound {origin}"),
         }
     }
+}
+
+/// A guest-chosen string as a message shows it: quoted, escaped, at most 64 characters.
+fn shown(s: &str) -> String {
+    let mut cut: String = s.chars().take(64).collect();
+    if cut.len() < s.len() {
+        cut.push_str("...");
+    }
+    format!("{cut:?}")
 }
 
 #[cfg(test)]

@@ -23,6 +23,10 @@ pub enum Capability {
     OutboundHttp,
     /// HTTP types shared by handlers (granted to served components).
     HttpTypes,
+    /// The app's key-value stores (`wasi:keyvalue`).
+    KeyValue,
+    /// Configuration values (`wasi:config`).
+    Config,
     /// An interface no host provides: another component must.
     Unknown,
 }
@@ -41,6 +45,8 @@ impl Capability {
             Self::Sockets => "network (sockets)",
             Self::OutboundHttp => "network (outbound http)",
             Self::HttpTypes => "http",
+            Self::KeyValue => "keyvalue",
+            Self::Config => "config",
             Self::Unknown => "not provided by any host",
         }
     }
@@ -53,6 +59,8 @@ impl Capability {
             Self::Files => Some("--dir HOST::GUEST[:ro]"),
             Self::Sockets => Some("--connect tcp://HOST:PORT or --bind tcp://HOST:PORT"),
             Self::OutboundHttp => Some("--outbound https://HOST"),
+            Self::KeyValue => Some("--keyvalue LABEL"),
+            Self::Config => Some("--config KEY=VALUE or --config-secret KEY=env:NAME"),
             _ => None,
         }
     }
@@ -71,12 +79,33 @@ pub struct ImportNeed {
     pub provided: bool,
 }
 
+/// The `wasi:keyvalue` versions the host links.
+pub const KEYVALUE_VERSIONS: [&str; 2] = ["0.2.0-draft", "0.2.0-draft2"];
+
+/// The `wasi:config` versions the host links.
+pub const CONFIG_VERSIONS: [&str; 3] = ["0.2.0-draft", "0.2.0-draft-2024-09-27", "0.2.0-rc.1"];
+
 /// Classifies an import name such as `wasi:filesystem/preopens@0.2.3`.
 pub fn classify_import(name: &str) -> ImportNeed {
     let (interface, version) = match name.split_once('@') {
         Some((i, v)) => (i, Some(v.to_owned())),
         None => (name, None),
     };
+    let state = match interface {
+        "wasi:keyvalue/store" | "wasi:keyvalue/atomics" | "wasi:keyvalue/batch" => {
+            Some((Capability::KeyValue, &KEYVALUE_VERSIONS[..]))
+        }
+        "wasi:config/store" => Some((Capability::Config, &CONFIG_VERSIONS[..])),
+        _ => None,
+    };
+    if let Some((capability, versions)) = state {
+        return ImportNeed {
+            interface: interface.to_owned(),
+            provided: version.as_deref().is_some_and(|v| versions.contains(&v)),
+            version,
+            capability,
+        };
+    }
     let wasi_02 = version.as_deref().is_some_and(|v| v.starts_with("0.2."));
     let wasi_03 = version.as_deref().is_some_and(|v| v.starts_with("0.3."));
     // Interfaces WASI 0.3 adds (its others keep their 0.2 names).

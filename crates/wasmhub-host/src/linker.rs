@@ -14,6 +14,7 @@ pub fn cli_linker(engine: &Engine) -> Result<Linker<HostState>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     crate::ungranted::link_ungranted(&mut linker)?;
+    wasmhub_state::add_to_linker(&mut linker)?;
     Ok(linker)
 }
 

@@ -1,5 +1,7 @@
 //! Per-instance host state: the guest's WASI and WASI HTTP contexts, resource table, memory meter.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use wasmhub_app::{Budget, Grants};
 use wasmhub_core::{Exceeded, MemoryMeter, Meter, Usage};
@@ -20,8 +22,18 @@ pub struct HostState {
     table: ResourceTable,
     memory: MemoryMeter,
     ungranted: crate::Ungranted,
+    state: wasmhub_state::StateCtx,
     /// The instance's runtime links to other components, when it has any.
     pub links: LinkCtx,
+}
+
+impl wasmhub_state::HasState for HostState {
+    fn state(&mut self) -> wasmhub_state::StateView<'_> {
+        wasmhub_state::StateView {
+            ctx: &mut self.state,
+            table: &mut self.table,
+        }
+    }
 }
 
 impl WasiView for HostState {
@@ -99,8 +111,21 @@ pub struct MeteredStore {
 
 impl MeteredStore {
     /// A store for one instance of a component with `grants`, held to `budget`, running in
-    /// `lane` (its request's, or [`Lane::alone`] for a one-shot run).
+    /// `lane` (its request's, or [`Lane::alone`] for a one-shot run); opens its stores and
+    /// reads its configuration (see [`MeteredStore::with_state`] to do that once).
     pub fn new(engine: &Engine, grants: &Grants, budget: &Budget, lane: Lane) -> Result<Self> {
+        let state = wasmhub_state::ComponentState::of(grants, budget.kv_ops)?;
+        Self::with_state(engine, grants, budget, lane, &state)
+    }
+
+    /// As [`MeteredStore::new`], with the component's state made already.
+    pub fn with_state(
+        engine: &Engine,
+        grants: &Grants,
+        budget: &Budget,
+        lane: Lane,
+        component: &Arc<wasmhub_state::ComponentState>,
+    ) -> Result<Self> {
         let ungranted = crate::Ungranted::of(grants);
         let denials = ungranted.denials().clone();
         let state = HostState {
@@ -113,6 +138,7 @@ impl MeteredStore {
             table: ResourceTable::new(),
             memory: MemoryMeter::default(),
             ungranted,
+            state: component.instance(),
             links: LinkCtx::default(),
         };
         let (store, meter) = new_store(engine, state, budget, lane.clone());
@@ -149,7 +175,6 @@ impl MeteredStore {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 

@@ -83,6 +83,7 @@ pub fn prepare(
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     }
     wasmhub_host::link_ungranted(&mut linker)?;
+    wasmhub_state::add_to_linker(&mut linker)?;
     let roots: Vec<usize> = (0..app.components.len())
         .filter(|&i| app.components[i].route.is_some())
         .collect();
@@ -159,6 +160,9 @@ pub fn prepare(
             budget,
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
             ungranted: wasmhub_host::Ungranted::of(&c.grants),
+            state: wasmhub_state::ComponentState::of(&c.grants, budget.kv_ops)
+                .map_err(anyhow::Error::from)
+                .with_context(at)?,
             links: linked,
             lanes: lanes.clone(),
         });

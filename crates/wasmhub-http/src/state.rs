@@ -14,6 +14,8 @@ pub struct ServeState {
     pub memory: wasmhub_core::MemoryMeter,
     /// Where its denied file opens and name lookups are reported.
     pub ungranted: wasmhub_host::Ungranted,
+    /// Its key-value stores and configuration, and the operations it made.
+    pub state: wasmhub_state::StateCtx,
     pub links: LinkCtx,
     /// A WASI 0.3 instance's request: its slots and where it reports how it ended.
     pub request: Option<crate::ticket::Ticket>,
@@ -53,5 +55,14 @@ impl WasiHttpView for ServeState {
 impl wasmhub_host::HasUngranted for ServeState {
     fn ungranted(&self) -> &wasmhub_host::Ungranted {
         &self.ungranted
+    }
+}
+
+impl wasmhub_state::HasState for ServeState {
+    fn state(&mut self) -> wasmhub_state::StateView<'_> {
+        wasmhub_state::StateView {
+            ctx: &mut self.state,
+            table: &mut self.table,
+        }
     }
 }

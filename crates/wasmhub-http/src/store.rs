@@ -24,6 +24,8 @@ pub struct Recipe {
     pub outbound: Arc<[wasmhub_app::OutboundRule]>,
     /// What it is not granted, and where its denied calls are reported.
     pub ungranted: Ungranted,
+    /// Its key-value stores and configuration.
+    pub state: Arc<wasmhub_state::ComponentState>,
     /// The host's instances in flight, long and short (shared by every component).
     pub lanes: Arc<Lanes>,
 }
@@ -51,6 +53,7 @@ pub fn new_store(
         hooks: Outbound::new(recipe.outbound.clone(), denials.clone()),
         memory: wasmhub_core::MemoryMeter::default(),
         ungranted: recipe.ungranted.clone(),
+        state: recipe.state.instance(),
         links: recipe
             .links
             .as_ref()

@@ -47,6 +47,9 @@ pub struct BudgetSection {
     pub output: Option<ByteSize>,
     /// Instances of this component serving requests at once (`serve`).
     pub instances: Option<Instances>,
+    /// Key-value operations per call or request.
+    #[serde(rename = "kv-ops")]
+    pub kv_ops: Option<u64>,
 }
 
 /// How many instances of a component may serve requests at once: 1 or more.

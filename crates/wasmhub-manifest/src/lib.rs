@@ -11,6 +11,7 @@ mod names;
 mod outbound;
 mod schema;
 mod socket;
+mod state;
 mod wasi;
 
 pub use budget::{BudgetSection, ByteSize, Instances, Profile, Wall, human_bytes};
@@ -24,4 +25,5 @@ pub use schema::{
     AppSection, ComponentSection, FileGrantEntry, GrantSection, Manifest, SocketsGrant,
 };
 pub use socket::{PortRange, SocketHost, SocketRule, Transport};
+pub use state::{ConfigSource, ConfigValue, StoreLabel, StoreSection};
 pub use wasi::WasiVersion;

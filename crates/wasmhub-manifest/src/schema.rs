@@ -17,6 +17,9 @@ pub struct Manifest {
     /// `[component.NAME]` tables, by name.
     #[serde(default)]
     pub component: BTreeMap<ComponentName, ComponentSection>,
+    /// `[keyvalue.LABEL]` tables: each store's limits.
+    #[serde(default)]
+    pub keyvalue: BTreeMap<Spanned<crate::StoreLabel>, Spanned<crate::StoreSection>>,
     /// The directory relative paths are resolved against (the manifest's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -110,6 +113,12 @@ pub struct GrantSection {
     /// `random = false` refuses components that import random (default: granted).
     #[serde(default)]
     pub random: Option<Spanned<bool>>,
+    /// `keyvalue = ["default"]`: the app's key-value stores it may open, by label.
+    #[serde(default)]
+    pub keyvalue: Vec<Spanned<crate::StoreLabel>>,
+    /// `config = { key = "value", token = { env = "NAME", secret = true } }`.
+    #[serde(default)]
+    pub config: BTreeMap<Spanned<String>, Spanned<crate::ConfigValue>>,
 }
 
 /// `sockets = { connect = [...], bind = [...] }`; nothing is reachable unless listed.

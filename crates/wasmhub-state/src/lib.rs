@@ -4,12 +4,33 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+mod backends;
+mod bindings;
+mod component;
+mod config;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod embedded;
+mod host;
 pub mod limits;
+pub mod memory;
 pub mod ops;
+mod p2config;
+mod p2keyvalue;
+mod quota;
+mod transfer;
 
 pub use backend::{
     BackendError, BackendInfo, BatchOp, Condition, Entry, KvBackend, Page, Revision, StoreId,
     StoreQuota, Usage, Written,
 };
+pub use backends::{
+    BackendChoice, StateError, backend_for, choose_backend, chosen, opened_backends,
+};
+pub use component::{ComponentState, StateCtx, store_limits};
+pub use config::Config;
+pub use embedded::{EmbeddedBackend, OpenError, data_dir};
+pub use host::{Bucket, Cas, GuestError, HasState, StateView, add_to_linker};
 pub use limits::KvLimits;
+pub use memory::MemoryBackend;
 pub use ops::{Kv, KvError};

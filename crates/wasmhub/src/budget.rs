@@ -34,6 +34,9 @@ pub struct BudgetFlags {
     /// Largest `invoke` results, as WAVE text.
     #[arg(long, value_name = "SIZE")]
     pub max_output: Option<ByteSize>,
+    /// Most key-value operations the run may make (default 10000).
+    #[arg(long, value_name = "N")]
+    pub kv_ops: Option<u64>,
     /// Print what the run used, and each figure's share of its budget, on stderr: `--report` or `--report=json`.
     #[arg(
         long,
@@ -67,6 +70,7 @@ impl BudgetFlags {
             input: self.max_input.map(|s| s.0),
             output: self.max_output.map(|s| s.0),
             instances: None,
+            kv_ops: self.kv_ops,
         })
     }
 

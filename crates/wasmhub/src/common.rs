@@ -33,6 +33,71 @@ pub struct GrantFlags {
     /// Deny stdio, clocks or random (on by default): a component importing them is refused.
     #[arg(long = "deny", value_name = "CAPABILITY")]
     pub deny: Vec<Deniable>,
+    /// Grant the key-value store LABEL (wasi:keyvalue), kept per app. Default: none.
+    #[arg(long = "keyvalue", value_name = "LABEL")]
+    pub keyvalue: Vec<wasmhub_app::StoreLabel>,
+    /// Give the configuration value KEY=VALUE (wasi:config). Default: none.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
+    pub config: Vec<(String, wasmhub_app::ConfigValue)>,
+    /// Give a secret configuration value, read from env:NAME or file:PATH (never printed).
+    #[arg(long = "config-secret", value_name = "KEY=env:NAME|file:PATH", value_parser = parse_secret)]
+    pub config_secret: Vec<(String, wasmhub_app::ConfigValue)>,
+}
+
+fn split_key(s: &str) -> Result<(&str, &str), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k, v)),
+        _ => Err(format!(
+            "invalid config `{s}`: expected KEY=VALUE with a non-empty KEY"
+        )),
+    }
+}
+
+fn parse_config(s: &str) -> Result<(String, wasmhub_app::ConfigValue), String> {
+    let (k, v) = split_key(s)?;
+    let value = wasmhub_app::ConfigValue {
+        source: wasmhub_app::ConfigSource::Value(v.to_owned()),
+        secret: false,
+    };
+    Ok((k.to_owned(), value))
+}
+
+fn parse_secret(s: &str) -> Result<(String, wasmhub_app::ConfigValue), String> {
+    let (k, v) = split_key(s)?;
+    Ok((k.to_owned(), wasmhub_app::ConfigValue::secret_flag(v)?))
+}
+
+/// Where key-value data is kept.
+#[derive(Args, Debug, Default)]
+pub struct StateFlags {
+    /// Directory of the apps' key-value stores (one file per app). Default: $WASMHUB_DATA_DIR, else $XDG_DATA_HOME/wasmhub, else ~/.local/share/wasmhub.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Key-value backend: `embedded` (durable, one file per app) or `memory` (lost at exit).
+    #[arg(long = "kv", value_name = "BACKEND", default_value = "embedded")]
+    pub kv: KvBackendFlag,
+}
+
+/// The `--kv` backends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum KvBackendFlag {
+    /// Durable: one file per app in the data directory.
+    #[default]
+    Embedded,
+    /// In memory: lost at exit.
+    Memory,
+}
+
+impl StateFlags {
+    /// Makes these flags the process's key-value backend.
+    pub fn apply(&self) {
+        wasmhub_state::choose_backend(match self.kv {
+            KvBackendFlag::Memory => wasmhub_state::BackendChoice::Memory,
+            KvBackendFlag::Embedded => {
+                wasmhub_state::BackendChoice::Embedded(self.data_dir.clone())
+            }
+        });
+    }
 }
 
 /// A capability that is on unless denied.
@@ -55,6 +120,9 @@ impl GrantFlags {
             && self.connect.is_empty()
             && self.bind.is_empty()
             && self.deny.is_empty()
+            && self.keyvalue.is_empty()
+            && self.config.is_empty()
+            && self.config_secret.is_empty()
     }
 
     /// The grants, with `args` as the guest's argv and the host's stdio.
@@ -105,6 +173,32 @@ impl GrantFlags {
             };
             *slot = Granted::new(false, Origin::Flag(format!("--deny {name}")));
         }
+        g.keyvalue = self
+            .keyvalue
+            .into_iter()
+            .map(|label| {
+                let origin = Origin::Flag(format!("--keyvalue {label}"));
+                let store = wasmhub_app::StoreGrant {
+                    label,
+                    limits: wasmhub_app::StoreLimits::default(),
+                };
+                Granted::new(store, origin)
+            })
+            .collect();
+        let secret = self
+            .config_secret
+            .into_iter()
+            .map(|c| ("--config-secret", c));
+        g.config = self
+            .config
+            .into_iter()
+            .map(|c| ("--config", c))
+            .chain(secret)
+            .map(|(flag, (key, value))| {
+                let origin = Origin::Flag(format!("{flag} {key}=..."));
+                Granted::new(wasmhub_app::ConfigGrant { key, value }, origin)
+            })
+            .collect();
         g.args = args;
         g.inherit_stdio = true;
         g
@@ -190,8 +284,8 @@ pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
     if target.extension().is_some_and(|e| e == "toml") {
         if !grants.is_empty() {
             anyhow::bail!(
-                "grant flags (--env, --dir, --outbound, --connect, --bind, --deny) apply to a lone \
-                 component; grant a manifest's components under [component.NAME.grant] in {}",
+                "grant flags (--env, --dir, --outbound, --connect, --bind, --deny, --keyvalue, \
+                 --config, --config-secret) apply to a lone component; grant a manifest's components under [component.NAME.grant] in {}",
                 target.display()
             );
         }
@@ -204,6 +298,7 @@ pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
     let mut app = App::single(&crate::oci::local(target)?, grants);
     if let Some(name) = crate::oci::name(target) {
         app.name.clone_from(&name);
+        app.components[0].grants.app.clone_from(&name);
         app.components[0].name = name;
     }
     Ok(app)

@@ -33,6 +33,8 @@ struct Node {
     pre: InstancePre<HostState>,
     grants: Grants,
     budget: Budget,
+    /// Its stores and configuration, made once.
+    state: Arc<wasmhub_state::ComponentState>,
     /// A WASI 0.3 component: its calls run concurrently on its own event loop.
     wasi3: bool,
 }
@@ -132,10 +134,13 @@ impl Graph {
                 .instantiate_pre(component)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("cannot link component \"{}\"", c.name))?;
+            let budget = budget(c);
             nodes[i] = Some(Node {
                 pre,
                 grants: c.grants.clone(),
-                budget: budget(c),
+                state: wasmhub_state::ComponentState::of(&c.grants, budget.kv_ops)
+                    .with_context(|| format!("component \"{}\"", c.name))?,
+                budget,
                 wasi3,
             });
         }

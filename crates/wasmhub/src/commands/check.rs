@@ -22,6 +22,8 @@ pub struct CheckCommand {
     #[command(flatten)]
     grants: GrantFlags,
     #[command(flatten)]
+    state: crate::common::StateFlags,
+    #[command(flatten)]
     cache: CacheFlags,
     #[command(flatten)]
     strict: StrictFlag,
@@ -32,6 +34,7 @@ pub struct CheckCommand {
 impl CheckCommand {
     /// Prints the audit, then fails with the first problem, if any.
     pub fn execute(self) -> Result<i32> {
+        self.state.apply();
         let mut app = load_app(&self.target, self.grants)?;
         self.strict.apply(&mut app);
         let engine = new_engine(EngineKind::Serve {

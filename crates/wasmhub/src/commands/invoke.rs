@@ -28,6 +28,8 @@ pub struct InvokeCommand {
     #[command(flatten)]
     grants: GrantFlags,
     #[command(flatten)]
+    state: crate::common::StateFlags,
+    #[command(flatten)]
     budget: BudgetFlags,
     #[command(flatten)]
     cache: CacheFlags,
@@ -51,6 +53,7 @@ impl InvokeCommand {
     /// Calls the function and prints its result.
     pub fn execute(mut self) -> Result<i32> {
         wasmhub_caps::report_denials_to(wasmhub_caps::DenialSink::Stderr);
+        self.state.apply();
         if crate::graph::is_manifest(&self.component) {
             return self.execute_in_app();
         }
@@ -60,6 +63,7 @@ impl InvokeCommand {
                 self.component.display()
             );
         }
+        let app_name = crate::oci::name(&self.component);
         self.component = crate::oci::local(&self.component)?;
         let budget = self.budget.budget();
         self.budget.check_size(&self.component, &budget)?;
@@ -68,6 +72,7 @@ impl InvokeCommand {
         let (engine, loaded) = self.cache.load(&self.component, metering)?;
         let argv0 = self.component.display().to_string();
         let mut grants = std::mem::take(&mut self.grants).grants(vec![argv0]);
+        grants.app = app_name.unwrap_or_else(|| wasmhub_app::App::single_name(&self.component));
         self.strict.apply_to(&mut grants);
         self.budget.restrict(&budget, &mut grants);
         crate::common::warn_unused(&engine, &loaded.component, &grants);

@@ -22,6 +22,8 @@ pub struct RunCommand {
     #[command(flatten)]
     grants: GrantFlags,
     #[command(flatten)]
+    state: crate::common::StateFlags,
+    #[command(flatten)]
     budget: BudgetFlags,
     #[command(flatten)]
     cache: CacheFlags,
@@ -44,6 +46,7 @@ impl RunCommand {
     /// Runs the command and returns its exit status.
     pub fn execute(self) -> Result<i32> {
         wasmhub_caps::report_denials_to(wasmhub_caps::DenialSink::Stderr);
+        self.state.apply();
         let mut rest = self.component_and_args.into_iter();
         let target = PathBuf::from(rest.next().expect("clap requires the component"));
         let component = crate::oci::local(&target)?;
@@ -59,6 +62,8 @@ impl RunCommand {
         });
         let args = std::iter::once(argv0).chain(rest).collect();
         let mut grants = self.grants.grants(args);
+        grants.app =
+            crate::oci::name(&target).unwrap_or_else(|| wasmhub_app::App::single_name(&component));
         self.strict.apply_to(&mut grants);
         self.budget.restrict(&budget, &mut grants);
         crate::common::warn_unused(&engine, &loaded.component, &grants);

@@ -22,6 +22,8 @@ pub struct ServeCommand {
     #[command(flatten)]
     grants: GrantFlags,
     #[command(flatten)]
+    state: crate::common::StateFlags,
+    #[command(flatten)]
     cache: CacheFlags,
     #[command(flatten)]
     wasi: WasiFlag,
@@ -62,6 +64,7 @@ pub struct ServeCommand {
 impl ServeCommand {
     /// Serves until a signal arrives.
     pub fn execute(self) -> Result<i32> {
+        self.state.apply();
         let options = ServeOptions {
             addr: self.addr,
             max_instances: self.max_instances,
