@@ -84,27 +84,19 @@ pub fn demo() -> Result {
 /// Serves `examples/hello-app`, shows a few requests, then stops it with SIGTERM.
 fn serve_app(bin: &Path) -> Result {
     let manifest = util::root().join("examples/hello-app/wasmhub.toml");
+    // The app's key-value store lives here: a fresh one per demo, so the counter starts at 1.
+    let data = util::target_dir().join("demo-data");
+    let _ = std::fs::remove_dir_all(&data);
     step(
         "serve an app: wasi:http components, a fresh instance per request, audited grants, a link",
     );
-    show(Command::new(bin).arg("check").arg(&manifest))?;
-    let mut child = Command::new(bin)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .arg(&manifest)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start serve: {e}"))?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut url = None;
-    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-        let line = line.map_err(|e| e.to_string())?;
-        eprintln!("{line}");
-        if let Some(u) = line.strip_prefix("listening on ") {
-            url = Some(u.to_owned());
-            break;
-        }
-    }
-    let url = url.ok_or("serve exited before listening")?;
+    show(
+        Command::new(bin)
+            .arg("check")
+            .arg(&manifest)
+            .env("WASMHUB_DATA_DIR", &data),
+    )?;
+    let (mut child, url) = start(bin, &manifest, &data)?;
     eprintln!("\nthe app is at {url} (try {url}/hello)");
     for path in ["/hello", "/count", "/count", "/nowhere"] {
         let _ = show(
@@ -119,7 +111,14 @@ fn serve_app(bin: &Path) -> Result {
             .args(["-sS", "--max-time", "5", "--data", "echoed back"])
             .arg(format!("{url}/echo")),
     );
-    eprintln!("\n(the counter answers 1 every time: no state survives a request)");
+    step("state: /count and /visits share the key-value store `default`, so one counter");
+    for path in ["/visits", "/count"] {
+        let _ = show(
+            Command::new("curl")
+                .args(["-sS", "--max-time", "5"])
+                .arg(format!("{url}{path}")),
+        );
+    }
     step("outbound HTTP only where granted: proxy may reach 127.0.0.1, nothing else");
     for target in [format!("{url}/hello"), "http://example.com/".to_owned()] {
         let _ = show(
@@ -142,12 +141,47 @@ fn serve_app(bin: &Path) -> Result {
         );
         eprintln!();
     }
+    stop(&mut child);
+    step("restart the app: the counter is durable, it goes on where it stopped");
+    let (mut child, url) = start(bin, &manifest, &data)?;
+    let _ = show(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "5"])
+            .arg(format!("{url}/count")),
+    );
+    stop(&mut child);
+    eprintln!("serve it yourself: {} serve {}", rel(bin), rel(&manifest));
+    Ok(())
+}
+
+/// Starts `wasmhub serve MANIFEST --data-dir DATA` on a free port: the child and its URL.
+fn start(bin: &Path, manifest: &Path, data: &Path) -> Result<(std::process::Child, String)> {
+    let mut child = Command::new(bin)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg(manifest)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start serve: {e}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.map_err(|e| e.to_string())?;
+        eprintln!("{line}");
+        if let Some(url) = line.strip_prefix("listening on ") {
+            return Ok((child, url.to_owned()));
+        }
+    }
+    let _ = child.wait();
+    Err("serve exited before listening".into())
+}
+
+/// Stops a served app with SIGTERM (a graceful shutdown) and waits for it.
+fn stop(child: &mut std::process::Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-    eprintln!("serve it yourself: {} serve {}", rel(bin), rel(&manifest));
-    Ok(())
 }
 
 fn step(title: &str) {

@@ -15,6 +15,12 @@ mod e2e {
     pub mod harness;
     pub mod inspect;
     pub mod invoke;
+    pub mod kv;
+    pub mod kv_concurrency;
+    pub mod kv_crash;
+    pub mod kv_isolation;
+    pub mod kv_limits;
+    pub mod kv_secrets;
     pub mod node;
     pub mod oci;
     pub mod polyglot;

@@ -42,14 +42,20 @@ impl Hub {
         self.tmp.path().join("cache")
     }
 
+    /// Where this hub's apps keep their state (`WASMHUB_DATA_DIR`): never the user's own.
+    pub fn data_dir(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
     /// A `wasmhub` command with this hub's cache and no inherited log settings.
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmhub"));
         cmd.env("WASMHUB_CACHE_DIR", self.cache_dir())
             // Its own content store, and no registry credentials from the machine.
             .env("WASMHUB_STORE", self.tmp.path().join("store"))
-            // Its own key-value data.
-            .env("WASMHUB_DATA_DIR", self.tmp.path().join("data"))
+            // Its own app state, never the machine's data dir.
+            .env("WASMHUB_DATA_DIR", self.data_dir())
+            .env_remove("XDG_DATA_HOME")
             .env("DOCKER_CONFIG", self.tmp.path().join("docker"))
             .env_remove("WASMHUB_REGISTRY_USERNAME")
             .env_remove("WASMHUB_REGISTRY_PASSWORD")

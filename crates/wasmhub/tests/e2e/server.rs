@@ -43,12 +43,18 @@ impl Resp {
 impl Served {
     /// Starts `wasmhub serve ARGS... --addr 127.0.0.1:0` and waits for its address.
     pub fn start(hub: &Hub, args: &[&str]) -> Self {
+        Self::start_env(hub, args, &[])
+    }
+
+    /// [`Served::start`] with extra environment variables (`WASMHUB_LOG` among them).
+    pub fn start_env(hub: &Hub, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = hub
             .cmd()
             .arg("serve")
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
             .env("WASMHUB_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
