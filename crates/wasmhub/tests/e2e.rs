@@ -28,8 +28,8 @@ mod e2e {
     pub mod registry;
     pub mod run;
     pub mod serve;
-    pub mod state_errors;
     pub mod server;
+    pub mod state_errors;
     pub mod streaming;
     pub mod wasi3;
     pub mod wasi3_chain;
