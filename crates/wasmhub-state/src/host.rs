@@ -100,6 +100,7 @@ impl StateView<'_> {
 
     /// `open`: a granted label, or `access-denied` (never "no such store").
     pub(crate) fn open(&mut self, label: String) -> Result<Bucket, GuestError> {
+        self.spend(1)?;
         if self.ctx.component.stores.contains_key(&label) {
             Ok(Bucket { label })
         } else {
