@@ -15,6 +15,7 @@ mod e2e {
     pub mod harness;
     pub mod inspect;
     pub mod invoke;
+    pub mod kv_cli;
     pub mod node;
     pub mod oci;
     pub mod polyglot;
