@@ -494,6 +494,23 @@ async fn list_pages_are_stable_under_writes(b: Arc<dyn KvBackend>) {
             .unwrap();
     }
     let churn = |i: usize| format!("s{i:05}-churn");
+    // Another writer inserts and deletes keys among the stable ones all along.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (kv, s, stop) = (kv.clone(), s.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let key = format!("s{:05}-other", (i * 37) % 2500);
+                kv.set(&s, &key, vec![3]).await.unwrap();
+                if i % 2 == 0 {
+                    kv.delete(&s, &key).await.unwrap();
+                }
+                i += 1;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
@@ -513,6 +530,8 @@ async fn list_pages_are_stable_under_writes(b: Arc<dyn KvBackend>) {
             None => break,
         }
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
     assert!(pages >= 3, "{} keys take several pages", stable.len());
     assert!(
         listed.windows(2).all(|w| w[0] < w[1]),
