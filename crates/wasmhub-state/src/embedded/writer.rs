@@ -9,6 +9,7 @@ use std::sync::mpsc::Receiver;
 use redb::{Database, ReadableTable, Table};
 use tokio::sync::oneshot;
 
+use super::reads::Reads;
 use super::tables::{self, ENTRIES, META, REVISION, USAGE};
 use crate::backend::{BackendError, BatchOp, Condition, StoreId, StoreQuota, Usage, Written};
 use crate::quota::{Change, check_quota, holds};
@@ -54,7 +55,13 @@ pub struct Counters {
 }
 
 /// The writer thread's loop: runs until every sender is gone.
-pub fn run(db: Arc<Database>, file: String, rx: Receiver<Request>, counters: Arc<Counters>) {
+pub fn run(
+    db: Arc<Database>,
+    file: String,
+    rx: Receiver<Request>,
+    counters: Arc<Counters>,
+    reads: Arc<Reads>,
+) {
     let mut revision = None;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
@@ -66,6 +73,7 @@ pub fn run(db: Arc<Database>, file: String, rx: Receiver<Request>, counters: Arc
         }
         match commit_group(&db, &mut revision, &group) {
             Ok(outcomes) => {
+                reads.committed();
                 counters.commits.fetch_add(1, Ordering::Relaxed);
                 counters
                     .writes
