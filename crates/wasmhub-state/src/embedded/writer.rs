@@ -16,6 +16,8 @@ use crate::quota::{Change, check_quota, holds};
 
 /// Most writes one transaction takes, so a flood still commits in bounded steps.
 const MAX_GROUP: usize = 4096;
+/// Most value bytes one transaction takes (a group stops growing once past it).
+const MAX_GROUP_BYTES: usize = 64 << 20;
 
 /// One write waiting for the writer thread.
 pub struct Request {
@@ -45,6 +47,23 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The bytes of keys and values this write carries.
+    fn bytes(&self) -> usize {
+        match self {
+            Op::Put { key, value, .. } => key.len() + value.len(),
+            Op::Delete { key, .. } => key.len(),
+            Op::Batch { ops, .. } => ops
+                .iter()
+                .map(|op| match op {
+                    BatchOp::Put { key, value } => key.len() + value.len(),
+                    BatchOp::Delete { key } => key.len(),
+                })
+                .sum(),
+        }
+    }
+}
+
 /// What the writer has done, for benchmarks and `check`.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -64,10 +83,14 @@ pub fn run(
 ) {
     let mut revision = None;
     while let Ok(first) = rx.recv() {
+        let mut bytes = first.op.bytes();
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        while group.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
             match rx.try_recv() {
-                Ok(more) => group.push(more),
+                Ok(more) => {
+                    bytes += more.op.bytes();
+                    group.push(more);
+                }
                 Err(_) => break,
             }
         }
