@@ -93,7 +93,8 @@ pub fn new_engine(kind: EngineKind) -> Result<Engine> {
         // per request (9.1k req/s with 64 KiB kept resident); memset-ing a 2 MiB resident
         // window avoids it (15.5k req/s); with Linux's PAGEMAP_SCAN (6.7+) only the pages a
         // request dirtied are reset, so the window can cover the whole memory (25k req/s).
-        let scan = pagemap_scan_supported();
+        // The scan misses swapped-out pages, so it is used only where there is no swap.
+        let scan = *crate::reset::reset_mode() == crate::reset::ResetMode::DirtyPageScan;
         if scan {
             pool.pagemap_scan(wasmtime::Enabled::Auto);
         }
@@ -111,15 +112,4 @@ pub fn new_engine(kind: EngineKind) -> Result<Engine> {
         },
     );
     Ok(engine)
-}
-
-/// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 and later).
-fn pagemap_scan_supported() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release
-        .trim()
-        .split(['.', '-'])
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (6, 7)
 }

@@ -7,6 +7,7 @@ mod engine;
 mod limiter;
 mod load;
 mod meter;
+mod reset;
 mod ticker;
 
 pub use cache::{CacheOutcome, CompileCache};
@@ -16,4 +17,5 @@ pub use load::{LoadError, Loaded, load_component};
 pub use meter::{
     BudgetExceeded, DeadlinePassed, Exceeded, Meter, Usage, check_size, ms, thousands,
 };
+pub use reset::{Machine, ResetMode, decide, reset_mode};
 pub use ticker::{ONE_SHOT_TICK, SERVE_TICK, ensure_ticking, tick_period};
