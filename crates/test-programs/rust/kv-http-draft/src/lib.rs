@@ -3,7 +3,7 @@
 //!
 //! The action is the path's last segment, its arguments the query (percent-decoded):
 //! `open` (label = body), `incr?store=S&key=K&by=N`, `get`, `set` (value = body), `delete`,
-//! `exists`, `list?store=S&cursor=N` (a key per line, then `cursor=N` or `cursor=`),
+//! `exists`, `list?store=S` (every page in one request: a key per line, then `pages=N`),
 //! `batch-set?n=N&size=B&prefix=P`, `config?key=K`, `config-all`. A store error answers
 //! 403 `access-denied`, 404 `no-such-store` or 500 `other: MESSAGE`.
 
@@ -67,15 +67,22 @@ fn route(t: &Target, body: Vec<u8>) -> Result<(u16, Vec<u8>), Error> {
         "delete" => open()?.delete(&key()).and_then(|()| ok("ok")),
         "exists" => ok(open()?.exists(&key())?.to_string()),
         "list" => {
-            let cursor = t.param("cursor").and_then(|c| c.parse::<u64>().ok());
-            let page = open()?.list_keys(cursor)?;
-            let mut text = String::new();
-            for k in page.keys {
-                text.push_str(&k);
-                text.push('\n');
+            // Numeric cursors hold within one instance: walk every page here.
+            let bucket = open()?;
+            let (mut text, mut pages, mut cursor) = (String::new(), 0, None);
+            loop {
+                let page = bucket.list_keys(cursor)?;
+                pages += 1;
+                for k in page.keys {
+                    text.push_str(&k);
+                    text.push('\n');
+                }
+                cursor = page.cursor;
+                if cursor.is_none() {
+                    break;
+                }
             }
-            let next = page.cursor.map(|c| c.to_string()).unwrap_or_default();
-            text.push_str(&format!("cursor={next}"));
+            text.push_str(&format!("pages={pages}"));
             ok(text)
         }
         "batch-set" => {
