@@ -116,6 +116,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
             }
         }
     }
+    for (label, _) in &manifest.keyvalue {
+        let granted = manifest
+            .component
+            .values()
+            .any(|c| c.grant.keyvalue.iter().any(|l| l.get_ref() == label.get_ref()));
+        if !granted {
+            return Err(invalid(
+                label.span().start,
+                format!(
+                    "[keyvalue.{label}] sets the limits of store \"{label}\", which no component \
+                     is granted; grant it with keyvalue = [\"{label}\"] under \
+                     [component.NAME.grant], or fix the label",
+                    label = label.get_ref()
+                ),
+            ));
+        }
+    }
     manifest.text = text;
     Ok(manifest)
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::{EmbeddedBackend, KvBackend, MemoryBackend};
@@ -32,6 +33,30 @@ pub enum StateError {
 }
 
 static CHOICE: OnceLock<BackendChoice> = OnceLock::new();
+
+/// Set by `check`: an app whose state another process holds is looked at, not used.
+static LOOK_ONLY: AtomicBool = AtomicBool::new(false);
+
+fn busy() -> &'static Mutex<BTreeMap<String, PathBuf>> {
+    static BUSY: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
+    BUSY.get_or_init(Mutex::default)
+}
+
+/// For verbs that only look (`check`): when another process holds an app's state, its
+/// components get an empty in-memory store instead of an error, and [`in_use_elsewhere`]
+/// names the file.
+pub fn look_only() {
+    LOOK_ONLY.store(true, Ordering::Relaxed);
+}
+
+/// The state file of `app`, if another process held it when this one looked.
+pub fn in_use_elsewhere(app: &str) -> Option<PathBuf> {
+    busy()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(app)
+        .cloned()
+}
 
 type Opened = Mutex<BTreeMap<String, Arc<dyn KvBackend>>>;
 
@@ -67,7 +92,15 @@ pub fn backend_for(app: &str) -> Result<Arc<dyn KvBackend>, StateError> {
                 Some(d) => d,
                 None => crate::data_dir()?,
             };
-            Arc::new(EmbeddedBackend::open(&dir, app)?)
+            match EmbeddedBackend::open(&dir, app) {
+                Ok(b) => Arc::new(b),
+                Err(crate::OpenError::InUse { path, .. }) if LOOK_ONLY.load(Ordering::Relaxed) => {
+                    let mut busy = busy().lock().unwrap_or_else(|e| e.into_inner());
+                    busy.insert(app.to_owned(), path);
+                    Arc::new(MemoryBackend::new())
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     };
     all.insert(app.to_owned(), backend.clone());

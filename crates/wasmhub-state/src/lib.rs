@@ -25,7 +25,8 @@ pub use backend::{
     StoreQuota, Usage, Written,
 };
 pub use backends::{
-    BackendChoice, StateError, backend_for, choose_backend, chosen, opened_backends,
+    BackendChoice, StateError, backend_for, choose_backend, chosen, in_use_elsewhere, look_only,
+    opened_backends,
 };
 pub use component::{ComponentState, StateCtx, store_limits};
 pub use config::Config;

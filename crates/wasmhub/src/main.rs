@@ -7,6 +7,7 @@ mod common;
 mod graph;
 mod oci;
 mod report;
+mod stores;
 
 use clap::Parser;
 

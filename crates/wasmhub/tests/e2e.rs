@@ -28,6 +28,7 @@ mod e2e {
     pub mod registry;
     pub mod run;
     pub mod serve;
+    pub mod state_errors;
     pub mod server;
     pub mod streaming;
     pub mod wasi3;

@@ -34,6 +34,7 @@ pub struct CheckCommand {
 impl CheckCommand {
     /// Prints the audit, then fails with the first problem, if any.
     pub fn execute(self) -> Result<i32> {
+        wasmhub_state::look_only();
         self.state.apply();
         let mut app = load_app(&self.target, self.grants)?;
         self.strict.apply(&mut app);
@@ -47,6 +48,7 @@ impl CheckCommand {
             audit_component(&engine, cache.as_ref(), c)?;
         }
         crate::graph::print_links(&engine, cache.as_ref(), &app)?;
+        crate::stores::print_stores(&app)?;
         let options = wasmhub_http::ServeOptions::default();
         let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app, &options)?;
         if prepared.is_routed() {
@@ -150,6 +152,8 @@ fn print_capabilities(audit: &Audit, c: &AppComponent) {
             !g.connect.is_empty() || !g.bind.is_empty(),
         ),
         (Capability::OutboundHttp, "outbound", !g.outbound.is_empty()),
+        (Capability::KeyValue, "keyvalue", !g.keyvalue.is_empty()),
+        (Capability::Config, "config", !g.config.is_empty()),
     ];
     let rows: Vec<(String, String, String)> = caps
         .into_iter()
