@@ -27,6 +27,8 @@ commands:
                   and a chained call in process against loopback HTTP
   bench chaos     wrk on a healthy route while hostile clients attack the same server,
                   against clean runs; RSS before and after a million requests
+  bench kv        the embedded key-value store: direct get, durable set at 1/16/256
+                  writers, commits and fsyncs (strace) per acknowledged write
   fuzz [SECONDS] [TARGET...]  run the fuzz targets (nightly; default 60 s each)";
 
 fn main() -> ExitCode {

@@ -13,13 +13,16 @@ pub fn setup() -> Result {
         util::run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     }
     // Chromium for the browser test; a real OCI registry, an independent registry client
-    // and htpasswd for the OCI tests; curl, the HTTP/2 and streaming client of the serve tests.
+    // and htpasswd for the OCI tests; curl, the HTTP/2 and streaming client of the serve tests;
+    // strace, which counts fsyncs in `bench kv`.
     apt(&[
         ("curl", "curl"),
         ("chromium", "chromium"),
         ("docker-registry", "docker-registry"),
         ("skopeo", "skopeo"),
         ("htpasswd", "apache2-utils"),
+        // `bench kv` counts fsyncs per write with `strace -c`.
+        ("strace", "strace"),
     ])?;
     node_tools("tools/js")?;
     node_tools("tools/componentize-js")?;

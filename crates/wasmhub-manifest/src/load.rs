@@ -117,10 +117,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
         }
     }
     for (label, _) in &manifest.keyvalue {
-        let granted = manifest
-            .component
-            .values()
-            .any(|c| c.grant.keyvalue.iter().any(|l| l.get_ref() == label.get_ref()));
+        let granted = manifest.component.values().any(|c| {
+            c.grant
+                .keyvalue
+                .iter()
+                .any(|l| l.get_ref() == label.get_ref())
+        });
         if !granted {
             return Err(invalid(
                 label.span().start,

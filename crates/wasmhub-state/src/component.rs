@@ -91,17 +91,14 @@ impl ComponentState {
         StateCtx {
             component: self.clone(),
             ops: 0,
-            cursors: Vec::new(),
         }
     }
 }
 
-/// One instance's view of its component's state: the operations it has made so far, and
-/// the cursors it was handed (the numeric-cursor draft refers to them by index).
+/// One instance's view of its component's state and the operations it has made so far.
 pub struct StateCtx {
     pub(crate) component: Arc<ComponentState>,
     pub(crate) ops: u64,
-    pub(crate) cursors: Vec<String>,
 }
 
 impl std::fmt::Debug for StateCtx {

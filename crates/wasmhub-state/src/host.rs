@@ -80,8 +80,8 @@ impl StateView<'_> {
         let asked = self.ctx.ops.saturating_add(n);
         if asked > limit {
             return Err(GuestError::Other(format!(
-                "this request would make {asked} key-value operations, past its limit of \
-                 {limit} (kv-ops under [component.NAME.budget])"
+                "this instance (one request or call) would make {asked} key-value operations, \
+                 past its limit of {limit} (kv-ops under [component.NAME.budget], or --kv-ops)"
             )));
         }
         self.ctx.ops = asked;
@@ -150,23 +150,18 @@ impl StateView<'_> {
 
     /// A string cursor as a number, for the draft whose cursors are `u64`.
     pub(crate) fn number_cursor(&mut self, cursor: String) -> u64 {
-        self.ctx.cursors.push(cursor);
-        self.ctx.cursors.len() as u64
+        crate::cursors::remember(cursor)
     }
 
     /// The string cursor a number stands for.
     pub(crate) fn cursor_of(&self, n: u64) -> Result<String, GuestError> {
-        usize::try_from(n)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .and_then(|i| self.ctx.cursors.get(i))
-            .cloned()
-            .ok_or_else(|| {
-                GuestError::Other(format!(
-                    "list-keys cursor {n} was not returned by an earlier list-keys of this \
-                     instance"
-                ))
-            })
+        crate::cursors::recall(n).ok_or_else(|| {
+            GuestError::Other(format!(
+                "list-keys cursor {n} is unknown: it was not returned by this host, or it is \
+                 one of the oldest of {} kept; list again from the start",
+                crate::cursors::KEPT
+            ))
+        })
     }
 
     pub(crate) async fn increment(

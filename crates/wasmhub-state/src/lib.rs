@@ -10,6 +10,7 @@ mod component;
 mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod cursors;
 pub mod embedded;
 mod host;
 pub mod limits;

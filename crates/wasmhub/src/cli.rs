@@ -4,8 +4,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    CheckCommand, ComposeCommand, InspectCommand, InvokeCommand, PullCommand, PushCommand,
-    RunCommand, ServeCommand, StoreCommand,
+    CheckCommand, ComposeCommand, InspectCommand, InvokeCommand, KvCommand, PullCommand,
+    PushCommand, RunCommand, ServeCommand, StoreCommand,
 };
 
 /// Run WebAssembly components: commands, typed exports and wasi:http apps, with nothing granted by default.
@@ -27,6 +27,7 @@ enum Command {
     Push(PushCommand),
     Pull(PullCommand),
     Store(StoreCommand),
+    Kv(KvCommand),
 }
 
 impl Cli {
@@ -52,6 +53,7 @@ impl Cli {
             Command::Push(c) => c.execute(),
             Command::Pull(c) => c.execute(),
             Command::Store(c) => c.execute(),
+            Command::Kv(c) => c.execute(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod e2e {
     pub mod inspect;
     pub mod invoke;
     pub mod kv;
+    pub mod kv_cli;
     pub mod kv_concurrency;
     pub mod kv_crash;
     pub mod kv_isolation;
@@ -28,8 +29,8 @@ mod e2e {
     pub mod registry;
     pub mod run;
     pub mod serve;
-    pub mod state_errors;
     pub mod server;
+    pub mod state_errors;
     pub mod streaming;
     pub mod wasi3;
     pub mod wasi3_chain;

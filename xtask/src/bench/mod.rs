@@ -5,6 +5,7 @@ mod chaos;
 mod graph;
 mod hostile;
 mod invoke;
+mod kv;
 mod polyglot;
 mod serve;
 mod wasi3;
@@ -27,8 +28,9 @@ pub fn bench(args: &[&str]) -> Result {
         ["graph"] => graph::run(),
         ["polyglot"] => polyglot::run(),
         ["wasi3"] => wasi3::run(),
+        ["kv"] => kv::run(),
         _ => Err(
-            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | chaos) [--with-peers]"
+            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | chaos | kv) [--with-peers]"
                 .into(),
         ),
     }

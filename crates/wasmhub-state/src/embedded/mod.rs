@@ -2,6 +2,7 @@
 //! read directly by callers.
 
 mod paths;
+mod reads;
 mod tables;
 mod writer;
 
@@ -11,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableTable};
 use tokio::sync::oneshot;
 
 pub use paths::{data_dir, state_file};
@@ -20,6 +21,7 @@ use crate::backend::{
     BackendError, BackendInfo, BatchOp, Condition, Entry, KvBackend, Page, StoreId, StoreQuota,
     Usage, Written,
 };
+use reads::{Reads, Snapshot};
 use writer::{Counters, Op, Request};
 
 /// Why the embedded store could not be opened.
@@ -93,6 +95,7 @@ pub struct EmbeddedBackend {
     writes: Option<Sender<Request>>,
     writer: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
+    reads: Arc<Reads>,
 }
 
 impl EmbeddedBackend {
@@ -118,13 +121,14 @@ impl EmbeddedBackend {
         create_tables(&db).map_err(database)?;
         let db = Arc::new(db);
         let counters = Arc::new(Counters::default());
+        let reads = Arc::new(Reads::default());
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = {
-            let (db, counters) = (db.clone(), counters.clone());
+            let (db, counters, reads) = (db.clone(), counters.clone(), reads.clone());
             let file = path.display().to_string();
             std::thread::Builder::new()
                 .name("wasmhub-kv-writer".into())
-                .spawn(move || writer::run(db, file, rx, counters))
+                .spawn(move || writer::run(db, file, rx, counters, reads))
                 .map_err(|source| OpenError::Io {
                     path: path.clone(),
                     source,
@@ -137,6 +141,7 @@ impl EmbeddedBackend {
             writes: Some(tx),
             writer: Some(writer),
             counters,
+            reads,
         })
     }
 
@@ -159,9 +164,8 @@ impl EmbeddedBackend {
     /// [`KvBackend::usage`].
     pub fn recount(&self, store: &StoreId) -> Result<Usage, BackendError> {
         self.check_app(store)?;
-        self.read(store, |txn| {
-            let entries = txn.open_table(tables::ENTRIES)?;
-            Ok(tables::recount(&entries, &store.label)?)
+        self.read(store, |snap| {
+            Ok(tables::recount(&snap.entries, &store.label)?)
         })
     }
 
@@ -181,13 +185,14 @@ impl EmbeddedBackend {
         })
     }
 
-    /// Runs `f` in a read transaction, naming the file in any error.
+    /// Runs `f` on a snapshot that holds every acknowledged write, naming the file in any
+    /// error.
     fn read<T>(
         &self,
         store: &StoreId,
-        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+        f: impl FnOnce(&Snapshot) -> Result<T, redb::Error>,
     ) -> Result<T, BackendError> {
-        let run = || f(&self.db.begin_read()?);
+        let run = || f(&*self.reads.snapshot(&self.db)?);
         run().map_err(|e| self.failed(store, e))
     }
 
@@ -230,6 +235,8 @@ impl Drop for EmbeddedBackend {
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
+        // No read transaction outlives the database, so closing it is not deferred.
+        self.reads.release();
     }
 }
 
@@ -254,9 +261,8 @@ impl KvBackend for EmbeddedBackend {
 
     async fn get(&self, store: &StoreId, key: &str) -> Result<Option<Entry>, BackendError> {
         self.check_app(store)?;
-        self.read(store, |txn| {
-            let entries = txn.open_table(tables::ENTRIES)?;
-            Ok(tables::get(&entries, &store.label, key)?)
+        self.read(store, |snap| {
+            Ok(tables::get(&snap.entries, &store.label, key)?)
         })
     }
 
@@ -312,18 +318,14 @@ impl KvBackend for EmbeddedBackend {
         limit: usize,
     ) -> Result<Page, BackendError> {
         self.check_app(store)?;
-        self.read(store, |txn| {
-            let entries = txn.open_table(tables::ENTRIES)?;
-            Ok(tables::list(&entries, &store.label, after, limit)?)
+        self.read(store, |snap| {
+            Ok(tables::list(&snap.entries, &store.label, after, limit)?)
         })
     }
 
     async fn usage(&self, store: &StoreId) -> Result<Usage, BackendError> {
         self.check_app(store)?;
-        self.read(store, |txn| {
-            let usage = txn.open_table(tables::USAGE)?;
-            Ok(tables::usage(&usage, &store.label)?)
-        })
+        self.read(store, |snap| Ok(tables::usage(&snap.usage, &store.label)?))
     }
 
     async fn stores(&self, app: &str) -> Result<Vec<String>, BackendError> {
@@ -331,10 +333,9 @@ impl KvBackend for EmbeddedBackend {
             return Ok(Vec::new());
         }
         let store = StoreId::new(app, "");
-        self.read(&store, |txn| {
-            let usage = txn.open_table(tables::USAGE)?;
+        self.read(&store, |snap| {
             let mut labels = Vec::new();
-            for item in usage.iter()? {
+            for item in snap.usage.iter()? {
                 let (label, u) = item?;
                 if u.value().0 > 0 {
                     labels.push(label.value().to_owned());

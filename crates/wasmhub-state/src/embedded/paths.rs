@@ -85,6 +85,7 @@ pub fn prepare(file: &Path) -> Result<(), OpenError> {
         Err(e) => return Err(io(kv)(e)),
     }
     refuse_exposed(kv, 0o700)?;
+    let created = !file.exists();
     OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -92,6 +93,12 @@ pub fn prepare(file: &Path) -> Result<(), OpenError> {
         .mode(0o600)
         .open(file)
         .map_err(io(file))?;
+    if created {
+        // The new file's name must survive a crash too, or the first commits with it.
+        std::fs::File::open(kv)
+            .and_then(|d| d.sync_all())
+            .map_err(io(kv))?;
+    }
     refuse_exposed(file, 0o600)
 }
 

@@ -190,7 +190,13 @@ async fn a_group_commits_once_and_refusals_fail_alone() {
     drop(tx);
     // Every request is queued before the writer starts, so it takes them as one group.
     let counters = Arc::new(Counters::default());
-    writer::run(b.db.clone(), "test".into(), rx, counters.clone());
+    writer::run(
+        b.db.clone(),
+        "test".into(),
+        rx,
+        counters.clone(),
+        b.reads.clone(),
+    );
     let mut outcomes = Vec::new();
     for r in replies {
         outcomes.push(r.await.unwrap().map_err(|e| e.to_string()));

@@ -9,12 +9,15 @@ use std::sync::mpsc::Receiver;
 use redb::{Database, ReadableTable, Table};
 use tokio::sync::oneshot;
 
+use super::reads::Reads;
 use super::tables::{self, ENTRIES, META, REVISION, USAGE};
 use crate::backend::{BackendError, BatchOp, Condition, StoreId, StoreQuota, Usage, Written};
 use crate::quota::{Change, check_quota, holds};
 
 /// Most writes one transaction takes, so a flood still commits in bounded steps.
 const MAX_GROUP: usize = 4096;
+/// Most value bytes one transaction takes (a group stops growing once past it).
+const MAX_GROUP_BYTES: usize = 64 << 20;
 
 /// One write waiting for the writer thread.
 pub struct Request {
@@ -44,6 +47,23 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The bytes of keys and values this write carries.
+    fn bytes(&self) -> usize {
+        match self {
+            Op::Put { key, value, .. } => key.len() + value.len(),
+            Op::Delete { key, .. } => key.len(),
+            Op::Batch { ops, .. } => ops
+                .iter()
+                .map(|op| match op {
+                    BatchOp::Put { key, value } => key.len() + value.len(),
+                    BatchOp::Delete { key } => key.len(),
+                })
+                .sum(),
+        }
+    }
+}
+
 /// What the writer has done, for benchmarks and `check`.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -54,18 +74,29 @@ pub struct Counters {
 }
 
 /// The writer thread's loop: runs until every sender is gone.
-pub fn run(db: Arc<Database>, file: String, rx: Receiver<Request>, counters: Arc<Counters>) {
+pub fn run(
+    db: Arc<Database>,
+    file: String,
+    rx: Receiver<Request>,
+    counters: Arc<Counters>,
+    reads: Arc<Reads>,
+) {
     let mut revision = None;
     while let Ok(first) = rx.recv() {
+        let mut bytes = first.op.bytes();
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        while group.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
             match rx.try_recv() {
-                Ok(more) => group.push(more),
+                Ok(more) => {
+                    bytes += more.op.bytes();
+                    group.push(more);
+                }
                 Err(_) => break,
             }
         }
         match commit_group(&db, &mut revision, &group) {
             Ok(outcomes) => {
+                reads.committed();
                 counters.commits.fetch_add(1, Ordering::Relaxed);
                 counters
                     .writes

@@ -30,8 +30,15 @@ fn bad_labels_and_config_are_named_on_their_line() {
     let hub = Hub::new();
     let m = manifest(&hub, "keyvalue = [\"../up\"]", "");
     golden("state-bad-label", &fails(&hub, &["check", &m]));
-    let m = manifest(&hub, "keyvalue = [\"default\"]", "\n[keyvalue.sesions]\nkeys = 10\n");
-    golden("state-limits-of-ungranted-store", &fails(&hub, &["check", &m]));
+    let m = manifest(
+        &hub,
+        "keyvalue = [\"default\"]",
+        "\n[keyvalue.sesions]\nkeys = 10\n",
+    );
+    golden(
+        "state-limits-of-ungranted-store",
+        &fails(&hub, &["check", &m]),
+    );
     let m = manifest(&hub, "config = { a = { env = \"A\", file = \"/f\" } }", "");
     golden("state-bad-config", &fails(&hub, &["check", &m]));
     let r = hub.run(&["run", "--config-secret", "token=TOKEN", g(KV_HTTP)]);
