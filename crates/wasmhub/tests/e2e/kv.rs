@@ -272,7 +272,7 @@ fn increment_starts_at_zero_and_refuses_what_is_not_a_counter() {
 pub fn list_all(s: &Served, prefix: &str, store: &str) -> (Vec<String>, usize) {
     let (mut keys, mut pages, mut cursor) = (Vec::new(), 0, String::new());
     loop {
-        let mut path = format!("{prefix}/list?store={}", enc(store));
+        let mut path = format!("{prefix}/list?store={}&page=one", enc(store));
         if !cursor.is_empty() {
             path.push_str(&format!("&cursor={}", enc(&cursor)));
         }
@@ -314,7 +314,10 @@ fn list_keys_pages_with_a_cursor_in_both_drafts() {
     let (keys, pages) = list_all(&s, "/d2", "default");
     assert_eq!(pages, 3, "1000 keys a page");
     all_distinct(keys, 2500);
-    // The draft's numeric cursors hold within one instance: it pages in one request.
+    // The draft's numeric cursors, one request a page and all pages in one instance.
+    let (keys, pages) = list_all(&s, "/d1", "default");
+    assert_eq!(pages, 3, "1000 keys a page");
+    all_distinct(keys, 2500);
     let (status, text) = get(&s, "/d1/list?store=default");
     assert_eq!(status, 200, "{text}");
     let (keys, pages) = text.rsplit_once("pages=").unwrap();

@@ -191,7 +191,7 @@ fn operations_per_request_at_the_edge() {
     }
     let (status, body) = get(&s, "/kv/exists-n?store=default&n=20");
     assert_eq!(status, 500, "{body}");
-    let message = "this request would make 21 key-value operations, past its limit of 20";
+    let message = "would make 21 key-value operations, past its limit of 20";
     assert!(body.contains(message), "{body}");
     assert!(body.contains("kv-ops"), "names the budget: {body}");
     // A batch counts one operation per key.
