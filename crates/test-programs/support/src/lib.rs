@@ -16,7 +16,10 @@ pub fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], bod
     let outgoing = response.body().unwrap();
     ResponseOutparam::set(out, Ok(response));
     let stream = outgoing.write().unwrap();
-    stream.blocking_write_and_flush(body).unwrap();
+    // `blocking-write-and-flush` takes at most 4096 bytes at a time.
+    for piece in body.chunks(4096) {
+        stream.blocking_write_and_flush(piece).unwrap();
+    }
     drop(stream);
     OutgoingBody::finish(outgoing, None).unwrap();
 }

@@ -272,7 +272,7 @@ fn increment_starts_at_zero_and_refuses_what_is_not_a_counter() {
 pub fn list_all(s: &Served, prefix: &str, store: &str) -> (Vec<String>, usize) {
     let (mut keys, mut pages, mut cursor) = (Vec::new(), 0, String::new());
     loop {
-        let mut path = format!("{prefix}/list?store={}", enc(store));
+        let mut path = format!("{prefix}/list?store={}&page=one", enc(store));
         if !cursor.is_empty() {
             path.push_str(&format!("&cursor={}", enc(&cursor)));
         }
@@ -289,6 +289,14 @@ pub fn list_all(s: &Served, prefix: &str, store: &str) -> (Vec<String>, usize) {
     }
 }
 
+/// Asserts that `keys` holds `n` keys, none twice.
+fn all_distinct(mut keys: Vec<String>, n: usize) {
+    assert_eq!(keys.len(), n);
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "a key listed twice");
+}
+
 #[test]
 fn list_keys_pages_with_a_cursor_in_both_drafts() {
     let hub = Hub::new();
@@ -303,14 +311,21 @@ fn list_keys_pages_with_a_cursor_in_both_drafts() {
         let path = format!("/d2/batch-set?n=500&size=4&prefix=b{batch}-");
         assert_eq!(get(&s, &path), (200, "ok".into()));
     }
-    for prefix in ["/d2", "/d1"] {
-        let (mut keys, pages) = list_all(&s, prefix, "default");
-        assert_eq!(keys.len(), 2500, "{prefix}");
-        assert_eq!(pages, 3, "1000 keys a page");
-        keys.sort();
-        keys.dedup();
-        assert_eq!(keys.len(), 2500, "{prefix}: no key twice");
-    }
+    let (keys, pages) = list_all(&s, "/d2", "default");
+    assert_eq!(pages, 3, "1000 keys a page");
+    all_distinct(keys, 2500);
+    // The draft's numeric cursors, one request a page and all pages in one instance.
+    let (keys, pages) = list_all(&s, "/d1", "default");
+    assert_eq!(pages, 3, "1000 keys a page");
+    all_distinct(keys, 2500);
+    let (status, text) = get(&s, "/d1/list?store=default");
+    assert_eq!(status, 200, "{text}");
+    let (keys, pages) = text.rsplit_once("pages=").unwrap();
+    assert_eq!(pages, "3", "1000 keys a page");
+    all_distinct(keys.lines().map(str::to_owned).collect(), 2500);
+    // A cursor this host never gave is an error, not a fresh start.
+    let (status, text) = get(&s, "/d2/list?store=default&cursor=bogus");
+    assert_eq!(status, 500, "{text}");
 }
 
 #[test]
@@ -338,9 +353,17 @@ fn a_second_server_of_the_same_app_fails_clearly() {
     )
     .expect("the second serve exits instead of serving");
     assert_eq!(second.code, 2, "{}", second.stderr);
+    let clear = "the state of app \"twice\"";
     assert!(
-        second.stderr.contains("twice"),
+        second.stderr.contains(clear),
         "names the app: {}",
+        second.stderr
+    );
+    assert!(
+        second
+            .stderr
+            .contains("is in use by another wasmhub process"),
+        "{}",
         second.stderr
     );
     // The first one is unharmed.

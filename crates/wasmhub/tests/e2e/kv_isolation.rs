@@ -4,7 +4,7 @@
 
 use test_programs_artifacts::KV_HTTP;
 
-use super::harness::Hub;
+use super::harness::{Hub, assert_fails_with, g};
 use super::kv::{at, component, enc, files_below, get, post, write_manifest};
 use super::server::Served;
 
@@ -135,14 +135,39 @@ fn odd_labels_are_denied_unless_granted() {
 }
 
 #[test]
-fn granted_odd_labels_are_separate_stores_inside_the_one_app_file() {
+fn odd_labels_cannot_be_granted_and_granted_ones_stay_inside_the_one_app_file() {
     let hub = Hub::new();
-    let labels = ["", "..", "../escape", "a/b", "\0nul", "default"];
+    for bad in [
+        "",
+        "..",
+        "../escape",
+        "a/b",
+        "\\u0000nul",
+        ".hidden",
+        "with space",
+    ] {
+        let app = format!(
+            "[app]\nname = \"odd\"\n{}",
+            component("kv", KV_HTTP, &format!("keyvalue = [\"{bad}\"]")),
+        );
+        let r = hub.run(&["check", &write_manifest(&hub, "odd", &app)]);
+        assert_fails_with(&r, "invalid key-value store label");
+    }
+    let r = hub.run(&["check", "--keyvalue", "..", g(KV_HTTP)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid key-value store label"),
+        "{}",
+        r.stderr
+    );
+
+    // Labels as odd as a grant allows: each its own store, all in the app's one file.
+    let long = "l".repeat(64);
+    let labels = ["x..y", "0", "a.b-c_d", "default", &long];
     let toml: Vec<String> = labels.iter().map(|l| format!("{l:?}")).collect();
-    let toml = toml.join(", ").replace("\\0", "\\u0000");
     let app = format!(
         "[app]\nname = \"odd\"\n{}",
-        component("kv", KV_HTTP, &format!("keyvalue = [{toml}]")),
+        component("kv", KV_HTTP, &format!("keyvalue = [{}]", toml.join(", "))),
     );
     let s = Served::start(&hub, &[&write_manifest(&hub, "odd", &app)]);
     for label in labels {
@@ -159,14 +184,6 @@ fn granted_odd_labels_are_separate_stores_inside_the_one_app_file() {
         );
     }
     drop(s);
-    // One app, one file; no label turned into a path inside or outside the data dir.
     let files = files_below(&hub.data_dir());
-    assert_eq!(files.len(), 1, "{files:?}");
-    let escaped: Vec<_> = std::fs::read_dir(hub.tmp.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !["cache", "data", "store", "odd.toml"].contains(&n.as_str()))
-        .collect();
-    assert!(escaped.is_empty(), "{escaped:?}");
+    assert_eq!(files, vec![hub.data_dir().join("kv/app-odd.redb")]);
 }

@@ -60,7 +60,7 @@ fn keys_per_store_at_the_edge() {
     refused(
         post(&s, &at("/kv", "set", "keys", "k3"), b"v"),
         "keys",
-        &["3"],
+        &["would hold 4 keys, past its limit of 3"],
     );
     assert_eq!(
         get(&s, &at("/kv", "exists", "keys", "k3")),
@@ -68,14 +68,18 @@ fn keys_per_store_at_the_edge() {
     );
     // Overwriting a key adds none; freeing one makes room.
     assert_eq!(post(&s, &at("/kv", "set", "keys", "k0"), b"w").0, 200);
-    refused(get(&s, &at("/kv", "incr", "keys", "n")), "keys", &["3"]);
+    refused(
+        get(&s, &at("/kv", "incr", "keys", "n")),
+        "keys",
+        &["would hold 4 keys, past its limit of 3"],
+    );
     assert_eq!(get(&s, &at("/kv", "delete", "keys", "k1")).0, 200);
     assert_eq!(get(&s, &at("/kv", "incr", "keys", "n")), (200, "1".into()));
     // A batch that would pass the limit writes nothing of it.
     refused(
         get(&s, "/kv/batch-set?store=keys&n=2&prefix=b"),
         "keys",
-        &["3"],
+        &["would hold 5 keys, past its limit of 3"],
     );
     assert_eq!(
         get(&s, &at("/kv", "exists", "keys", "b0")),
@@ -95,7 +99,7 @@ fn bytes_per_store_at_the_edge() {
     refused(
         post(&s, &at("/kv", "set", "bytes", "b"), b""),
         "bytes",
-        &["100"],
+        &["would hold 101 bytes, past its limit of 100"],
     );
     assert_eq!(
         get(&s, &at("/kv", "exists", "bytes", "b")),
@@ -110,7 +114,7 @@ fn bytes_per_store_at_the_edge() {
     refused(
         post(&s, &at("/kv", "set", "bytes", "a"), &[b'v'; 99]),
         "bytes",
-        &["100"],
+        &["would hold 101 bytes, past its limit of 100"],
     );
 }
 
@@ -179,19 +183,25 @@ fn default_key_and_value_sizes_at_the_edge() {
 fn operations_per_request_at_the_edge() {
     let hub = Hub::new();
     let s = served(&hub);
-    // kv-ops = 20 for `kv`: twenty calls pass, the twenty-first fails, in every request.
+    // kv-ops = 20 for `kv`: `open` and 19 calls make 20 and pass, one more fails; the
+    // budget is per request.
     for _ in 0..2 {
-        assert_eq!(
-            get(&s, "/kv/exists-n?store=default&n=20"),
-            (200, "ok".into())
-        );
+        let at_limit = get(&s, "/kv/exists-n?store=default&n=19");
+        assert_eq!(at_limit, (200, "ok".into()));
     }
-    let (status, body) = get(&s, "/kv/exists-n?store=default&n=21");
+    let (status, body) = get(&s, "/kv/exists-n?store=default&n=20");
     assert_eq!(status, 500, "{body}");
-    assert!(body.contains("20") && body.contains("kv-ops"), "{body}");
+    let message = "would make 21 key-value operations, past its limit of 20";
+    assert!(body.contains(message), "{body}");
+    assert!(body.contains("kv-ops"), "names the budget: {body}");
+    // A batch counts one operation per key.
+    let at_limit = get(&s, "/kv/batch-set?store=default&n=19");
+    assert_eq!(at_limit, (200, "ok".into()));
+    let (status, body) = get(&s, "/kv/batch-set?store=default&n=20");
+    assert!(status == 500 && body.contains(message), "{body}");
     // The default budget (10,000) of the other component is far away.
     assert_eq!(
-        get(&s, "/other/exists-n?store=default&n=21"),
+        get(&s, "/other/exists-n?store=default&n=20"),
         (200, "ok".into())
     );
 }

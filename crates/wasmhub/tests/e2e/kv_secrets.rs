@@ -91,13 +91,13 @@ fn secrets_reach_the_guest_and_no_output() {
 }
 
 #[test]
-fn secrets_given_by_flags_stay_hidden_in_check_report_and_log() {
+fn secrets_given_by_flags_stay_hidden_in_check_and_the_log() {
     let hub = Hub::new();
     let secret_file = hub.tmp.path().join("flag-secret");
     std::fs::write(&secret_file, FLAG_SECRET).unwrap();
     std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let file_flag = format!("db=file:{}", secret_file.display());
-    let flags = [
+    let mut args = vec![
         "--keyvalue",
         "default",
         "--config",
@@ -106,20 +106,24 @@ fn secrets_given_by_flags_stay_hidden_in_check_report_and_log() {
         "token=env:KV_TEST_TOKEN",
         "--config-secret",
         &file_flag,
+        g(KV_HTTP),
     ];
-    let mut args = vec!["--report"];
-    args.extend(flags);
-    args.push(g(KV_HTTP));
-    let s = Served::start_env(
-        &hub,
-        &args,
-        &[("KV_TEST_TOKEN", ENV_SECRET), ("WASMHUB_LOG", "debug")],
-    );
+    let env = [("KV_TEST_TOKEN", ENV_SECRET), ("WASMHUB_LOG", "debug")];
+    let s = Served::start_env(&hub, &args, &env);
     assert_eq!(get(&s, "/config?key=greeting"), (200, "hi".into()));
     assert_eq!(get(&s, "/config?key=token"), (200, ENV_SECRET.into()));
     assert_eq!(get(&s, "/config?key=db"), (200, FLAG_SECRET.into()));
+    // A failing store call logs at debug level too: still no secret.
+    assert_eq!(get(&s, "/incr?key=x&by=1").0, 200);
     let log = stop(s);
-    no_secret("the debug log with --report", &log);
+    no_secret("the debug log", &log);
+
+    args.insert(0, "check");
+    let check = hub.output(hub.cmd().args(&args).envs(env));
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let shown = format!("{}{}", check.stdout, check.stderr);
+    no_secret("check", &shown);
+    assert!(shown.contains("<secret>"), "{shown}");
 }
 
 /// Stops `s` gracefully and returns its whole log.

@@ -3,7 +3,9 @@
 //!
 //! The action is the path's last segment, its arguments the query (percent-decoded):
 //! `open` (label = body), `incr?store=S&key=K&by=N`, `get`, `set` (value = body), `delete`,
-//! `exists`, `list?store=S&cursor=N` (a key per line, then `cursor=N` or `cursor=`),
+//! `exists`, `list?store=S` (every page in one request: a key per line, then `pages=N`),
+//! `list?store=S&page=one` or `&cursor=N` (one page: a key per line, then `cursor=N` or
+//! `cursor=`),
 //! `batch-set?n=N&size=B&prefix=P`, `config?key=K`, `config-all`. A store error answers
 //! 403 `access-denied`, 404 `no-such-store` or 500 `other: MESSAGE`.
 
@@ -66,16 +68,32 @@ fn route(t: &Target, body: Vec<u8>) -> Result<(u16, Vec<u8>), Error> {
         "set" => open()?.set(&key(), &body).and_then(|()| ok("ok")),
         "delete" => open()?.delete(&key()).and_then(|()| ok("ok")),
         "exists" => ok(open()?.exists(&key())?.to_string()),
-        "list" => {
+        "list" if t.param("cursor").is_some() || t.param("page").is_some() => {
+            // One page, from the numeric cursor of an earlier request (if any).
             let cursor = t.param("cursor").and_then(|c| c.parse::<u64>().ok());
             let page = open()?.list_keys(cursor)?;
-            let mut text = String::new();
-            for k in page.keys {
-                text.push_str(&k);
-                text.push('\n');
-            }
+            let mut text: String = page.keys.iter().map(|k| format!("{k}\n")).collect();
             let next = page.cursor.map(|c| c.to_string()).unwrap_or_default();
             text.push_str(&format!("cursor={next}"));
+            ok(text)
+        }
+        "list" => {
+            // Every page in this one instance.
+            let bucket = open()?;
+            let (mut text, mut pages, mut cursor) = (String::new(), 0, None);
+            loop {
+                let page = bucket.list_keys(cursor)?;
+                pages += 1;
+                for k in page.keys {
+                    text.push_str(&k);
+                    text.push('\n');
+                }
+                cursor = page.cursor;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            text.push_str(&format!("pages={pages}"));
             ok(text)
         }
         "batch-set" => {
