@@ -119,7 +119,10 @@ mod tests {
     fn the_scan_only_where_no_page_can_be_swapped_out() {
         let m = machine("6.18.44-fc-v1147\n", NO_SWAP, Some("N\n"));
         assert_eq!(decide(&m), ResetMode::DirtyPageScan);
-        assert_eq!(decide(&machine("6.7.0", NO_SWAP, None)), ResetMode::DirtyPageScan);
+        assert_eq!(
+            decide(&machine("6.7.0", NO_SWAP, None)),
+            ResetMode::DirtyPageScan
+        );
 
         let swap = format!("{NO_SWAP}/dev/sda2 partition 8388604 0 -2\n");
         let ResetMode::Window { why } = decide(&machine("6.18.0", &swap, Some("N"))) else {
