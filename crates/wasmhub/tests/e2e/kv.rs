@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use test_programs_artifacts::{KV_COUNTER, KV_HTTP, KV_HTTP_DRAFT, PY_KV_HTTP};
+use test_programs_artifacts::{KV_COUNTER, KV_HTTP, KV_HTTP_DRAFT, KV_HTTP3, PY_KV_HTTP};
 
 use super::harness::{Hub, Ran, g};
 use super::server::{Served, request, toml_path};
@@ -368,4 +368,27 @@ fn a_second_server_of_the_same_app_fails_clearly() {
     );
     // The first one is unharmed.
     assert_eq!(get(&first, "/kv/incr?key=n"), (200, "2".into()));
+}
+
+#[test]
+fn a_wasi3_handler_keeps_state_and_reads_config() {
+    let hub = Hub::new();
+    let args = [
+        "--wasi",
+        "0.3",
+        "--keyvalue",
+        "default",
+        "--config",
+        "greeting=hey",
+        g(KV_HTTP3),
+    ];
+    for expected in [["hey 1", "hey 2"], ["hey 3", "hey 4"]] {
+        let s = Served::start(&hub, &args);
+        for e in expected {
+            assert_eq!(get(&s, "/"), (200, e.into()));
+        }
+    }
+    // Without the grant its open is denied, and the component still answers.
+    let s = Served::start(&hub, &["--wasi", "0.3", g(KV_HTTP3)]);
+    assert_eq!(get(&s, "/"), (200, "open: Error::AccessDenied".into()));
 }
