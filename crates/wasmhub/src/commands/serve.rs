@@ -93,12 +93,12 @@ impl ServeCommand {
             max_instances: options.max_instances,
             metering: Metering::for_app(&app),
         })?;
+        let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app, &options)?;
+        prepared.ensure_routed()?;
         tracing::info!(
             "memory reset between requests: {}",
             wasmhub_core::reset_mode()
         );
-        let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app, &options)?;
-        prepared.ensure_routed()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
