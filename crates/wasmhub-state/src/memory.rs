@@ -132,23 +132,9 @@ impl KvBackend for MemoryBackend {
         let state = &mut *state;
         let s = state.stores.entry(store.clone()).or_default();
         // Decide on the whole batch first (later operations see earlier ones), then apply.
-        let mut sizes: HashMap<&str, Option<usize>> = HashMap::new();
-        let mut change = Change::default();
-        for op in &ops {
-            let key = op.key();
-            let old = *sizes
-                .entry(key)
-                .or_insert_with(|| s.entries.get(key).map(|e| e.value.len()));
-            change.remove(key, old);
-            let new = match op {
-                BatchOp::Put { value, .. } => Some(value.len()),
-                BatchOp::Delete { .. } => None,
-            };
-            if let Some(len) = new {
-                change.add(key, len);
-            }
-            sizes.insert(key, new);
-        }
+        let change = Change::of_batch(&ops, |key| {
+            Ok::<_, BackendError>(s.entries.get(key).map(|e| e.value.len()))
+        })?;
         let usage = check_quota(store, s.usage, change, quota)?;
         for op in ops {
             match op {

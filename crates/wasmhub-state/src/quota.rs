@@ -35,6 +35,35 @@ impl Change {
     }
 }
 
+impl Change {
+    /// How `ops`, applied in order, change a store's usage; `stored` gives a key's value
+    /// size before the batch (later operations see earlier ones).
+    pub fn of_batch<E>(
+        ops: &[BatchOp],
+        mut stored: impl FnMut(&str) -> Result<Option<usize>, E>,
+    ) -> Result<Self, E> {
+        let mut sizes: std::collections::HashMap<&str, Option<usize>> = Default::default();
+        let mut change = Self::default();
+        for op in ops {
+            let key = op.key();
+            let old = match sizes.get(key) {
+                Some(s) => *s,
+                None => stored(key)?,
+            };
+            change.remove(key, old);
+            let new = match op {
+                BatchOp::Put { value, .. } => Some(value.len()),
+                BatchOp::Delete { .. } => None,
+            };
+            if let Some(len) = new {
+                change.add(key, len);
+            }
+            sizes.insert(key, new);
+        }
+        Ok(change)
+    }
+}
+
 /// `usage` after `change`, or the quota it would break. A change that does not grow a
 /// figure never breaks it (so a store above a lowered limit can still shrink).
 pub fn check_quota(

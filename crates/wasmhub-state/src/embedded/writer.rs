@@ -245,24 +245,11 @@ impl Writes<'_, '_> {
                 Ok(Ok(Written::Done(Some(old_rev))))
             }
             Op::Batch { ops, quota } => {
-                let mut sizes: HashMap<&str, Option<usize>> = HashMap::new();
-                let mut change = Change::default();
-                for op in ops {
-                    let key = op.key();
-                    let old = match sizes.get(key) {
-                        Some(s) => *s,
-                        None => tables::meta(&*self.entries, self.label, key)?.map(|o| o.1),
-                    };
-                    change.remove(key, old);
-                    let new = match op {
-                        BatchOp::Put { value, .. } => Some(value.len()),
-                        BatchOp::Delete { .. } => None,
-                    };
-                    if let Some(len) = new {
-                        change.add(key, len);
-                    }
-                    sizes.insert(key, new);
-                }
+                let change = Change::of_batch(ops, |key| {
+                    Ok::<_, redb::StorageError>(
+                        tables::meta(&*self.entries, self.label, key)?.map(|o| o.1),
+                    )
+                })?;
                 match check_quota(store, self.usage, change, *quota) {
                     Ok(u) => self.usage = u,
                     Err(e) => return Ok(Err(e)),
