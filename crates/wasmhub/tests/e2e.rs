@@ -20,6 +20,7 @@ mod e2e {
     pub mod polyglot;
     pub mod portability;
     pub mod registry;
+    pub mod reload;
     pub mod run;
     pub mod serve;
     pub mod server;
