@@ -167,10 +167,17 @@ fn a_reload_that_fails_changes_nothing_and_says_why() {
     assert_eq!(s.get("/v/x").text(), "v1");
     let link = "\n[component.hello.link]\n\"acme:pricing/calc\" = \"version\"\n";
     let missing = hub.tmp.path().join("missing.wasm").display().to_string();
-    let cases: [(String, &str); 5] = [
+    let cases: [(String, &str); 6] = [
         ("[app\nname = ".into(), "wasmhub.toml"),
         (app("v2", &missing, ""), "missing.wasm"),
         (app("v2", hello, link), "acme:pricing/calc"),
+        (
+            app("v2", hello, "").replace(
+                "[component.version.grant]\n",
+                "[component.version.grant]\nstdio = false\n",
+            ),
+            "stdio",
+        ),
         (app("v2", hello, "\n[component.hello]\n"), "wasmhub.toml"),
         (
             app("v2", hello, "").replace(
@@ -197,7 +204,7 @@ fn a_reload_that_fails_changes_nothing_and_says_why() {
     assert!(log.contains("restart to apply"), "{log}");
     let m = metrics(&s);
     assert!(
-        m.contains("wasmhub_reloads_total{outcome=\"failed\"} 5\n"),
+        m.contains("wasmhub_reloads_total{outcome=\"failed\"} 6\n"),
         "{m}"
     );
     assert!(m.contains("wasmhub_generation 1\n"), "{m}");
