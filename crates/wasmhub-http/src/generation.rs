@@ -47,3 +47,34 @@ impl Current {
         number
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty() -> PreparedApp {
+        PreparedApp {
+            app: wasmhub_app::App {
+                name: "empty".into(),
+                components: Vec::new(),
+            },
+            served: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_generation_lives_while_a_request_holds_it() {
+        let current = Current::new(empty());
+        let held = current.get();
+        assert_eq!(current.publish(empty()), 2);
+        assert_eq!(
+            held.number, 1,
+            "a request keeps the generation it was routed in"
+        );
+        assert_eq!(current.get().number, 2);
+        let weak = Arc::downgrade(&held);
+        drop(held);
+        assert!(weak.upgrade().is_none(), "freed with its last request");
+        assert_eq!(current.publish(empty()), 3);
+    }
+}
