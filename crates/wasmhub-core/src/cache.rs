@@ -189,8 +189,8 @@ impl CompileCache {
     }
 }
 
-/// Hex sha256 of `bytes`.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+/// Hex sha256 of `bytes`: how the cache (and a reloading server) names a component's code.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 

@@ -10,7 +10,7 @@ mod meter;
 mod reset;
 mod ticker;
 
-pub use cache::{CacheOutcome, CompileCache};
+pub use cache::{CacheOutcome, CompileCache, sha256_hex};
 pub use engine::{DEFAULT_STACK, EngineKind, Metering, new_engine};
 pub use limiter::{MAX_TABLE_ELEMENTS, MemoryMeter, TABLE_ELEMENT_BYTES};
 pub use load::{LoadError, Loaded, load_component};

@@ -25,7 +25,7 @@ pub use json::val_to_json;
 pub use linker::{
     MissingImport, MissingReason, add_wasi3, admit, check_imports, cli_linker, uses_wasi3,
 };
-pub use load::{describe_component, load_checked};
+pub use load::{check_size_of, describe_component, load_checked, load_checked_code};
 pub use outbound::Outbound;
 pub use pace::{Lane, Lanes, PAUSE, SHORT_TICKS};
 pub use run::{RunError, run_command};

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use wasmhub_app::{AppComponent, Budget};
-use wasmhub_core::{CompileCache, Exceeded, check_size, load_component};
+use wasmhub_core::{CompileCache, Exceeded, Loaded, check_size, load_component};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -26,13 +26,27 @@ pub fn load_checked(
     c: &AppComponent,
     budget: &Budget,
 ) -> Result<Component> {
+    load_checked_code(engine, cache, c, budget).map(|loaded| loaded.component)
+}
+
+/// [`load_checked`], with the code's digest and whether it was compiled.
+pub fn load_checked_code(
+    engine: &Engine,
+    cache: Option<&CompileCache>,
+    c: &AppComponent,
+    budget: &Budget,
+) -> Result<Loaded> {
+    check_size_of(c, budget)?;
+    load_component(engine, cache, &c.source).with_context(|| describe_component(c))
+}
+
+/// Checks `c`'s file against `budget`'s size cap.
+pub fn check_size_of(c: &AppComponent, budget: &Budget) -> Result<()> {
     check_size(&c.source, budget).map_err(|exceeded| {
         anyhow::Error::from(Exceeded {
             who: format!("component \"{}\"", c.name),
             exceeded,
         })
         .context(describe_component(c))
-    })?;
-    let loaded = load_component(engine, cache, &c.source).with_context(|| describe_component(c))?;
-    Ok(loaded.component)
+    })
 }

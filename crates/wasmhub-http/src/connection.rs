@@ -42,10 +42,14 @@ pub(crate) async fn serve(
         hyper::service::service_fn(move |req| {
             let (shared, busy) = (shared.clone(), Busy::new(activity.clone()));
             async move {
+                // The request runs entirely in the generation current as it is routed,
+                // and holds it until its response body has ended.
+                let generation = shared.generation();
+                let response = handle(shared, &generation, req).await;
                 // The request stays in flight until its response body has ended: the
                 // header timeout never applies to a body still streaming.
-                let response = handle(shared, req).await;
-                Ok::<_, std::convert::Infallible>(response.map(|body| Held::new(body, busy)))
+                let held = (busy, generation);
+                Ok::<_, std::convert::Infallible>(response.map(|body| Held::new(body, held)))
             }
         })
     };

@@ -3,10 +3,13 @@
 #![deny(missing_docs)]
 
 mod access;
+mod admin;
 mod body;
 mod call;
+mod changes;
 mod connection;
 mod failure;
+mod generation;
 mod guest_log;
 mod listen;
 mod metrics;
@@ -15,16 +18,20 @@ mod options;
 mod p2;
 mod p3;
 mod prepared;
+mod reload;
 mod request;
 mod respond;
 mod server;
 mod shared;
+mod side;
 mod slots;
 mod state;
 mod store;
 mod ticket;
 mod usage;
 
+pub use changes::Changes;
 pub use options::ServeOptions;
 pub use prepared::{PreparedApp, prepare};
+pub use reload::{LoadApp, ReloadError, Reloaded, Reloader};
 pub use server::{Server, serve};

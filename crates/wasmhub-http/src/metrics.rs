@@ -34,6 +34,9 @@ pub struct Metrics {
     fuel_used: AtomicU64,
     peak_memory_max: AtomicU64,
     failures: [AtomicU64; FAILURE_KINDS.len()],
+    /// Reloads by outcome: ok, failed.
+    reloads: [AtomicU64; 2],
+    generation: AtomicU64,
 }
 
 impl Metrics {
@@ -64,6 +67,17 @@ impl Metrics {
         if let Some(i) = FAILURE_KINDS.iter().position(|k| *k == kind) {
             self.failures[i].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A reload published `generation`.
+    pub fn reloaded(&self, generation: u64) {
+        self.reloads[0].fetch_add(1, Ordering::Relaxed);
+        self.generation.store(generation, Ordering::Relaxed);
+    }
+
+    /// A reload failed and changed nothing.
+    pub fn reload_failed(&self) {
+        self.reloads[1].fetch_add(1, Ordering::Relaxed);
     }
 
     /// An instance started; the guard ends it.
@@ -129,6 +143,17 @@ impl Metrics {
             "wasmhub_peak_memory_bytes_max {}",
             get(&self.peak_memory_max)
         );
+        out.push_str("# HELP wasmhub_reloads_total Reloads of the app, by outcome.\n# TYPE wasmhub_reloads_total counter\n");
+        for (outcome, c) in ["ok", "failed"].iter().zip(&self.reloads) {
+            let _ = writeln!(
+                out,
+                "wasmhub_reloads_total{{outcome=\"{outcome}\"}} {}",
+                get(c)
+            );
+        }
+        out.push_str("# HELP wasmhub_generation The generation of the app new requests run in (1 at start).\n# TYPE wasmhub_generation gauge\n");
+        // Generation 1 until a reload publishes another.
+        let _ = writeln!(out, "wasmhub_generation {}", get(&self.generation).max(1));
         out.push_str("# HELP wasmhub_denied_calls_total Calls a component made to a capability it is not granted.\n# TYPE wasmhub_denied_calls_total counter\n");
         for d in wasmhub_caps::Denials::all() {
             for cap in wasmhub_caps::DENIABLE {

@@ -3,13 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::StatusCode;
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
+use crate::side::text;
 
 /// The longest a metrics connection stays open, whatever the client does.
 const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
@@ -17,41 +15,20 @@ const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
 /// Answers `GET /metrics` with the exposition text, and 404 elsewhere: one request per
 /// connection, whose head must arrive within `header_timeout`.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, header_timeout: Duration) {
-    loop {
-        let Some(stream) = crate::listen::accept(&listener).await else {
-            continue;
-        };
+    crate::side::serve(listener, header_timeout, CONNECTION_LIMIT, move |req| {
         let metrics = metrics.clone();
-        tokio::spawn(async move {
-            if !crate::listen::spoke_within(&stream, header_timeout).await {
-                return;
+        async move {
+            if req.uri().path() == "/metrics" {
+                text(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4",
+                    metrics.render(),
+                )
+            } else {
+                let body = "metrics are at /metrics\n".to_owned();
+                text(StatusCode::NOT_FOUND, "text/plain", body)
             }
-            let service = hyper::service::service_fn(move |req| {
-                let metrics = metrics.clone();
-                async move {
-                    let resp = if req.uri().path() == "/metrics" {
-                        let mut r = Response::new(Full::new(Bytes::from(metrics.render())));
-                        r.headers_mut().insert(
-                            hyper::header::CONTENT_TYPE,
-                            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
-                        );
-                        r
-                    } else {
-                        let mut r = Response::new(Full::new(Bytes::from_static(
-                            b"metrics are at /metrics\n",
-                        )));
-                        *r.status_mut() = StatusCode::NOT_FOUND;
-                        r
-                    };
-                    Ok::<_, std::convert::Infallible>(resp)
-                }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .keep_alive(false)
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
-        });
-    }
+        }
+    })
+    .await;
 }

@@ -23,6 +23,10 @@ pub struct ServeOptions {
     pub max_header_bytes: usize,
     /// Where to serve Prometheus `/metrics`, if anywhere (never on the app's address).
     pub metrics_addr: Option<SocketAddr>,
+    /// Where to serve the admin routes (`POST /-/reload`), if anywhere.
+    pub admin_addr: Option<SocketAddr>,
+    /// Whether the admin address may be other than loopback.
+    pub admin_remote: bool,
     /// How long a connection may go with no request in flight (a slow first head, HTTP/1
     /// keep-alive or an idle HTTP/2 connection); past it the connection is closed.
     pub header_timeout: Duration,
@@ -41,6 +45,8 @@ impl Default for ServeOptions {
             max_body_bytes: 1 << 30,
             max_header_bytes: 64 << 10,
             metrics_addr: None,
+            admin_addr: None,
+            admin_remote: false,
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
         }

@@ -70,6 +70,22 @@ pub fn prepare(
     app: App,
     options: &crate::ServeOptions,
 ) -> Result<PreparedApp> {
+    let serve_budget = |c: &wasmhub_app::AppComponent| c.budget.with_serve_defaults();
+    let mut load = |c: &wasmhub_app::AppComponent| {
+        wasmhub_host::load_checked(engine, cache, c, &serve_budget(c))
+    };
+    prepare_with(engine, app, options, &mut load, Arc::default())
+}
+
+/// [`prepare`], with each component's code from `load` and instances paced in `lanes`
+/// (a reload passes the running generation's, and code it already holds).
+pub(crate) fn prepare_with(
+    engine: &Engine,
+    app: App,
+    options: &crate::ServeOptions,
+    load: &mut dyn FnMut(&wasmhub_app::AppComponent) -> Result<wasmtime::component::Component>,
+    lanes: Arc<Lanes>,
+) -> Result<PreparedApp> {
     let request_timeout = options.request_timeout;
     let mut linker: Linker<ServeState> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -96,14 +112,7 @@ pub fn prepare(
         )
     };
     let serve_budget = |c: &wasmhub_app::AppComponent| c.budget.with_serve_defaults();
-    let graph = Graph::build(
-        engine,
-        &app,
-        &roots,
-        &mut |c| wasmhub_host::load_checked(engine, cache, c, &serve_budget(c)),
-        &serve_budget,
-    )?;
-    let lanes = Arc::new(Lanes::default());
+    let graph = Graph::build(engine, &app, &roots, load, &serve_budget)?;
     let mut served = Vec::new();
     for (i, c) in app.components.iter().enumerate() {
         let Some(route) = &c.route else {
@@ -211,5 +220,16 @@ impl PreparedApp {
             );
         }
         Ok(())
+    }
+}
+
+impl PreparedApp {
+    /// The pacing lanes its instances share (a new generation keeps them).
+    pub(crate) fn lanes(&self) -> Option<Arc<Lanes>> {
+        self.served
+            .iter()
+            .flatten()
+            .next()
+            .map(|s| s.recipe.lanes.clone())
     }
 }

@@ -1,5 +1,5 @@
-//! One request: its id, its route, the instance slots it takes, its body limit, then the
-//! component's WASI 0.2 or 0.3 path, and the access line.
+//! One request: its id, its route in the generation it was given, the instance slots it
+//! takes, its body limit, then the component's WASI 0.2 or 0.3 path, and the access line.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,19 +11,25 @@ use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 
 use crate::access::Access;
 use crate::call::{Answer, Call};
+use crate::generation::Generation;
 use crate::prepared::{Handler, Served};
 use crate::respond::{REQUEST_ID, plain};
 use crate::shared::Shared;
 use crate::slots::Full;
 use crate::usage::UsageReport;
 
-/// Serves one request; never fails: every failure is a response with the request id.
-pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+/// Serves one request in `generation` (the caller holds it until the response body ends);
+/// never fails: every failure is a response with the request id.
+pub async fn handle(
+    shared: Arc<Shared>,
+    generation: &Generation,
+    req: Request<Incoming>,
+) -> Response<HyperOutgoingBody> {
     let start = Instant::now();
     let id = shared.next_id();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let Some(served) = shared.app.route(&path) else {
+    let Some(served) = generation.app.route(&path) else {
         let resp = plain(
             StatusCode::NOT_FOUND,
             &id,

@@ -1,4 +1,5 @@
-//! The listener: HTTP/1.1 keep-alive and HTTP/2 cleartext, graceful shutdown, epoch ticker.
+//! The listener: HTTP/1.1 keep-alive and HTTP/2 cleartext, graceful shutdown, epoch ticker,
+//! and the triggers of a reload (SIGHUP, the admin listener).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 
+use crate::reload::Reloader;
 use crate::shared::Shared;
 use crate::{PreparedApp, ServeOptions};
 
@@ -17,6 +19,8 @@ use crate::{PreparedApp, ServeOptions};
 pub struct Server {
     listener: TcpListener,
     metrics: Option<TcpListener>,
+    admin: Option<TcpListener>,
+    reloader: Option<Arc<Reloader>>,
     shared: Arc<Shared>,
 }
 
@@ -32,11 +36,28 @@ impl Server {
             })?),
             None => None,
         };
+        let admin = match options.admin_addr {
+            Some(addr) => Some(bind_admin(addr, options.admin_remote).await?),
+            None => None,
+        };
         Ok(Self {
             listener,
             metrics,
+            admin,
+            reloader: None,
             shared: Arc::new(Shared::new(engine, app, options)),
         })
+    }
+
+    /// Reloads the app with `reloader` on SIGHUP and on `POST /-/reload` (admin listener).
+    pub fn reload_with(mut self, reloader: Reloader) -> Self {
+        self.reloader = Some(Arc::new(reloader));
+        self
+    }
+
+    /// The admin address, if one was asked for.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The address actually bound (port 0 resolved).
@@ -58,6 +79,13 @@ impl Server {
                 self.shared.metrics.clone(),
                 self.shared.options.header_timeout,
             ));
+        }
+        if let Some(listener) = self.admin.take() {
+            let (shared, reloader) = (self.shared.clone(), self.reloader.clone());
+            tokio::spawn(crate::admin::serve(listener, shared, reloader));
+        }
+        if let Some(reloader) = &self.reloader {
+            reload_on_hangup(reloader.clone(), self.shared.clone())?;
         }
         let mut builder = auto::Builder::new(TokioExecutor::new());
         let max_header = self.shared.options.max_header_bytes;
@@ -111,15 +139,27 @@ impl Server {
     }
 }
 
-/// Binds, prints the address, and serves until SIGINT or SIGTERM.
-pub async fn serve(engine: Engine, app: PreparedApp, options: ServeOptions) -> Result<()> {
-    let server = Server::bind(engine, app, options).await?;
+/// Binds, prints the address, and serves until SIGINT or SIGTERM; with a `reloader`,
+/// reloads on SIGHUP and on the admin listener's `POST /-/reload`.
+pub async fn serve(
+    engine: Engine,
+    app: PreparedApp,
+    options: ServeOptions,
+    reloader: Option<Reloader>,
+) -> Result<()> {
+    let mut server = Server::bind(engine, app, options).await?;
+    if let Some(reloader) = reloader {
+        server = server.reload_with(reloader);
+    }
     let addr = server.local_addr()?;
     for (name, route) in server.routes() {
         println!("route {route} -> {name}");
     }
     if let Some(m) = server.metrics_addr() {
         println!("metrics on http://{m}/metrics");
+    }
+    if let Some(a) = server.admin_addr() {
+        println!("admin on http://{a}/-/reload");
     }
     println!("listening on http://{addr}");
     server.run(shutdown_signal()).await
@@ -128,6 +168,7 @@ pub async fn serve(engine: Engine, app: PreparedApp, options: ServeOptions) -> R
 impl Server {
     fn routes(&self) -> Vec<(String, String)> {
         self.shared
+            .generation()
             .app
             .served
             .iter()
@@ -144,4 +185,29 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Binds the admin listener: loopback only, unless `remote` allows any address.
+async fn bind_admin(addr: SocketAddr, remote: bool) -> Result<TcpListener> {
+    if !addr.ip().is_loopback() && !remote {
+        anyhow::bail!(
+            "--admin-addr {addr} is not a loopback address: the admin listener can reload the \
+             app, so it listens on 127.0.0.1 or [::1] unless --admin-allow-remote is given"
+        );
+    }
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for the admin routes; pick another --admin-addr")
+    })
+}
+
+/// Reloads the app on each SIGHUP (the reload logs its outcome).
+fn reload_on_hangup(reloader: Arc<Reloader>, shared: Arc<Shared>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let _ = reloader.reload(&shared).await;
+        }
+    });
+    Ok(())
 }

@@ -1,5 +1,5 @@
-//! What every request shares: the engine, the prepared app, the options, the host's
-//! instance cap and the metrics.
+//! What every request shares: the engine, the current generation of the app, the options,
+//! the host's instance cap and the metrics.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 
 use crate::ServeOptions;
+use crate::generation::{Current, Generation};
 use crate::metrics::Metrics;
 use crate::prepared::PreparedApp;
 use crate::slots::Limit;
@@ -15,8 +16,8 @@ use crate::slots::Limit;
 pub struct Shared {
     /// The one engine.
     pub engine: Engine,
-    /// The app, every routed component pre-linked.
-    pub app: PreparedApp,
+    /// The app's current generation, every routed component pre-linked.
+    pub current: Current,
     /// How the server listens and what it allows each request.
     pub options: ServeOptions,
     /// The host's cap on instances alive at once.
@@ -31,12 +32,17 @@ impl Shared {
     pub fn new(engine: Engine, app: PreparedApp, options: ServeOptions) -> Self {
         Self {
             engine,
-            app,
+            current: Current::new(app),
             instances: Limit::new(options.max_instances),
             options,
             metrics: Arc::default(),
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// The generation a request routed now runs in.
+    pub fn generation(&self) -> Arc<Generation> {
+        self.current.get()
     }
 
     /// A new request id: 16 hex digits, unique in this process.

@@ -13,7 +13,7 @@ use wasmhub_core::{CompileCache, EngineKind, Loaded, Metering, load_component, n
 use wasmtime::Engine;
 
 /// What the component may touch; nothing unless granted here.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone)]
 pub struct GrantFlags {
     /// Grant an environment variable: NAME inherits the host's value, NAME=VALUE sets one. Default: none.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
@@ -206,7 +206,7 @@ impl GrantFlags {
 }
 
 /// Whether ungranted capabilities refuse the component before it runs.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone, Copy)]
 pub struct StrictFlag {
     /// Refuse, before running, a component that imports files, sockets or outbound HTTP it
     /// is not granted (as `strict = true` under [app] does). Default: it runs, and each such
@@ -234,7 +234,7 @@ impl StrictFlag {
 }
 
 /// Which WASI a lone component runs with.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone, Copy)]
 pub struct WasiFlag {
     /// WASI release: 0.2, or 0.3 (native async: `async func`, `stream`, `future`), which is opt-in.
     #[arg(long = "wasi", value_name = "VERSION", default_value = "0.2")]

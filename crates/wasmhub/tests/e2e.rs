@@ -27,6 +27,8 @@ mod e2e {
     pub mod polyglot;
     pub mod portability;
     pub mod registry;
+    pub mod reload;
+    pub mod reload_load;
     pub mod run;
     pub mod serve;
     pub mod server;

@@ -16,7 +16,9 @@ use crate::common::{CacheFlags, GrantFlags, StrictFlag, WasiFlag, load_app};
 /// Every request gets a fresh, isolated instance. A lone component is served on every
 /// path with the grants given here (default: none); a manifest routes paths to its
 /// components, each with the grants it declares. Guest stdout/stderr go to the log with
-/// the request id. Stops on SIGINT/SIGTERM after draining in-flight requests.
+/// the request id. Stops on SIGINT/SIGTERM after draining in-flight requests. Reloads
+/// the app (the manifest, or the component with these flags) on SIGHUP and on
+/// `POST /-/reload` at --admin-addr, without dropping a request or a connection.
 #[derive(Parser)]
 pub struct ServeCommand {
     #[command(flatten)]
@@ -57,6 +59,13 @@ pub struct ServeCommand {
     /// Serve Prometheus metrics at http://ADDR/metrics. Default: no metrics listener.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
+    /// Serve the admin routes (`POST /-/reload`) at http://ADDR; loopback only unless
+    /// --admin-allow-remote. Default: no admin listener (SIGHUP still reloads).
+    #[arg(long, value_name = "ADDR")]
+    admin_addr: Option<SocketAddr>,
+    /// Let --admin-addr be an address other than loopback (anyone who reaches it can reload).
+    #[arg(long, requires = "admin_addr")]
+    admin_allow_remote: bool,
     /// A component (.wasm) or an app manifest (.toml).
     target: PathBuf,
 }
@@ -73,28 +82,37 @@ impl ServeCommand {
             max_body_bytes: self.max_body_bytes,
             max_header_bytes: self.max_header_bytes,
             metrics_addr: self.metrics_addr,
+            admin_addr: self.admin_addr,
+            admin_remote: self.admin_allow_remote,
             header_timeout: self.header_timeout,
             max_connections: self.max_connections.max(1),
             ..ServeOptions::default()
         };
-        let mut app = load_app(&self.target, self.grants)?;
-        self.strict.apply(&mut app);
-        if self.wasi.is_wasi3() {
-            if crate::graph::is_manifest(&self.target) {
-                anyhow::bail!(
-                    "--wasi applies to a lone component; opt a manifest's components in with \
-                     wasi = \"0.3\" under [component.NAME] in {}",
-                    self.target.display()
-                );
+        let (target, grants, strict, wasi) = (self.target, self.grants, self.strict, self.wasi);
+        // Read at start and again at each reload: the manifest, or the component and flags.
+        let load = move || -> Result<wasmhub_app::App> {
+            let mut app = load_app(&target, grants.clone())?;
+            strict.apply(&mut app);
+            if wasi.is_wasi3() {
+                if crate::graph::is_manifest(&target) {
+                    anyhow::bail!(
+                        "--wasi applies to a lone component; opt a manifest's components in \
+                         with wasi = \"0.3\" under [component.NAME] in {}",
+                        target.display()
+                    );
+                }
+                app.components[0].wasi = wasmhub_app::WasiVersion::P3;
             }
-            app.components[0].wasi = wasmhub_app::WasiVersion::P3;
-        }
+            Ok(app)
+        };
+        let app = load()?;
+        let metering = Metering::for_app(&app);
         let engine = new_engine(EngineKind::Serve {
             max_instances: options.max_instances,
-            metering: Metering::for_app(&app),
+            metering,
         })?;
-        let prepared = wasmhub_http::prepare(&engine, self.cache.cache().as_ref(), app, &options)?;
-        prepared.ensure_routed()?;
+        let reloader = wasmhub_http::Reloader::new(Box::new(load), self.cache.cache(), metering);
+        let prepared = reloader.prepare_first(&engine, app, &options)?;
         tracing::info!(
             "memory reset between requests: {}",
             wasmhub_core::reset_mode()
@@ -102,7 +120,12 @@ impl ServeCommand {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        rt.block_on(wasmhub_http::serve(engine, prepared, options))?;
+        rt.block_on(wasmhub_http::serve(
+            engine,
+            prepared,
+            options,
+            Some(reloader),
+        ))?;
         Ok(0)
     }
 }

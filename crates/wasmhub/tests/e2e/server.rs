@@ -15,6 +15,10 @@ pub struct Served {
     pub addr: SocketAddr,
     /// Everything the server wrote to stderr so far (its log).
     pub log: Arc<Mutex<String>>,
+    /// Where it serves its admin routes (`--admin-addr`), if it does.
+    pub admin: Option<SocketAddr>,
+    /// Where it serves `/metrics` (`--metrics-addr`), if it does.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A response: status, lowercase headers, body.
@@ -46,6 +50,11 @@ impl Served {
         Self::start_env(hub, args, &[])
     }
 
+    /// [`Served::start`] with the log filter `filter` (`WASMHUB_LOG`).
+    pub fn start_logging(hub: &Hub, args: &[&str], filter: &str) -> Self {
+        Self::start_env(hub, args, &[("WASMHUB_LOG", filter)])
+    }
+
     /// [`Served::start`] with extra environment variables (`WASMHUB_LOG` among them).
     pub fn start_env(hub: &Hub, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = hub
@@ -72,22 +81,35 @@ impl Served {
         let (tx, rx) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
+            // The metrics and admin lines come before the listening line.
+            let (mut metrics, mut admin) = (None, None);
+            let at = |rest: &str| rest.split('/').next().unwrap().parse::<SocketAddr>().ok();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+                if let Some(rest) = line.strip_prefix("metrics on http://") {
+                    metrics = at(rest);
+                } else if let Some(rest) = line.strip_prefix("admin on http://") {
+                    admin = at(rest);
+                } else if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), admin, metrics));
                 }
             }
         });
         // A cold start compiles every component first: a JS or Python one takes ~10 s of
         // Cranelift on an idle machine, several times that on a busy one.
-        let addr = match rx.recv_timeout(Duration::from_secs(240)) {
-            Ok(addr) => addr,
+        let (addr, admin, metrics) = match rx.recv_timeout(Duration::from_secs(240)) {
+            Ok(found) => found,
             Err(_) => {
                 let _ = child.kill();
                 panic!("serve did not start: {}", log.lock().unwrap());
             }
         };
-        Self { child, addr, log }
+        Self {
+            child,
+            addr,
+            log,
+            admin,
+            metrics,
+        }
     }
 
     /// `GET path`.
