@@ -152,10 +152,11 @@ pub(super) fn wasmhub_server(
     name: &'static str,
     bin: &std::path::Path,
     cache: &std::path::Path,
-    flags: &'static [&'static str],
+    flags: &[&str],
     component: &std::path::Path,
 ) -> Server {
     let (bin, cache, component) = (bin.to_owned(), cache.to_owned(), component.to_owned());
+    let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
     Server {
         name,
         cmd: Box::new(move |port| {
@@ -167,7 +168,7 @@ pub(super) fn wasmhub_server(
                 "--cache-dir",
             ])
             .arg(&cache)
-            .args(flags)
+            .args(&flags)
             .arg(&component);
             c
         }),
@@ -214,38 +215,133 @@ fn wait_ready_from(port: u16, path: &str, start: Instant, limit: Duration) -> Re
 }
 
 fn get_ok(port: u16, path: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
+    request(port, "GET", path, &[]).is_ok_and(|(status, _)| status == 200)
+}
+
+/// One HTTP/1.1 request on a fresh connection: the status and the (de-chunked) body.
+pub(super) fn request(port: u16, method: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+    let fail = |e: std::io::Error| format!("{method} {path} on port {port}: {e}");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(fail)?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))
+        .map_err(fail)?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).map_err(fail)?;
+    s.write_all(body).map_err(fail)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(fail)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("{method} {path}: no complete response head"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{method} {path}: no status in {head:?}"))?;
+    let body = &raw[split + 4..];
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_vec()
     };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let head = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-    if s.write_all(head.as_bytes()).is_err() {
-        return false;
+    Ok((status, body))
+}
+
+/// The data of a chunked body (trailers and extensions ignored).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&raw[..eol]);
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16);
+        let Ok(size) = size else { break };
+        let data = &raw[eol + 2..];
+        if size == 0 || data.len() < size {
+            break;
+        }
+        out.extend_from_slice(&data[..size]);
+        raw = data.get(size + 2..).unwrap_or_default();
     }
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    buf.starts_with(b"HTTP/1.1 200")
+    out
+}
+
+/// A started server, answering 200 at its ready path; killed when dropped.
+pub(super) struct Running {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Running {
+    /// Starts `server` on a free port and waits (up to 120 s) for a 200 from `ready_path`.
+    pub fn start(server: &Server, ready_path: &str) -> Result<Self> {
+        let port = free_port()?;
+        let running = Self {
+            child: spawn(server, port)?,
+            port,
+        };
+        wait_ready_at(port, ready_path, Duration::from_secs(120))?;
+        Ok(running)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A wrk run: `threads` threads, `connections` connections, `seconds` long, on `path`,
+/// optionally with a Lua `script`.
+pub(super) struct Wrk<'a> {
+    pub threads: u32,
+    pub connections: u32,
+    pub seconds: u32,
+    pub path: &'a str,
+    pub script: Option<&'a std::path::Path>,
+}
+
+impl Wrk<'_> {
+    /// Runs wrk (with `--latency`) against `port`; its report.
+    pub fn run(&self, port: u16) -> Result<String> {
+        let mut cmd = Command::new("wrk");
+        cmd.args([
+            format!("-t{}", self.threads),
+            format!("-c{}", self.connections),
+            format!("-d{}s", self.seconds),
+            "--latency".into(),
+        ]);
+        if let Some(script) = self.script {
+            cmd.arg("-s").arg(script);
+        }
+        cmd.arg(format!("http://127.0.0.1:{port}{}", self.path));
+        util::output(&mut cmd).ok_or_else(|| "wrk failed".into())
+    }
 }
 
 /// Starts `server`, waits for its first 200, runs wrk against it and stops it.
 pub(super) fn load(server: &Server) -> Result<Sample> {
-    let port = free_port()?;
-    let mut child = spawn(server, port)?;
-    let result = (|| {
-        wait_ready(port, Instant::now(), Duration::from_secs(120))?;
-        let cpu_before = cpu_seconds(child.id())?;
-        let out = util::output(
-            Command::new("wrk")
-                .args(["-t2", "-c50", "-d10s", "--latency"])
-                .arg(format!("http://127.0.0.1:{port}/")),
-        )
-        .ok_or("wrk failed")?;
-        let cpu = cpu_seconds(child.id())? - cpu_before;
-        parse_wrk(&out, cpu)
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+    let running = Running::start(server, "/")?;
+    let cpu_before = cpu_seconds(running.pid())?;
+    let wrk = Wrk {
+        threads: 2,
+        connections: 50,
+        seconds: 10,
+        path: "/",
+        script: None,
+    };
+    let out = wrk.run(running.port)?;
+    let cpu = cpu_seconds(running.pid())? - cpu_before;
+    parse_wrk(&out, cpu)
 }
 
 fn cold_start(server: &Server) -> Result<f64> {
