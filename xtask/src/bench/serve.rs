@@ -359,7 +359,7 @@ fn cold_start(server: &Server) -> Result<f64> {
 }
 
 /// utime + stime of `pid`, in seconds.
-fn cpu_seconds(pid: u32) -> Result<f64> {
+pub(super) fn cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap_or(0) + 2..]
         .split_whitespace()

@@ -148,8 +148,9 @@ fn get_rows(app: &App, direct_get_us: Option<f64>) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Durable sets through `serve` at `connections`: acknowledged writes per second, then a
-/// second run with strace attached to count fsyncs per acknowledged write.
+/// Durable sets through `serve` at `connections`: acknowledged writes per second and the
+/// server's CPU per write, then a second run with strace attached (`-p`, which slows every
+/// thread it traces) to count fsyncs per acknowledged write.
 fn set_rows(app: &App, connections: u32) -> Result<Vec<Row>> {
     let running = app.start(&format!("set-{connections}"))?;
     let script = app.tmp.join("set.lua");
@@ -163,7 +164,9 @@ fn set_rows(app: &App, connections: u32) -> Result<Vec<Row>> {
         script: Some(&script),
     };
     wrk(1).run(running.port)?;
+    let cpu_before = serve::cpu_seconds(running.pid())?;
     let plain = Acked::of(&wrk(SET_SECONDS).run(running.port)?)?;
+    let cpu = serve::cpu_seconds(running.pid())? - cpu_before;
     let report = app.tmp.join(format!("strace-{connections}.txt"));
     let strace = Strace::attach(running.pid(), &report)?;
     let traced = wrk(SET_SECONDS).run(running.port);
@@ -193,7 +196,13 @@ fn set_rows(app: &App, connections: u32) -> Result<Vec<Row>> {
         traced.rate,
         "writes/s",
     );
-    Ok(vec![rate, per_write, under_strace])
+    // What the host spends per write, whatever share of the cores it got.
+    let cpu = Row::new(
+        &format!("serve: server CPU per acknowledged write, {connections} connections"),
+        cpu * 1e6 / plain.writes.max(1) as f64,
+        "us/write",
+    );
+    Ok(vec![rate, cpu, per_write, under_strace])
 }
 
 /// What one wrk run of `set.lua` got acknowledged.
