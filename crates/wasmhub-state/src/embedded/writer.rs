@@ -24,6 +24,8 @@ const MAX_GROUP_BYTES: usize = 64 << 20;
 /// fsync and commit in groups of a few (one fsync per five writes at 256 connections
 /// through `serve`); a lone writer never waits.
 const COMMIT_WINDOW: Duration = Duration::from_millis(3);
+/// Once a group is as large as the last one, how long it waits for one more write.
+const STEADY_GAP: Duration = Duration::from_micros(250);
 
 /// One write waiting for the writer thread.
 pub struct Request {
@@ -121,9 +123,10 @@ pub fn run(
     }
 }
 
-/// The group that starts with `first`: every write already queued and, while it has fewer
-/// writes than the previous group (`last_group`), those that arrive within `window` of
-/// its start; bounded by [`MAX_GROUP`] and [`MAX_GROUP_BYTES`].
+/// The group that starts with `first`: every write already queued and, unless the last
+/// group was a lone write (`last_group`), those that arrive within `window` of its start:
+/// all of them until it is as large as the last group, then while each comes within
+/// [`STEADY_GAP`] of the one before; bounded by [`MAX_GROUP`] and [`MAX_GROUP_BYTES`].
 pub(super) fn collect(
     rx: &Receiver<Request>,
     first: Request,
@@ -139,10 +142,17 @@ pub(super) fn collect(
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
                 let left = window.saturating_sub(opened.elapsed());
-                if group.len() >= last_group || left.is_zero() {
+                if left.is_zero() || (last_group <= 1 && group.len() == 1) {
                     break;
                 }
-                match rx.recv_timeout(left) {
+                // Until the last group's size, wait out the window; past it, only while
+                // writes keep coming, so a group grows with a steady flow of writers.
+                let wait = if group.len() < last_group {
+                    left
+                } else {
+                    left.min(STEADY_GAP)
+                };
+                match rx.recv_timeout(wait) {
                     Ok(more) => more,
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
