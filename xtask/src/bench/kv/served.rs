@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{Row, Target, syncs};
+use crate::bench::http;
 use crate::bench::serve::{self, Running, Server, Wrk};
 use crate::util::{self, Result};
 
@@ -92,7 +93,7 @@ impl App {
 /// One timed request that must answer 200 with `expected`; its seconds.
 fn timed(port: u16, path: &str, expected: &str) -> Result<f64> {
     let start = Instant::now();
-    let (status, body) = serve::request(port, "GET", path, &[])?;
+    let (status, body) = http::request(port, "GET", path, &[])?;
     let seconds = start.elapsed().as_secs_f64();
     let body = String::from_utf8_lossy(&body);
     if status != 200 || body != expected {
@@ -108,7 +109,7 @@ fn timed(port: u16, path: &str, expected: &str) -> Result<f64> {
 fn get_rows(app: &App, direct_get_us: Option<f64>) -> Result<Vec<Row>> {
     let running = app.start("get")?;
     let port = running.port;
-    let set = serve::request(port, "POST", "/set?key=key", &[7; VALUE_BYTES])?;
+    let set = http::request(port, "POST", "/set?key=key", &[7; VALUE_BYTES])?;
     if set != (200, b"ok".to_vec()) {
         return Err(format!("POST /set answered {set:?}"));
     }
