@@ -16,6 +16,7 @@ mod e2e {
     pub mod inspect;
     pub mod invoke;
     pub mod kv;
+    pub mod kv_bench_guest;
     pub mod kv_cli;
     pub mod kv_concurrency;
     pub mod kv_crash;

@@ -1,6 +1,10 @@
 //! `cargo xtask bench kv`: the embedded key-value store called directly (the baseline),
 //! durable `set` throughput at 1, 16 and 256 writers, and fsyncs per acknowledged write
-//! counted two ways: the store's own commit counter and `strace -c`.
+//! counted two ways: the store's own commit counter and `strace -c`; then the same
+//! measures through `wasmhub serve` and a guest ([`served`]), in one table with the
+//! issue's targets.
+
+mod served;
 
 use std::process::Command;
 
@@ -16,6 +20,56 @@ pub(super) struct Row {
     pub name: String,
     pub value: f64,
     pub unit: String,
+    pub target: Option<Target>,
+}
+
+impl Row {
+    fn new(name: &str, value: f64, unit: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            value,
+            unit: unit.to_owned(),
+            target: None,
+        }
+    }
+
+    /// A row of the direct store, with the target the issue sets for it.
+    fn direct(name: &str, value: f64, unit: &str) -> Self {
+        Self {
+            target: direct_target(name),
+            ..Self::new(name, value, unit)
+        }
+    }
+
+    fn with_target(mut self, target: Target) -> Self {
+        self.target = Some(target);
+        self
+    }
+}
+
+/// A bound the issue sets for a row.
+#[derive(Clone, Copy)]
+pub(super) enum Target {
+    AtLeast(f64),
+    AtMost(f64),
+}
+
+impl Target {
+    fn met(self, value: f64) -> bool {
+        match self {
+            Target::AtLeast(t) => value >= t,
+            Target::AtMost(t) => value <= t,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::AtLeast(t) => write!(f, ">= {t}"),
+            Target::AtMost(t) => write!(f, "<= {t}"),
+        }
+    }
 }
 
 /// Builds the benchmark, runs it plain and under `strace`, and prints the table.
@@ -33,27 +87,27 @@ pub fn run() -> Result {
     for writers in WRITERS {
         rows.push(strace_row(&bin, &data, writers)?);
     }
-    rows.extend(serve_rows()?);
+    let direct_get = rows.iter().position(|r| r.name == DIRECT_GET);
+    let (gets, sets) = served::rows(direct_get.map(|i| rows[i].value))?;
+    // The guest's get beside the direct one, the served sets after the direct ones.
+    let at = direct_get.map_or(rows.len(), |i| i + 1);
+    rows.splice(at..at, gets);
+    rows.extend(sets);
     print_table(&rows);
     Ok(())
 }
 
-/// Rows measured through `wasmhub serve` with a guest (guest `get` overhead over the
-/// direct call, durable `set` through HTTP at 1, 16 and 256 connections). None yet: the
-/// guests land separately; add them here and they join the same table.
-fn serve_rows() -> Result<Vec<Row>> {
-    Ok(Vec::new())
-}
+/// The baseline row of `kv-store` a guest's `get` is compared with.
+const DIRECT_GET: &str = "Kv::get, 100-byte value, direct (baseline)";
 
 fn parse_rows(out: &str) -> Vec<Row> {
     out.lines()
         .filter_map(|line| {
             let mut parts = line.split('\t');
             (parts.next()? == "row").then_some(())?;
-            let name = parts.next()?.to_owned();
+            let name = parts.next()?;
             let value = parts.next()?.parse().ok()?;
-            let unit = parts.next()?.to_owned();
-            Some(Row { name, value, unit })
+            Some(Row::direct(name, value, parts.next()?))
         })
         .collect()
 }
@@ -78,11 +132,12 @@ fn strace_row(bin: &std::path::Path, data: &std::path::Path, writers: u32) -> Re
         .ok_or_else(|| format!("no write count in {out:?}"))?;
     let summary = std::fs::read_to_string(&report)
         .map_err(|e| format!("cannot read {}: {e}", report.display()))?;
-    Ok(Row {
-        name: format!("fsyncs per acknowledged write (strace), {writers} writers"),
-        value: syncs(&summary) as f64 / writes.max(1.0),
-        unit: "fsyncs/write".into(),
-    })
+    let name = format!("fsyncs per acknowledged write (strace), {writers} writers");
+    Ok(Row::direct(
+        &name,
+        syncs(&summary) as f64 / writes.max(1.0),
+        "fsyncs/write",
+    ))
 }
 
 /// The fsync and fdatasync calls in a `strace -c` summary.
@@ -97,32 +152,31 @@ fn syncs(summary: &str) -> u64 {
         .sum()
 }
 
-/// The issue's target for a row, if it has one.
-fn target(name: &str) -> &'static str {
+/// The issue's target for a row of the direct store, if it has one (the store alone must
+/// meet what the issue asks of it through `serve`).
+fn direct_target(name: &str) -> Option<Target> {
     if name == "Kv::set durable, 256 writers" {
-        ">= 10000"
+        Some(Target::AtLeast(10_000.0))
     } else if name.starts_with("fsyncs per acknowledged write") && name.ends_with(", 256 writers") {
-        "<= 0.05"
+        Some(Target::AtMost(0.05))
     } else {
-        ""
+        None
     }
 }
 
 fn print_table(rows: &[Row]) {
-    println!("\n| measure | value | unit | target |");
-    println!("|---|---:|---|---|");
+    println!("\n| measure | value | unit | target | met |");
+    println!("|---|---:|---|---|---|");
     for r in rows {
-        let value = if r.value >= 100.0 {
+        let value = if r.value.abs() >= 100.0 {
             format!("{:.0}", r.value)
         } else {
             format!("{:.4}", r.value)
         };
-        println!(
-            "| {} | {} | {} | {} |",
-            r.name,
-            value,
-            r.unit,
-            target(&r.name)
-        );
+        let (target, met) = match r.target {
+            Some(t) => (t.to_string(), if t.met(r.value) { "yes" } else { "NO" }),
+            None => (String::new(), ""),
+        };
+        println!("| {} | {value} | {} | {target} | {met} |", r.name, r.unit);
     }
 }

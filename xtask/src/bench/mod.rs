@@ -4,6 +4,7 @@ mod budget;
 mod chaos;
 mod graph;
 mod hostile;
+mod http;
 mod invoke;
 mod kv;
 mod polyglot;

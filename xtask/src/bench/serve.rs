@@ -1,8 +1,7 @@
 //! `cargo xtask bench serve`: wrk against `wasmhub serve`, raw hyper and (with peers)
 //! `wasmtime serve`, interleaved rounds, plus cold start to the first 200.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -152,10 +151,11 @@ pub(super) fn wasmhub_server(
     name: &'static str,
     bin: &std::path::Path,
     cache: &std::path::Path,
-    flags: &'static [&'static str],
+    flags: &[&str],
     component: &std::path::Path,
 ) -> Server {
     let (bin, cache, component) = (bin.to_owned(), cache.to_owned(), component.to_owned());
+    let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
     Server {
         name,
         cmd: Box::new(move |port| {
@@ -167,7 +167,7 @@ pub(super) fn wasmhub_server(
                 "--cache-dir",
             ])
             .arg(&cache)
-            .args(flags)
+            .args(&flags)
             .arg(&component);
             c
         }),
@@ -214,38 +214,83 @@ fn wait_ready_from(port: u16, path: &str, start: Instant, limit: Duration) -> Re
 }
 
 fn get_ok(port: u16, path: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let head = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-    if s.write_all(head.as_bytes()).is_err() {
-        return false;
+    super::http::request(port, "GET", path, &[]).is_ok_and(|(status, _)| status == 200)
+}
+
+/// A started server, answering 200 at its ready path; killed when dropped.
+pub(super) struct Running {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Running {
+    /// Starts `server` on a free port and waits (up to 120 s) for a 200 from `ready_path`.
+    pub fn start(server: &Server, ready_path: &str) -> Result<Self> {
+        let port = free_port()?;
+        let running = Self {
+            child: spawn(server, port)?,
+            port,
+        };
+        wait_ready_at(port, ready_path, Duration::from_secs(120))?;
+        Ok(running)
     }
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    buf.starts_with(b"HTTP/1.1 200")
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A wrk run: `threads` threads, `connections` connections, `seconds` long, on `path`,
+/// optionally with a Lua `script`.
+pub(super) struct Wrk<'a> {
+    pub threads: u32,
+    pub connections: u32,
+    pub seconds: u32,
+    pub path: &'a str,
+    pub script: Option<&'a std::path::Path>,
+}
+
+impl Wrk<'_> {
+    /// Runs wrk (with `--latency`) against `port`; its report.
+    pub fn run(&self, port: u16) -> Result<String> {
+        let mut cmd = Command::new("wrk");
+        cmd.args([
+            format!("-t{}", self.threads),
+            format!("-c{}", self.connections),
+            format!("-d{}s", self.seconds),
+            "--latency".into(),
+        ]);
+        if let Some(script) = self.script {
+            cmd.arg("-s").arg(script);
+        }
+        cmd.arg(format!("http://127.0.0.1:{port}{}", self.path));
+        util::output(&mut cmd).ok_or_else(|| "wrk failed".into())
+    }
 }
 
 /// Starts `server`, waits for its first 200, runs wrk against it and stops it.
 pub(super) fn load(server: &Server) -> Result<Sample> {
-    let port = free_port()?;
-    let mut child = spawn(server, port)?;
-    let result = (|| {
-        wait_ready(port, Instant::now(), Duration::from_secs(120))?;
-        let cpu_before = cpu_seconds(child.id())?;
-        let out = util::output(
-            Command::new("wrk")
-                .args(["-t2", "-c50", "-d10s", "--latency"])
-                .arg(format!("http://127.0.0.1:{port}/")),
-        )
-        .ok_or("wrk failed")?;
-        let cpu = cpu_seconds(child.id())? - cpu_before;
-        parse_wrk(&out, cpu)
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+    let running = Running::start(server, "/")?;
+    let cpu_before = cpu_seconds(running.pid())?;
+    let wrk = Wrk {
+        threads: 2,
+        connections: 50,
+        seconds: 10,
+        path: "/",
+        script: None,
+    };
+    let out = wrk.run(running.port)?;
+    let cpu = cpu_seconds(running.pid())? - cpu_before;
+    parse_wrk(&out, cpu)
 }
 
 fn cold_start(server: &Server) -> Result<f64> {
@@ -263,7 +308,7 @@ fn cold_start(server: &Server) -> Result<f64> {
 }
 
 /// utime + stime of `pid`, in seconds.
-fn cpu_seconds(pid: u32) -> Result<f64> {
+pub(super) fn cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap_or(0) + 2..]
         .split_whitespace()

@@ -244,3 +244,50 @@ async fn concurrent_writes_share_commits() {
     assert_eq!(b.acknowledged_writes(), 200);
     assert_eq!(b.usage(&s).await.unwrap().keys, 200);
 }
+
+/// A write request for `key` whose reply nobody awaits.
+fn request(key: &str) -> super::writer::Request {
+    let (reply, _) = tokio::sync::oneshot::channel();
+    super::writer::Request {
+        store: StoreId::new("app", "s"),
+        op: super::writer::Op::Delete {
+            key: key.into(),
+            condition: Condition::Always,
+        },
+        reply,
+    }
+}
+
+/// After a group of three, the next one waits (within its window) for three writers, so
+/// writers that come back one by one share a commit instead of each paying an fsync.
+#[test]
+fn a_group_waits_for_as_many_writers_as_the_last_one() {
+    use super::writer::collect;
+    use std::time::{Duration, Instant};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let late = std::thread::spawn(move || {
+        for key in ["b", "c"] {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(request(key)).unwrap();
+        }
+        tx
+    });
+    // The window is far longer than the test: it ends when the third write arrives.
+    let group = collect(&rx, request("a"), 3, Duration::from_secs(60));
+    assert_eq!(group.len(), 3, "the two late writers joined the group");
+    let tx = late.join().unwrap();
+
+    // A lone writer (the last group had one write) commits at once.
+    let started = Instant::now();
+    let group = collect(&rx, request("d"), 1, Duration::from_secs(60));
+    assert_eq!(group.len(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "it did not wait"
+    );
+
+    // A closed queue ends the wait too.
+    drop(tx);
+    let group = collect(&rx, request("e"), 3, Duration::from_secs(60));
+    assert_eq!(group.len(), 1);
+}
