@@ -50,6 +50,7 @@ struct Node {
 
 /// Three NATS servers clustered on loopback; dropped, it kills them all.
 pub struct NatsCluster {
+    bin: PathBuf,
     nodes: Vec<Node>,
     dir: tempfile::TempDir,
 }
@@ -68,7 +69,11 @@ fn free_port() -> Result<u16, HarnessError> {
 impl NatsCluster {
     /// Starts three servers and waits until JetStream can place a 3-replica stream.
     pub async fn start() -> Result<Self, HarnessError> {
-        let bin = server_binary();
+        Self::start_with(server_binary()).await
+    }
+
+    /// [`NatsCluster::start`] with the server binary at `bin`.
+    pub async fn start_with(bin: PathBuf) -> Result<Self, HarnessError> {
         if !bin.is_file() {
             return Err(HarnessError::Missing(bin));
         }
@@ -99,7 +104,7 @@ impl NatsCluster {
                 child: None,
             });
         }
-        let mut cluster = Self { nodes, dir };
+        let mut cluster = Self { bin, nodes, dir };
         for i in 0..3 {
             cluster.restart(i)?;
         }
@@ -138,14 +143,14 @@ impl NatsCluster {
             .open(&log_path)
             .map_err(io(format!("opening {}", log_path.display())))?;
         let err = log.try_clone().map_err(io("cloning a log handle"))?;
-        let child = Command::new(server_binary())
+        let child = Command::new(&self.bin)
             .arg("-c")
             .arg(&self.nodes[i].config)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
             .spawn()
-            .map_err(io(format!("starting {}", server_binary().display())))?;
+            .map_err(io(format!("starting {}", self.bin.display())))?;
         self.nodes[i].child = Some(child);
         Ok(())
     }

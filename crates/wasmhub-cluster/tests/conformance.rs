@@ -53,3 +53,17 @@ async fn buckets_have_three_replicas_on_a_three_node_cluster_and_one_per_store()
         );
     }
 }
+
+#[tokio::test]
+async fn a_missing_nats_server_names_the_setup_step() {
+    let missing = std::env::temp_dir().join("no-such-dir/nats-server");
+    let err = NatsCluster::start_with(missing)
+        .await
+        .err()
+        .expect("no cluster without a binary")
+        .to_string();
+    assert!(
+        err.contains("no-such-dir/nats-server") && err.contains("cargo xtask setup"),
+        "{err}"
+    );
+}

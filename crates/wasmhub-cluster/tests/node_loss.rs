@@ -93,3 +93,43 @@ async fn killing_the_leader_node_loses_no_acknowledged_increment() {
         "no acknowledged value is past the counter"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_while_nats_is_down_fails_in_bounded_time_naming_the_server() {
+    let mut cluster = NatsCluster::start().await.unwrap();
+    let url = cluster.url();
+    let kv = Kv::new(
+        Arc::new(NatsBackend::connect(&url).await.unwrap()),
+        KvLimits::default(),
+    );
+    let store = StoreId::new("shop", "default");
+    kv.set(&store, "k", b"v".to_vec()).await.unwrap();
+    for i in 0..3 {
+        cluster.kill(i);
+    }
+    let started = std::time::Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(90), kv.get(&store, "k"))
+        .await
+        .expect("the call ends on its own, well within 90 s")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&url),
+        "the error names the server: {err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    // Back up: the client reconnects by itself and the data is there.
+    for i in 0..3 {
+        cluster.restart(i).unwrap();
+    }
+    let value = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            if let Ok(v) = kv.get(&store, "k").await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("reads work again within 120 s of the restart");
+    assert_eq!(value, Some(b"v".to_vec()));
+}
