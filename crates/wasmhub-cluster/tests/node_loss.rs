@@ -60,7 +60,10 @@ async fn killing_the_leader_node_loses_no_acknowledged_increment() {
     wait_for(100).await;
     // The node leading the counter's bucket: its loss forces an election mid-write.
     let stream = format!("KV_{}", names::bucket(&store.app, &store.label));
-    let leader = cluster.leader_of(&stream).await.unwrap_or(0);
+    let leader = cluster
+        .leader_of(&stream)
+        .await
+        .expect("the bucket's stream has a leader");
     cluster.kill(leader);
     let at_kill = acked.load(Ordering::Relaxed);
     wait_for(at_kill + 100).await;
