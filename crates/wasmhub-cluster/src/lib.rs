@@ -9,5 +9,6 @@ pub mod names;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod usage;
+mod writes;
 
 pub use backend::{CALL_TIMEOUT, ConnectError, NatsBackend, REQUEST_TIMEOUT};
