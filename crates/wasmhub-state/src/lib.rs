@@ -18,7 +18,7 @@ pub mod memory;
 pub mod ops;
 mod p2config;
 mod p2keyvalue;
-mod quota;
+pub mod quota;
 mod transfer;
 
 pub use backend::{

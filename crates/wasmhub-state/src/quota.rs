@@ -1,4 +1,4 @@
-//! Usage arithmetic and quota checks, shared by every backend in this crate.
+//! Usage arithmetic and quota checks, shared by every backend (this crate's and the NATS one).
 
 use crate::backend::{BackendError, BatchOp, Condition, Revision, StoreId, StoreQuota, Usage};
 

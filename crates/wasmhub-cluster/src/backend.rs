@@ -1,0 +1,433 @@
+//! [`NatsBackend`]: key-value stores in NATS JetStream KV buckets, one per app and label.
+//!
+//! Revisions are the bucket stream's sequence numbers (increasing, never reused). Every
+//! write is conditional on the key's last sequence as read (NATS's
+//! `Nats-Expected-Last-Subject-Sequence`), whatever the caller's [`Condition`], so usage
+//! stays exact when writers race: a write that loses reads again.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use wasmhub_state::{
+    BackendError, BackendInfo, BatchOp, Condition, Entry, KvBackend, KvLimits, Page, StoreId,
+    StoreQuota, Usage, Written,
+};
+
+use crate::names;
+
+/// How often one call re-reads after losing a race before it gives up.
+pub(crate) const MAX_ATTEMPTS: u32 = 10_000;
+
+/// Longest one NATS request (a read, or a write's acknowledgement) may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest one backend call may take in all (retries included): past it the call fails,
+/// naming the server, so a guest never waits on an unreachable NATS.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits a little after a lost race, longer as losses repeat (at most 10 ms).
+pub(crate) async fn lost_race(attempt: u32) {
+    if attempt < 2 {
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(Duration::from_micros(u64::from(attempt.min(100)) * 100)).await;
+    }
+}
+
+/// Whether a publish was refused because the key's last sequence was not the expected one
+/// (the server answers 10071, or 10164 on some paths the client does not classify).
+fn lost(e: &async_nats::jetstream::context::PublishError) -> bool {
+    use async_nats::jetstream::ErrorCode;
+    if e.kind() == PublishErrorKind::WrongLastSequence {
+        return true;
+    }
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
+        .is_some_and(|j| {
+            matches!(
+                j.error_code(),
+                ErrorCode::STREAM_WRONG_LAST_SEQUENCE
+                    | ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            )
+        })
+}
+
+/// Why connecting to NATS failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is not a NATS server address.
+    #[error(
+        "{url:?} is not a NATS server address; pass nats://HOST:PORT (several: comma-separated)"
+    )]
+    Url {
+        /// What was passed.
+        url: String,
+        /// Why it was refused.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The URL or options were refused before any connection was tried.
+    #[error("cannot use NATS server {url}; pass nats://HOST:PORT (several: comma-separated)")]
+    Connect {
+        /// The server.
+        url: String,
+        /// What the client said.
+        #[source]
+        source: async_nats::ConnectError,
+    },
+}
+
+/// Key-value stores in JetStream KV buckets of one NATS server or cluster.
+pub struct NatsBackend {
+    url: String,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    buckets: Mutex<HashMap<StoreId, kv::Store>>,
+    /// Held while a bucket is opened or made, so concurrent first uses make it once.
+    opening: tokio::sync::Mutex<()>,
+    replicas: Option<usize>,
+    max_value_bytes: usize,
+}
+
+impl NatsBackend {
+    /// A backend on the NATS server at `url` (`nats://HOST:PORT`, or several
+    /// comma-separated servers of one cluster). Returns at once even if
+    /// the server is down: the client reconnects forever in the background, and each call
+    /// made meanwhile fails within [`REQUEST_TIMEOUT`] naming the server.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let addrs = url
+            .split(',')
+            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConnectError::Url {
+                url: url.to_owned(),
+                source: e,
+            })?;
+        let client = async_nats::ConnectOptions::new()
+            .name("wasmhub")
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .connection_timeout(REQUEST_TIMEOUT)
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            .connect(addrs)
+            .await
+            .map_err(|source| ConnectError::Connect {
+                url: url.to_owned(),
+                source,
+            })?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(REQUEST_TIMEOUT);
+        Ok(Self {
+            url: url.to_owned(),
+            client,
+            js,
+            buckets: Mutex::default(),
+            opening: tokio::sync::Mutex::default(),
+            replicas: None,
+            max_value_bytes: KvLimits::default().max_value_bytes,
+        })
+    }
+
+    /// Makes new buckets with `n` replicas (else 3 when the server is in a cluster of 3 or
+    /// more, 1 otherwise).
+    pub fn with_replicas(mut self, n: usize) -> Self {
+        self.replicas = Some(n);
+        self
+    }
+
+    /// Makes new buckets refuse values over `n` bytes (default: the default value limit;
+    /// the exact per-store limit is checked above the backend).
+    pub fn with_max_value_bytes(mut self, n: usize) -> Self {
+        self.max_value_bytes = n;
+        self
+    }
+
+    /// The replicas of a new bucket.
+    fn replicas(&self) -> usize {
+        self.replicas.unwrap_or_else(|| {
+            // The INFO's connect URLs list every server of the cluster the client knows.
+            let servers = self.client.server_info().connect_urls.len();
+            if servers >= 3 { 3 } else { 1 }
+        })
+    }
+
+    /// A failure of `what` on this server, keeping the cause.
+    pub(crate) fn failed(
+        &self,
+        store: &StoreId,
+        what: &str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> BackendError {
+        BackendError::Failed {
+            store: store.clone(),
+            message: format!(
+                "{what} failed on NATS server {}; check that it is running and reachable",
+                self.url
+            ),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// A call that lost every race.
+    pub(crate) fn contended(&self, store: &StoreId) -> BackendError {
+        BackendError::Failed {
+            store: store.clone(),
+            message: format!(
+                "lost to other writers {MAX_ATTEMPTS} times in a row on NATS server {}; nothing was written, try again",
+                self.url
+            ),
+            source: None,
+        }
+    }
+
+    /// Runs `call` within [`CALL_TIMEOUT`].
+    async fn bounded<T>(
+        &self,
+        store: &StoreId,
+        what: &str,
+        call: impl Future<Output = Result<T, BackendError>>,
+    ) -> Result<T, BackendError> {
+        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Ok(r) => r,
+            Err(elapsed) => Err(self.failed(store, what, elapsed)),
+        }
+    }
+
+    /// The bucket of `store`, made on first use.
+    pub(crate) async fn bucket(&self, store: &StoreId) -> Result<kv::Store, BackendError> {
+        if let Some(b) = self.lock().get(store) {
+            return Ok(b.clone());
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(b) = self.lock().get(store) {
+            return Ok(b.clone());
+        }
+        let name = names::bucket(&store.app, &store.label);
+        let kv = match self.js.get_key_value(&name).await {
+            Ok(kv) if !kv.stream.cached_info().config.allow_direct => kv,
+            _ => self.create_bucket(store, &name).await?,
+        };
+        self.lock().insert(store.clone(), kv.clone());
+        Ok(kv)
+    }
+
+    /// Makes (or finishes making) bucket `name`: one value per key, reads from the leader.
+    async fn create_bucket(&self, store: &StoreId, name: &str) -> Result<kv::Store, BackendError> {
+        let created = self
+            .js
+            .create_key_value(kv::Config {
+                bucket: name.to_owned(),
+                description: format!("wasmhub {store}"),
+                history: 1,
+                num_replicas: self.replicas(),
+                max_value_size: i32::try_from(self.max_value_bytes).unwrap_or(i32::MAX),
+                max_bytes: -1,
+                ..Default::default()
+            })
+            .await;
+        // Another host may have made it meanwhile: then use theirs.
+        let kv = match created {
+            Ok(kv) => kv,
+            Err(e) => match self.js.get_key_value(name).await {
+                Ok(kv) => kv,
+                Err(_) => return Err(self.failed(store, "making the bucket", e)),
+            },
+        };
+        let mut config = kv.stream.cached_info().config.clone();
+        if !config.allow_direct {
+            return Ok(kv);
+        }
+        // Direct gets may be answered by a follower that has not yet applied the last
+        // write; reads through the leader see every acknowledged write.
+        config.allow_direct = false;
+        self.js
+            .update_stream(&config)
+            .await
+            .map_err(|e| self.failed(store, "configuring the bucket", e))?;
+        self.js
+            .get_key_value(name)
+            .await
+            .map_err(|e| self.failed(store, "opening the bucket", e))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StoreId, kv::Store>> {
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The last sequence written to NATS key `key` (0: never; a delete marker counts) and
+    /// its value if it holds one.
+    pub(crate) async fn last(
+        &self,
+        kv: &kv::Store,
+        store: &StoreId,
+        key: &str,
+    ) -> Result<(u64, Option<Entry>), BackendError> {
+        match kv.entry(key).await {
+            Ok(None) => Ok((0, None)),
+            Ok(Some(e)) if e.operation == kv::Operation::Put => Ok((
+                e.revision,
+                Some(Entry {
+                    value: e.value.to_vec(),
+                    revision: e.revision,
+                }),
+            )),
+            Ok(Some(e)) => Ok((e.revision, None)),
+            Err(e) => Err(self.failed(store, "a read", e)),
+        }
+    }
+
+    /// Writes `value` (or a delete marker) to NATS key `key` if its last sequence is still
+    /// `expected`: the new sequence, or `None` if another write came first.
+    pub(crate) async fn publish(
+        &self,
+        kv: &kv::Store,
+        store: &StoreId,
+        key: &str,
+        value: Bytes,
+        expected: u64,
+        delete: bool,
+    ) -> Result<Option<u64>, BackendError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "Nats-Expected-Last-Subject-Sequence",
+            expected.to_string().as_str(),
+        );
+        if delete {
+            headers.insert("KV-Operation", "DEL");
+        }
+        let subject = format!("{}{key}", kv.prefix);
+        let ack = self
+            .js
+            .publish_with_headers(subject, headers, value)
+            .await
+            .map_err(|e| self.failed(store, "a write", e))?;
+        match ack.await {
+            Ok(ack) => Ok(Some(ack.sequence)),
+            Err(e) if lost(&e) => Ok(None),
+            Err(e) => Err(self.failed(store, "a write", e)),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl KvBackend for NatsBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: "nats",
+            location: self.url.clone(),
+            durable: true,
+        }
+    }
+
+    async fn get(&self, store: &StoreId, key: &str) -> Result<Option<Entry>, BackendError> {
+        self.bounded(store, "a read", async {
+            let kv = self.bucket(store).await?;
+            Ok(self.last(&kv, store, &names::key(key)).await?.1)
+        })
+        .await
+    }
+
+    async fn put(
+        &self,
+        store: &StoreId,
+        key: &str,
+        value: Vec<u8>,
+        condition: Condition,
+        quota: StoreQuota,
+    ) -> Result<Written, BackendError> {
+        let value = Bytes::from(value);
+        self.bounded(
+            store,
+            "a write",
+            self.put_once(store, key, value, condition, quota),
+        )
+        .await
+    }
+
+    async fn delete(
+        &self,
+        store: &StoreId,
+        key: &str,
+        condition: Condition,
+    ) -> Result<Written, BackendError> {
+        self.bounded(store, "a delete", self.delete_once(store, key, condition))
+            .await
+    }
+
+    async fn batch(
+        &self,
+        store: &StoreId,
+        ops: Vec<BatchOp>,
+        quota: StoreQuota,
+    ) -> Result<(), BackendError> {
+        self.precheck(store, &ops, quota).await?;
+        for op in ops {
+            match op {
+                BatchOp::Put { key, value } => {
+                    self.put(store, &key, value, Condition::Always, quota)
+                        .await?;
+                }
+                BatchOp::Delete { key } => {
+                    self.delete(store, &key, Condition::Always).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn atomic_batches(&self) -> bool {
+        false
+    }
+
+    async fn list(
+        &self,
+        store: &StoreId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, BackendError> {
+        self.bounded(store, "listing keys", self.list_page(store, after, limit))
+            .await
+    }
+
+    async fn usage(&self, store: &StoreId) -> Result<Usage, BackendError> {
+        self.bounded(store, "reading usage", async {
+            let kv = self.bucket(store).await?;
+            Ok(self.read_usage(&kv, store).await?.1)
+        })
+        .await
+    }
+
+    async fn stores(&self, app: &str) -> Result<Vec<String>, BackendError> {
+        let any = StoreId::new(app, "");
+        let names: Vec<String> = self
+            .bounded(&any, "listing buckets", async {
+                self.js
+                    .stream_names()
+                    .try_collect()
+                    .await
+                    .map_err(|e| self.failed(&any, "listing buckets", e))
+            })
+            .await?;
+        let mut labels = Vec::new();
+        for name in names {
+            let Some(label) = name
+                .strip_prefix("KV_")
+                .and_then(|b| names::label_of(app, b))
+            else {
+                continue;
+            };
+            if self.usage(&StoreId::new(app, label.clone())).await?.keys > 0 {
+                labels.push(label);
+            }
+        }
+        labels.sort();
+        Ok(labels)
+    }
+}
