@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 mod budget;
 mod grants;
 mod state;
+mod variables;
 
 pub use budget::{Budget, Profile};
 pub use state::{ConfigGrant, ConfigSource, ConfigValue, StoreGrant, StoreLabel, StoreLimits};
+pub use variables::spin_variable_name_error;
 
 pub use grants::{
     DEFAULT_LENIENT, DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env,

@@ -116,7 +116,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
             }
         }
     }
-    for (label, _) in &manifest.keyvalue {
+    for label in manifest.keyvalue.keys() {
         let granted = manifest.component.values().any(|c| {
             c.grant
                 .keyvalue

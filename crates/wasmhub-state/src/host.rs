@@ -66,9 +66,11 @@ impl HasData for HasStateView {
     type Data<'a> = StateView<'a>;
 }
 
-/// Links every `wasi:keyvalue` and `wasi:config` version the host provides.
+/// Links every `wasi:keyvalue` and `wasi:config` version the host provides, and Spin's
+/// key-value and variables.
 pub fn add_to_linker<T: HasState>(linker: &mut Linker<T>) -> anyhow::Result<()> {
     crate::p2keyvalue::add_to_linker(linker)?;
+    crate::spin::add_to_linker(linker)?;
     crate::p2config::add_to_linker(linker)
 }
 

@@ -19,6 +19,7 @@ pub mod ops;
 mod p2config;
 mod p2keyvalue;
 mod quota;
+mod spin;
 mod transfer;
 
 pub use backend::{
