@@ -20,6 +20,7 @@ mod respond;
 mod server;
 mod shared;
 mod slots;
+mod spin;
 mod state;
 mod store;
 mod ticket;

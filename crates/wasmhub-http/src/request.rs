@@ -18,7 +18,10 @@ use crate::slots::Full;
 use crate::usage::UsageReport;
 
 /// Serves one request; never fails: every failure is a response with the request id.
-pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    mut req: Request<Incoming>,
+) -> Response<HyperOutgoingBody> {
     let start = Instant::now();
     let id = shared.next_id();
     let method = req.method().clone();
@@ -39,6 +42,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Hyp
         access.log(&shared.metrics, resp.status(), start, None);
         return resp;
     };
+    crate::spin::add_headers(&shared.app, &mut req, &path);
     let usage = Arc::new(UsageReport::default());
     let call = Call {
         id: &id,

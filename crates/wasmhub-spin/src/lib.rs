@@ -72,6 +72,7 @@ pub fn parse(text: &str, path: &Path) -> Result<App, ManifestError> {
     Ok(App {
         name: m.application.name.get_ref().clone(),
         components,
+        request_shape: wasmhub_app::RequestShape::Spin,
     })
 }
 

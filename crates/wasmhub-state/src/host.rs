@@ -76,7 +76,7 @@ pub fn add_to_linker<T: HasState>(linker: &mut Linker<T>) -> anyhow::Result<()> 
 
 impl StateView<'_> {
     /// Counts `n` operations against the instance's budget.
-    fn spend(&mut self, n: usize) -> Result<(), GuestError> {
+    pub(crate) fn spend(&mut self, n: usize) -> Result<(), GuestError> {
         let n = u64::try_from(n).unwrap_or(u64::MAX);
         let limit = self.ctx.component.ops_limit;
         let asked = self.ctx.ops.saturating_add(n);
@@ -91,7 +91,7 @@ impl StateView<'_> {
     }
 
     /// The store and operations of an opened bucket.
-    fn store(&self, label: &str) -> Result<(StoreId, crate::Kv), GuestError> {
+    pub(crate) fn store(&self, label: &str) -> Result<(StoreId, crate::Kv), GuestError> {
         self.ctx
             .component
             .stores

@@ -37,3 +37,4 @@ pub use host::{Bucket, Cas, GuestError, HasState, StateView, add_to_linker};
 pub use limits::KvLimits;
 pub use memory::MemoryBackend;
 pub use ops::{Kv, KvError};
+pub use spin::add_wasi3_to_linker;

@@ -1,9 +1,11 @@
 //! Spin's own host interfaces on wasmhub's stores and configuration:
-//! `fermyon:spin/key-value@2.0.0` and `fermyon:spin/variables@2.0.0`, with Spin's semantics
+//! `fermyon:spin/key-value@2.0.0` and `fermyon:spin/variables@2.0.0` (older components), and
+//! `spin:key-value@3.0.0` and `spin:variables@3.0.0` (spin-sdk 5 to 7), with Spin's semantics
 //! (an ungranted store label is `access-denied`; a variable name breaking Spin's rules is
 //! `invalid-name`, an unknown one `undefined`) and wasmhub's limits and secrets on top.
 
 mod v2;
+mod v3;
 
 use wasmtime::component::Linker;
 
@@ -51,7 +53,13 @@ impl crate::host::StateView<'_> {
     }
 }
 
-/// Links Spin's key-value and variables interfaces.
+/// Links Spin's key-value and variables interfaces of WASI 0.2 components (2.0.0).
 pub fn add_to_linker<T: HasState>(linker: &mut Linker<T>) -> anyhow::Result<()> {
     v2::add_to_linker(linker)
+}
+
+/// Links those of WASI 0.3 components (3.0.0, `async func`s): only on an engine with
+/// concurrency support.
+pub fn add_wasi3_to_linker<T: HasState>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    v3::add_to_linker(linker)
 }
