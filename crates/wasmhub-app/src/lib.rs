@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 mod budget;
 mod grants;
 mod state;
+mod variables;
 
 pub use budget::{Budget, Profile};
 pub use state::{ConfigGrant, ConfigSource, ConfigValue, StoreGrant, StoreLabel, StoreLimits};
+pub use variables::spin_variable_name_error;
 
 pub use grants::{
     DEFAULT_LENIENT, DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env,
@@ -62,6 +64,18 @@ pub struct App {
     pub name: String,
     /// Its components.
     pub components: Vec<AppComponent>,
+    /// What its served requests look like (Spin's headers for an app from `spin.toml`).
+    pub request_shape: RequestShape,
+}
+
+/// What a served request carries beyond the client's own headers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RequestShape {
+    /// Nothing added.
+    #[default]
+    Plain,
+    /// Spin's `spin-*` headers (full URL, path info, routes, client address, path matches).
+    Spin,
 }
 
 impl App {
@@ -83,6 +97,7 @@ impl App {
                 links: Vec::new(),
                 wasi: WasiVersion::default(),
             }],
+            request_shape: RequestShape::Plain,
         }
     }
 
@@ -224,6 +239,7 @@ impl App {
         Ok(Self {
             name: m.app.name.to_string(),
             components,
+            request_shape: RequestShape::Plain,
         })
     }
 

@@ -85,6 +85,9 @@ pub const KEYVALUE_VERSIONS: [&str; 2] = ["0.2.0-draft", "0.2.0-draft2"];
 /// The `wasi:config` versions the host links.
 pub const CONFIG_VERSIONS: [&str; 3] = ["0.2.0-draft", "0.2.0-draft-2024-09-27", "0.2.0-rc.1"];
 
+/// Spin's key-value versions the host links (`fermyon:spin/key-value`, `spin:key-value/key-value`).
+pub const SPIN_KEYVALUE_VERSIONS: [&str; 2] = ["2.0.0", "3.0.0"];
+
 /// Classifies an import name such as `wasi:filesystem/preopens@0.2.3`.
 pub fn classify_import(name: &str) -> ImportNeed {
     let (interface, version) = match name.split_once('@') {
@@ -96,6 +99,12 @@ pub fn classify_import(name: &str) -> ImportNeed {
             Some((Capability::KeyValue, &KEYVALUE_VERSIONS[..]))
         }
         "wasi:config/store" => Some((Capability::Config, &CONFIG_VERSIONS[..])),
+        "fermyon:spin/key-value" | "spin:key-value/key-value" => {
+            Some((Capability::KeyValue, &SPIN_KEYVALUE_VERSIONS[..]))
+        }
+        "fermyon:spin/variables" | "spin:variables/variables" => {
+            Some((Capability::Config, &SPIN_KEYVALUE_VERSIONS[..]))
+        }
         _ => None,
     };
     if let Some((capability, versions)) = state {

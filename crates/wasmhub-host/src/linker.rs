@@ -23,6 +23,7 @@ pub fn cli_linker(engine: &Engine) -> Result<Linker<HostState>> {
 pub fn add_wasi3(linker: &mut Linker<HostState>) -> Result<()> {
     wasmtime_wasi::p3::add_to_linker(linker)?;
     wasmtime_wasi_http::p3::add_to_linker(linker)?;
+    wasmhub_state::add_wasi3_to_linker(linker)?;
     Ok(())
 }
 

@@ -37,9 +37,15 @@ pub(crate) async fn serve(
         return;
     }
     let activity = Arc::new(Activity::new());
+    let client = crate::spin::shaped(&shared.generation().app)
+        .then(|| stream.peer_addr().ok())
+        .flatten();
     let service = {
         let activity = activity.clone();
-        hyper::service::service_fn(move |req| {
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            if let Some(c) = client {
+                req.extensions_mut().insert(crate::spin::ClientAddr(c));
+            }
             let (shared, busy) = (shared.clone(), Busy::new(activity.clone()));
             async move {
                 // The request runs entirely in the generation current as it is routed,

@@ -25,6 +25,7 @@ mod server;
 mod shared;
 mod side;
 mod slots;
+mod spin;
 mod state;
 mod store;
 mod ticket;

@@ -97,6 +97,7 @@ pub(crate) fn prepare_with(
     {
         wasmtime_wasi::p3::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+        wasmhub_state::add_wasi3_to_linker(&mut linker)?;
     }
     wasmhub_host::link_ungranted(&mut linker)?;
     wasmhub_state::add_to_linker(&mut linker)?;

@@ -23,7 +23,7 @@ use crate::usage::UsageReport;
 pub async fn handle(
     shared: Arc<Shared>,
     generation: &Generation,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Response<HyperOutgoingBody> {
     let start = Instant::now();
     let id = shared.next_id();
@@ -45,6 +45,7 @@ pub async fn handle(
         access.log(&shared.metrics, resp.status(), start, None);
         return resp;
     };
+    crate::spin::add_headers(&generation.app, &mut req, &path);
     let usage = Arc::new(UsageReport::default());
     let call = Call {
         id: &id,

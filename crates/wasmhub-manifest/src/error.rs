@@ -27,7 +27,7 @@ pub enum ManifestError {
 }
 
 /// 1-based line number of byte `offset` in `text`.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
         .bytes()
         .filter(|&b| b == b'\n')

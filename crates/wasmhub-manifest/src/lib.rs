@@ -15,7 +15,7 @@ mod state;
 mod wasi;
 
 pub use budget::{BudgetSection, ByteSize, Instances, Profile, Wall, human_bytes};
-pub use error::ManifestError;
+pub use error::{ManifestError, line_of};
 pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
 pub use link::InterfaceName;
 pub use load::{load, parse};

@@ -38,7 +38,8 @@ impl fmt::Display for ComponentName {
     }
 }
 
-/// A route: an exact path (`/hello`) or a prefix (`/cart/...`, `/...` for everything).
+/// A route: an exact path (`/hello`) or a prefix (`/cart/...`, `/...` for everything);
+/// a `:name` segment (`/users/:id`) matches any one segment, as in Spin.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct Route {
@@ -72,6 +73,19 @@ impl TryFrom<String> for Route {
         if path.contains("//") || (path.len() > 1 && path.ends_with('/')) {
             return bad("no empty segments or trailing `/`");
         }
+        let param_ok = |seg: &str| {
+            seg.strip_prefix(':').is_none_or(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
+        };
+        if !path.split('/').all(param_ok) {
+            return bad(
+                "a `:name` segment is `:` and letters, digits, `_` or `-`, alone in its segment",
+            );
+        }
         Ok(Self { path, prefix })
     }
 }
@@ -87,6 +101,9 @@ impl Route {
 
     /// Whether `path` (a request path, without query) is served by this route.
     pub fn matches(&self, path: &str) -> bool {
+        if self.has_params() {
+            return self.params(path).is_some();
+        }
         if self.prefix {
             path == self.path
                 || (path.starts_with(&self.path) && path[self.path.len()..].starts_with('/'))
@@ -99,6 +116,64 @@ impl Route {
     /// Orders matches: longer paths first, then exact before prefix.
     pub fn specificity(&self) -> (usize, bool) {
         (self.path.len(), !self.prefix)
+    }
+
+    /// Whether the route has `:name` segments.
+    pub fn has_params(&self) -> bool {
+        self.path.split('/').any(|s| s.starts_with(':'))
+    }
+
+    /// The `:name` segments' values if `path` matches (empty for a route without any);
+    /// `None` if it does not match.
+    pub fn params(&self, path: &str) -> Option<Vec<(String, String)>> {
+        if !self.has_params() {
+            return self.matches(path).then(Vec::new);
+        }
+        let mut want = self.path.split('/');
+        let mut got = path.split('/');
+        let mut out = Vec::new();
+        for w in want.by_ref() {
+            let g = got.next()?;
+            match w.strip_prefix(':') {
+                Some(name) if !g.is_empty() => out.push((name.to_owned(), g.to_owned())),
+                Some(_) => return None,
+                None if w == g => {}
+                None => return None,
+            }
+        }
+        let rest: Vec<&str> = got.collect();
+        (rest.is_empty() || self.prefix).then_some(out)
+    }
+
+    /// The part of `path` past the route's own segments (`/a/b` of `/x/...` for `/x/a/b`);
+    /// empty for an exact route.
+    pub fn trailing<'p>(&self, path: &'p str) -> &'p str {
+        if !self.prefix {
+            return "";
+        }
+        let n = self.path.split('/').count();
+        let mut idx = 0;
+        for (i, _) in path.match_indices('/').chain([(path.len(), "")]) {
+            idx = i;
+            if path[..i].split('/').count() >= n {
+                break;
+            }
+        }
+        if self.path.is_empty() {
+            path
+        } else {
+            &path[idx..]
+        }
+    }
+
+    /// The route without its trailing wildcard (`/cart` of `/cart/...`).
+    pub fn base(&self) -> &str {
+        &self.path
+    }
+
+    /// Whether it matches everything below its path.
+    pub fn is_prefix(&self) -> bool {
+        self.prefix
     }
 }
 
@@ -136,6 +211,28 @@ mod tests {
         assert!(route("/cart").specificity() > cart.specificity());
         assert_eq!(all.to_string(), "/...");
         assert_eq!(cart.to_string(), "/cart/...");
+    }
+
+    #[test]
+    fn param_routes_match_one_segment() {
+        let user = route("/users/:id");
+        assert!(user.matches("/users/7"));
+        assert!(!user.matches("/users"));
+        assert!(!user.matches("/users/7/x"));
+        assert_eq!(
+            user.params("/users/7"),
+            Some(vec![("id".into(), "7".into())])
+        );
+        let files = route("/u/:who/files/...");
+        assert_eq!(
+            files.params("/u/ann/files/a/b"),
+            Some(vec![("who".into(), "ann".into())])
+        );
+        assert_eq!(files.trailing("/u/ann/files/a/b"), "/a/b");
+        assert_eq!(route("/cart/...").trailing("/cart"), "");
+        assert_eq!(route("/...").trailing("/x/y"), "/x/y");
+        assert!(Route::try_from("/a/:".to_owned()).is_err());
+        assert!(Route::try_from("/a/x:y".to_owned()).is_ok());
     }
 
     #[test]

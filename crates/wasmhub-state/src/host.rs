@@ -66,15 +66,17 @@ impl HasData for HasStateView {
     type Data<'a> = StateView<'a>;
 }
 
-/// Links every `wasi:keyvalue` and `wasi:config` version the host provides.
+/// Links every `wasi:keyvalue` and `wasi:config` version the host provides, and Spin's
+/// key-value and variables.
 pub fn add_to_linker<T: HasState>(linker: &mut Linker<T>) -> anyhow::Result<()> {
     crate::p2keyvalue::add_to_linker(linker)?;
+    crate::spin::add_to_linker(linker)?;
     crate::p2config::add_to_linker(linker)
 }
 
 impl StateView<'_> {
     /// Counts `n` operations against the instance's budget.
-    fn spend(&mut self, n: usize) -> Result<(), GuestError> {
+    pub(crate) fn spend(&mut self, n: usize) -> Result<(), GuestError> {
         let n = u64::try_from(n).unwrap_or(u64::MAX);
         let limit = self.ctx.component.ops_limit;
         let asked = self.ctx.ops.saturating_add(n);
@@ -89,7 +91,7 @@ impl StateView<'_> {
     }
 
     /// The store and operations of an opened bucket.
-    fn store(&self, label: &str) -> Result<(StoreId, crate::Kv), GuestError> {
+    pub(crate) fn store(&self, label: &str) -> Result<(StoreId, crate::Kv), GuestError> {
         self.ctx
             .component
             .stores

@@ -19,6 +19,7 @@ pub mod ops;
 mod p2config;
 mod p2keyvalue;
 pub mod quota;
+mod spin;
 mod transfer;
 
 pub use backend::{
@@ -36,3 +37,4 @@ pub use host::{Bucket, Cas, GuestError, HasState, StateView, add_to_linker};
 pub use limits::KvLimits;
 pub use memory::MemoryBackend;
 pub use ops::{Kv, KvError};
+pub use spin::add_wasi3_to_linker;

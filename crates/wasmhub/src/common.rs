@@ -279,7 +279,8 @@ impl CacheFlags {
     }
 }
 
-/// An app from a manifest (`.toml`), or from one component and the CLI's grants.
+/// An app from a manifest (`wasmhub.toml` or Spin's `spin.toml`), or from one component and
+/// the CLI's grants.
 pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
     if target.extension().is_some_and(|e| e == "toml") {
         if !grants.is_empty() {
@@ -289,7 +290,11 @@ pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
                 target.display()
             );
         }
-        let mut app = App::from_manifest(target)?;
+        let mut app = if wasmhub_spin::is_spin_manifest(target) {
+            wasmhub_spin::load(target)?
+        } else {
+            App::from_manifest(target)?
+        };
         crate::oci::resolve_app(&mut app)?;
         return Ok(app);
     }

@@ -33,6 +33,7 @@ mod e2e {
     pub mod run;
     pub mod serve;
     pub mod server;
+    pub mod spin;
     pub mod state_errors;
     pub mod streaming;
     pub mod wasi3;
