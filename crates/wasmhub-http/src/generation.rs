@@ -57,6 +57,7 @@ mod tests {
             app: wasmhub_app::App {
                 name: "empty".into(),
                 components: Vec::new(),
+                request_shape: wasmhub_app::RequestShape::Plain,
             },
             served: Vec::new(),
         }
