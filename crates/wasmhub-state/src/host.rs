@@ -100,6 +100,14 @@ impl StateView<'_> {
             .ok_or_else(|| GuestError::Trap(wasmtime::Error::msg("bucket of an ungranted store")))
     }
 
+    /// The label of a bucket the guest opened.
+    pub(crate) fn bucket_label(
+        &self,
+        b: &wasmtime::component::Resource<Bucket>,
+    ) -> Result<String, GuestError> {
+        Ok(self.table.get(b)?.label.clone())
+    }
+
     /// `open`: a granted label, or `access-denied` (never "no such store").
     pub(crate) fn open(&mut self, label: String) -> Result<Bucket, GuestError> {
         self.spend(1)?;

@@ -30,12 +30,6 @@ impl GuestCursor for u64 {
     }
 }
 
-impl StateView<'_> {
-    fn label(&self, bucket: &Resource<Bucket>) -> Result<String, GuestError> {
-        Ok(self.table.get(bucket)?.label.clone())
-    }
-}
-
 /// The parts both drafts share: `store` (but `list-keys`'s cursor type) and `batch`.
 macro_rules! store_and_batch {
     ($m:ident, $cursor:ty) => {
@@ -64,7 +58,7 @@ macro_rules! store_and_batch {
                 b: Resource<Bucket>,
                 key: String,
             ) -> Result<Option<Vec<u8>>, GuestError> {
-                let label = self.label(&b)?;
+                let label = self.bucket_label(&b)?;
                 StateView::get(self, &label, key).await
             }
 
@@ -74,12 +68,12 @@ macro_rules! store_and_batch {
                 key: String,
                 value: Vec<u8>,
             ) -> Result<(), GuestError> {
-                let label = self.label(&b)?;
+                let label = self.bucket_label(&b)?;
                 StateView::set(self, &label, key, value).await
             }
 
             async fn delete(&mut self, b: Resource<Bucket>, key: String) -> Result<(), GuestError> {
-                let label = self.label(&b)?;
+                let label = self.bucket_label(&b)?;
                 StateView::delete(self, &label, key).await
             }
 
@@ -88,7 +82,7 @@ macro_rules! store_and_batch {
                 b: Resource<Bucket>,
                 key: String,
             ) -> Result<bool, GuestError> {
-                let label = self.label(&b)?;
+                let label = self.bucket_label(&b)?;
                 StateView::exists(self, &label, key).await
             }
 
@@ -97,7 +91,7 @@ macro_rules! store_and_batch {
                 b: Resource<Bucket>,
                 cursor: Option<$cursor>,
             ) -> Result<$m::wasi::keyvalue::store::KeyResponse, GuestError> {
-                let label = self.label(&b)?;
+                let label = self.bucket_label(&b)?;
                 let cursor = match cursor {
                     Some(c) => Some(c.into_string(self)?),
                     None => None,
@@ -119,7 +113,7 @@ macro_rules! store_and_batch {
                 b: Resource<Bucket>,
                 keys: Vec<String>,
             ) -> Result<Vec<Option<(String, Vec<u8>)>>, GuestError> {
-                let label = self.label(&b)?;
+                let label = self.bucket_label(&b)?;
                 StateView::get_many(self, &label, keys).await
             }
 
@@ -128,7 +122,7 @@ macro_rules! store_and_batch {
                 b: Resource<Bucket>,
                 pairs: Vec<(String, Vec<u8>)>,
             ) -> Result<(), GuestError> {
-                let label = self.label(&b)?;
+                let label = self.bucket_label(&b)?;
                 StateView::set_many(self, &label, pairs).await
             }
 
@@ -137,7 +131,7 @@ macro_rules! store_and_batch {
                 b: Resource<Bucket>,
                 keys: Vec<String>,
             ) -> Result<(), GuestError> {
-                let label = self.label(&b)?;
+                let label = self.bucket_label(&b)?;
                 StateView::delete_many(self, &label, keys).await
             }
         }
@@ -154,7 +148,7 @@ impl draft2::wasi::keyvalue::atomics::Host for StateView<'_> {
         key: String,
         delta: i64,
     ) -> Result<i64, GuestError> {
-        let label = self.label(&b)?;
+        let label = self.bucket_label(&b)?;
         StateView::increment(self, &label, key, delta).await
     }
 
@@ -202,7 +196,7 @@ impl draft2::wasi::keyvalue::atomics::Host for StateView<'_> {
 
 impl draft2::wasi::keyvalue::atomics::HostCas for StateView<'_> {
     async fn new(&mut self, b: Resource<Bucket>, key: String) -> Result<Resource<Cas>, GuestError> {
-        let label = self.label(&b)?;
+        let label = self.bucket_label(&b)?;
         let cas = self.cas(&label, key).await?;
         Ok(self.table.push(cas)?)
     }
@@ -224,7 +218,7 @@ impl draft::wasi::keyvalue::atomics::Host for StateView<'_> {
         key: String,
         delta: u64,
     ) -> Result<u64, GuestError> {
-        let label = self.label(&b)?;
+        let label = self.bucket_label(&b)?;
         let delta = i64::try_from(delta).map_err(|_| {
             GuestError::Other(format!(
                 "increment of key {key:?} by {delta} is past a counter's range (at most {})",

@@ -32,12 +32,6 @@ impl key_value::Host for StateView<'_> {
     }
 }
 
-impl StateView<'_> {
-    fn bucket_label(&self, b: &Resource<Bucket>) -> Result<String, GuestError> {
-        Ok(self.table.get(b)?.label.clone())
-    }
-}
-
 impl key_value::HostStore for StateView<'_> {
     async fn open(&mut self, label: String) -> Result<Resource<Bucket>, GuestError> {
         let bucket = StateView::open(self, label)?;

@@ -53,7 +53,7 @@ fn reach<T>(
 ) -> Result<(StoreId, Kv), GuestError> {
     a.with(|mut access| {
         let mut view = access.get();
-        let label = view.table.get(b)?.label.clone();
+        let label = view.bucket_label(b)?;
         view.spend(1)?;
         view.store(&label)
     })
