@@ -63,6 +63,11 @@ impl CompileCache {
             .or_else(|| var("HOME").map(|d| d.join(".cache").join("wasmhub")))
     }
 
+    /// The cache's root directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn engine_dir(&self, engine: &Engine) -> PathBuf {
         let mut h = Sha256Hasher(Sha256::new());
         env!("CARGO_PKG_VERSION").hash(&mut h);
@@ -93,7 +98,13 @@ impl CompileCache {
     /// Whether the cache directory and `engine`'s directory in it may be used (a warning is
     /// printed once when they may not).
     fn usable(&self, dir: &Path) -> bool {
-        for d in [self.dir.as_path(), dir, &dir.join("by-file")] {
+        self.usable_dirs(&[dir, &dir.join("by-file")])
+    }
+
+    /// Whether the cache directory and each of `dirs` in it may be used (a warning is
+    /// printed once when they may not).
+    pub(crate) fn usable_dirs(&self, dirs: &[&Path]) -> bool {
+        for d in std::iter::once(self.dir.as_path()).chain(dirs.iter().copied()) {
             match trusted(d) {
                 // Missing, or not a directory: nothing to map from there, nothing to refuse.
                 Ok(()) | Err(Trust::Unknown) => {}
@@ -196,7 +207,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Why a cache path is not trusted.
 #[derive(Debug)]
-enum Trust {
+pub(crate) enum Trust {
     /// It cannot be examined (missing, not reachable): there is nothing there to use.
     Unknown,
     /// It is someone else's or others may write it: whatever is there must not be used.
@@ -205,7 +216,7 @@ enum Trust {
 
 /// Whether `path` (followed if a symlink) is owned by the current user and writable by no
 /// one else; the refusal says which of the two fails.
-fn trusted(path: &Path) -> Result<(), Trust> {
+pub(crate) fn trusted(path: &Path) -> Result<(), Trust> {
     let meta = std::fs::metadata(path).map_err(|_| Trust::Unknown)?;
     check_owner_and_mode(path, &meta).map_err(Trust::Refused)
 }
@@ -230,7 +241,7 @@ fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), Str
 }
 
 /// The file's bytes if it is [`trusted`] (checked on the open file, not the name).
-fn read_trusted(path: &Path) -> Option<Vec<u8>> {
+pub(crate) fn read_trusted(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path).ok()?;
     check_owner_and_mode(path, &f.metadata().ok()?).ok()?;
@@ -274,7 +285,7 @@ fn remove_dead_temps(dir: &Path) {
 const TMP_PREFIX: &str = ".tmp-";
 
 /// Creates `path` and any missing parents, writable by the owner only (whatever the umask).
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -285,6 +296,12 @@ fn create_private_dir(path: &Path) -> std::io::Result<()> {
 /// Writes `bytes` to a temporary file beside `dest` (locked while written), then renames it
 /// into place.
 fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(dest, bytes, true)
+}
+
+/// [`write_atomic`], syncing the data to disk first when `durable` (an entry whose reader
+/// checks its own digest can skip that).
+pub(crate) fn write_atomic_with(dest: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let parent = dest.parent().expect("cache paths have a parent");
@@ -314,7 +331,7 @@ fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let written = f
         .lock()
         .and_then(|()| f.write_all(bytes))
-        .and_then(|()| f.sync_data())
+        .and_then(|()| if durable { f.sync_data() } else { Ok(()) })
         .and_then(|()| std::fs::rename(&tmp, dest));
     drop(f);
     written.inspect_err(|_| {
@@ -336,37 +353,10 @@ impl Hasher for Sha256Hasher {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-
-    /// A scratch directory, removed on drop (the core crate has no tempfile).
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "wasmhub-core-{name}-{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            ));
-            std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
-            Self(dir)
-        }
-
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::scratch::Scratch;
 
     /// The smallest component: the header alone.
     const EMPTY: &[u8] = b"\0asm\x0d\0\x01\0";

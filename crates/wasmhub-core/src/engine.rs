@@ -1,5 +1,7 @@
 //! Engine configuration shared by every verb.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -63,7 +65,18 @@ pub const SERVE_MAX_MEMORY: usize = 256 << 20;
 
 /// Builds the engine for `kind`; the compile cache keys entries by this configuration.
 pub fn new_engine(kind: EngineKind) -> Result<Engine> {
+    new_engine_with(kind, None)
+}
+
+/// [`new_engine`], reusing compiled function bodies from `incremental` when given.
+pub fn new_engine_with(
+    kind: EngineKind,
+    incremental: Option<Arc<crate::IncrementalStore>>,
+) -> Result<Engine> {
     let mut config = Config::new();
+    if let Some(store) = incremental {
+        config.enable_incremental_compilation(store)?;
+    }
     // Wasm backtraces (on by default) name functions on traps.
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
     let (EngineKind::OneShot(metering) | EngineKind::Serve { metering, .. }) = kind;

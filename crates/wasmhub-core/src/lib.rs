@@ -4,14 +4,18 @@
 
 mod cache;
 mod engine;
+mod incremental;
 mod limiter;
 mod load;
 mod meter;
 mod reset;
+#[cfg(test)]
+mod scratch;
 mod ticker;
 
 pub use cache::{CacheOutcome, CompileCache, sha256_hex};
-pub use engine::{DEFAULT_STACK, EngineKind, Metering, new_engine};
+pub use engine::{DEFAULT_STACK, EngineKind, Metering, new_engine, new_engine_with};
+pub use incremental::{IncrementalStats, IncrementalStore};
 pub use limiter::{MAX_TABLE_ELEMENTS, MemoryMeter, TABLE_ELEMENT_BYTES};
 pub use load::{LoadError, Loaded, load_component};
 pub use meter::{

@@ -9,7 +9,9 @@ use wasmhub_app::DirMode;
 use wasmhub_caps::{
     DirGrant, EnvGrant, GrantSite, Granted, Grants, Origin, OutboundRule, SocketRule,
 };
-use wasmhub_core::{CompileCache, EngineKind, Loaded, Metering, load_component, new_engine};
+use wasmhub_core::{
+    CompileCache, EngineKind, IncrementalStore, Loaded, Metering, load_component, new_engine_with,
+};
 use wasmtime::Engine;
 
 /// What the component may touch; nothing unless granted here.
@@ -271,9 +273,16 @@ impl CacheFlags {
             .map(CompileCache::new)
     }
 
+    /// The engine for `kind`, reusing unchanged function bodies from the cache's
+    /// per-function store when a cache is in use.
+    pub fn engine(&self, kind: EngineKind) -> Result<Engine> {
+        let incremental = self.cache().as_ref().and_then(IncrementalStore::open);
+        new_engine_with(kind, incremental)
+    }
+
     /// Builds the one-shot engine metering what `metering` asks and loads `path` through the cache.
     pub fn load(&self, path: &Path, metering: Metering) -> Result<(Engine, Loaded)> {
-        let engine = new_engine(EngineKind::OneShot(metering))?;
+        let engine = self.engine(EngineKind::OneShot(metering))?;
         let loaded = load_component(&engine, self.cache().as_ref(), path)?;
         Ok((engine, loaded))
     }

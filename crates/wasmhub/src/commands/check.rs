@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use wasmhub_app::{AppComponent, human_bytes};
 use wasmhub_caps::{Audit, Capability, compact_imports, grant_rows};
-use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, new_engine, thousands};
+use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, thousands};
 use wasmtime::Engine;
 
 use crate::common::{CacheFlags, GrantFlags, StrictFlag, load_app};
@@ -38,7 +38,7 @@ impl CheckCommand {
         self.state.apply();
         let mut app = load_app(&self.target, self.grants)?;
         self.strict.apply(&mut app);
-        let engine = new_engine(EngineKind::Serve {
+        let engine = self.cache.engine(EngineKind::Serve {
             max_instances: wasmhub_http::ServeOptions::default().max_instances,
             metering: Metering::for_app(&app),
         })?;

@@ -8,7 +8,7 @@ use wasmhub_host::val_to_json;
 use wasmtime::component::Val;
 
 use crate::budget::BudgetFlags;
-use wasmhub_core::{EngineKind, new_engine};
+use wasmhub_core::EngineKind;
 
 use crate::common::{CacheFlags, GrantFlags, StrictFlag, WasiFlag, block_on, load_app};
 
@@ -102,7 +102,7 @@ impl InvokeCommand {
                 .components
                 .iter()
                 .any(|c| c.wasi == wasmhub_app::WasiVersion::P3);
-        let engine = new_engine(EngineKind::OneShot(metering))?;
+        let engine = self.cache.engine(EngineKind::OneShot(metering))?;
         let cache = self.cache.cache();
         let graph = crate::graph::build(&engine, cache.as_ref(), &app, &[i], &budget_of)?;
         let c = &app.components[i];

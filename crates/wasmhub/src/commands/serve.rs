@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Parser;
-use wasmhub_core::{EngineKind, Metering, new_engine};
+use wasmhub_core::{EngineKind, Metering};
 use wasmhub_http::ServeOptions;
 
 use crate::common::{CacheFlags, GrantFlags, StrictFlag, WasiFlag, load_app};
@@ -107,7 +107,7 @@ impl ServeCommand {
         };
         let app = load()?;
         let metering = Metering::for_app(&app);
-        let engine = new_engine(EngineKind::Serve {
+        let engine = self.cache.engine(EngineKind::Serve {
             max_instances: options.max_instances,
             metering,
         })?;
