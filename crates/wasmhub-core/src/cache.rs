@@ -267,7 +267,14 @@ fn effective_uid() -> Result<u32, String> {
 /// locked it can lose it here; its rename then fails, which only skips that cache write.)
 fn remove_dead_temps(dir: &Path) {
     for d in [dir.to_owned(), dir.join("by-file")] {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+        remove_dead_temps_in(&d);
+    }
+}
+
+/// [`remove_dead_temps`] of one directory.
+pub(crate) fn remove_dead_temps_in(d: &Path) {
+    {
+        for entry in std::fs::read_dir(d).into_iter().flatten().flatten() {
             if !entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
                 continue;
             }
@@ -296,16 +303,29 @@ pub(crate) fn create_private_dir(path: &Path) -> std::io::Result<()> {
 /// Writes `bytes` to a temporary file beside `dest` (locked while written), then renames it
 /// into place.
 fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic_with(dest, bytes, true)
+    write_atomic_with(dest, bytes, true, None)
 }
 
 /// [`write_atomic`], syncing the data to disk first when `durable` (an entry whose reader
-/// checks its own digest can skip that).
-pub(crate) fn write_atomic_with(dest: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+/// checks its own digest can skip that), with the temporary file in `tmp_dir` (same file
+/// system) instead of beside `dest` when given.
+pub(crate) fn write_atomic_with(
+    dest: &Path,
+    bytes: &[u8],
+    durable: bool,
+    tmp_dir: Option<&Path>,
+) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let parent = dest.parent().expect("cache paths have a parent");
     create_private_dir(parent)?;
+    let parent = match tmp_dir {
+        Some(d) => {
+            create_private_dir(d)?;
+            d
+        }
+        None => parent,
+    };
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
     let (tmp, mut f) = loop {
         let nanos = std::time::SystemTime::now()

@@ -2,7 +2,8 @@
 //! that changed in a few functions (an edited handler in a 12 MB JavaScript or Python
 //! component) compiles only those again.
 //!
-//! Layout: `<cache>/functions/<k0>/<k1..>`, one file per function, named by Cranelift's
+//! Layout: `<cache>/functions/<k0>/<k1..>` (written in `functions/.tmp/`, then renamed),
+//! one file per function, named by Cranelift's
 //! key (a sha256 of the function's body and the target's settings). A file holds
 //! `sha256(key ++ value) ++ value`; a reader checks that digest, so a torn or misplaced
 //! entry (even one of ours under another name) is never used, only recompiled. Entries are
@@ -22,7 +23,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use wasmtime::CacheStore;
 
-use crate::cache::{CompileCache, create_private_dir, read_trusted, write_atomic_with};
+use crate::cache::{
+    CompileCache, create_private_dir, read_trusted, remove_dead_temps_in, write_atomic_with,
+};
 
 /// Length of the digest that prefixes every entry.
 const DIGEST: usize = 32;
@@ -35,6 +38,8 @@ const PRUNE_TO: u64 = 3 << 29;
 const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// The stamp whose modification time says when the store was last pruned.
 const STAMP: &str = ".pruned";
+/// The directory of entries being written.
+const TMP: &str = ".tmp";
 
 /// Hits, misses and writes of an [`IncrementalStore`] since it was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,6 +69,8 @@ impl IncrementalStore {
         if !cache.usable_dirs(&[&dir]) {
             return None;
         }
+        // Writers killed mid-write leave their temporary files here.
+        remove_dead_temps_in(&dir.join(TMP));
         if prune_due(&dir) {
             let dir = dir.clone();
             // Only costs disk while it has not run; never holds up the caller.
@@ -127,7 +134,8 @@ impl CacheStore for IncrementalStore {
         entry.extend_from_slice(&digest(key, &value));
         entry.extend_from_slice(&value);
         // Not synced: a torn entry fails its digest and is compiled again.
-        let written = write_atomic_with(&self.path(key), &entry, false).is_ok();
+        let written =
+            write_atomic_with(&self.path(key), &entry, false, Some(&self.dir.join(TMP))).is_ok();
         if written {
             self.writes.fetch_add(1, Ordering::Relaxed);
         }
@@ -150,6 +158,9 @@ fn prune_due(dir: &Path) -> bool {
 fn prune(dir: &Path, above: u64, to: u64) -> usize {
     let mut entries = Vec::new();
     for shard in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if shard.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         for e in std::fs::read_dir(shard.path())
             .into_iter()
             .flatten()

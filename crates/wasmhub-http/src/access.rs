@@ -6,6 +6,9 @@ use hyper::StatusCode;
 
 use crate::metrics::Metrics;
 
+/// The `tracing` target of the access log's lines (one per request).
+pub const ACCESS_TARGET: &str = "wasmhub::access";
+
 /// What the access line says about a request, besides how it ended.
 pub struct Access<'a> {
     /// The request id.
@@ -31,7 +34,7 @@ impl Access<'_> {
     ) {
         metrics.request(status.as_u16(), start.elapsed());
         tracing::info!(
-            target: "wasmhub::access",
+            target: ACCESS_TARGET,
             request_id = self.id,
             component = self.component,
             route = self.route,

@@ -71,7 +71,7 @@ pub struct CutLog {
 impl CutLog {
     fn log(&self, kind: &str) {
         tracing::warn!(
-            target: "wasmhub::access",
+            target: crate::access::ACCESS_TARGET,
             request_id = %self.id,
             outcome = "cut",
             component = %self.component,

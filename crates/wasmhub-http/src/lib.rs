@@ -31,6 +31,7 @@ mod store;
 mod ticket;
 mod usage;
 
+pub use access::ACCESS_TARGET;
 pub use changes::Changes;
 pub use options::ServeOptions;
 pub use prepared::{PreparedApp, prepare};

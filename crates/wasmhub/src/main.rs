@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod common;
 mod graph;
+mod logwriter;
 mod oci;
 mod report;
 mod stores;
@@ -36,10 +37,13 @@ fn main() {
     {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_writer(std::io::stderr)
+            .with_writer(logwriter::install())
             .init();
     }
-    let code = match cli.execute() {
+    let result = cli.execute();
+    // Lines logged so far go out before the error that follows them.
+    logwriter::flush();
+    let code = match result {
         Ok(code) => code,
         Err(err) => {
             report::print_error(&err);

@@ -8,6 +8,7 @@ mod http;
 mod invoke;
 mod kv;
 mod polyglot;
+mod sample;
 mod serve;
 mod wasi3;
 

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::{self, Result};
+
+pub(super) use super::sample::{ProcStat, Sample, cpu_seconds, median, median_sample, parse_wrk};
 use crate::{guests, setup};
 
 /// Interleaved wrk rounds per server.
@@ -38,15 +40,17 @@ pub fn wasmtime_cli(with_peers: bool) -> Result<Option<PathBuf>> {
 pub(super) struct Server {
     pub name: &'static str,
     pub cmd: Box<dyn Fn(u16) -> Command>,
+    /// Where its stderr (wasmhub's access log) goes.
+    pub log: LogTo,
 }
 
-/// One wrk run's figures.
-#[derive(Default, Clone)]
-pub(super) struct Sample {
-    pub rps: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub cpu_us_per_req: f64,
+/// Where a server under load writes its log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum LogTo {
+    /// A file in `target/bench-logs/`, as a production server would.
+    File,
+    /// /dev/null: the baseline that shows what logging costs.
+    Null,
 }
 
 /// Runs the benchmark and prints the table and ratios.
@@ -63,6 +67,7 @@ pub fn run(with_peers: bool) -> Result {
     let mut servers = vec![
         Server {
             name: "hyper (raw)",
+            log: LogTo::File,
             cmd: Box::new(move |port| {
                 let mut c = Command::new(&hyper);
                 c.arg(port.to_string());
@@ -70,11 +75,16 @@ pub fn run(with_peers: bool) -> Result {
             }),
         },
         wasmhub_server("wasmhub serve", &wasmhub, &cache, &[], &hello),
+        Server {
+            log: LogTo::Null,
+            ..wasmhub_server("wasmhub, log to /dev/null", &wasmhub, &cache, &[], &hello)
+        },
     ];
     if let Some(wasmtime) = wasmtime_cli(with_peers)? {
         let hello = hello.clone();
         servers.push(Server {
             name: "wasmtime serve",
+            log: LogTo::File,
             cmd: Box::new(move |port| {
                 let mut c = Command::new(&wasmtime);
                 c.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
@@ -95,17 +105,26 @@ pub fn run(with_peers: bool) -> Result {
     }
 
     println!(
-        "\nwrk -t2 -c50 -d10s --latency, hello-world (12-byte body), medians of {ROUNDS} interleaved rounds"
+        "\nwrk -t2 -c50 -d10s --latency, hello-world (12-byte body), medians of {ROUNDS} interleaved rounds; \
+         logs to a file in target/bench-logs/ unless the row says /dev/null"
     );
     println!(
-        "| server | req/s | p50 ms | p99 ms | CPU us/req | cold start ms (median of {COLD_STARTS}) |"
+        "| server | req/s | p50 ms | p99 ms | CPU us/req | user us | kernel us | faults/req | cold start ms (median of {COLD_STARTS}) |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let medians: Vec<Sample> = samples.iter().map(|s| median_sample(s)).collect();
     for ((server, m), cold) in servers.iter().zip(&medians).zip(&colds) {
         println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.1} |",
-            server.name, m.rps, m.p50_ms, m.p99_ms, m.cpu_us_per_req, cold
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} |",
+            server.name,
+            m.rps,
+            m.p50_ms,
+            m.p99_ms,
+            m.cpu_us_per_req,
+            m.user_us_per_req,
+            m.sys_us_per_req,
+            m.faults_per_req,
+            cold
         );
     }
     let find = |name: &str| servers.iter().position(|s| s.name == name);
@@ -116,12 +135,22 @@ pub fn run(with_peers: bool) -> Result {
         );
         println!("wasmhub p99: {:.2} ms (target <= 3 ms)", medians[w].p99_ms);
         println!(
-            "wasmhub / hyper cold start: {:.2}x (target <= 1.3x)",
+            "wasmhub / hyper cold start: {:.2}x (target <= 1.3x; <= 2x for #26)",
             colds[w] / colds[h]
         );
+        println!(
+            "wasmhub CPU per request: {:.0} us (target <= 45 us)",
+            medians[w].cpu_us_per_req
+        );
+        if let Some(n) = find("wasmhub, log to /dev/null") {
+            println!(
+                "wasmhub logging to a file / to /dev/null: {:.3}x (target >= 0.95x)",
+                medians[w].rps / medians[n].rps
+            );
+        }
         if let Some(t) = find("wasmtime serve") {
             println!(
-                "wasmhub / wasmtime serve throughput: {:.2}x (target >= 4x)",
+                "wasmhub / wasmtime serve throughput: {:.2}x (target >= 3.5x; 4x before)",
                 medians[w].rps / medians[t].rps
             );
         }
@@ -158,6 +187,7 @@ pub(super) fn wasmhub_server(
     let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
     Server {
         name,
+        log: LogTo::File,
         cmd: Box::new(move |port| {
             let mut c = Command::new(&bin);
             c.args([
@@ -180,13 +210,28 @@ pub(super) fn free_port() -> Result<u16> {
 }
 
 fn spawn(server: &Server, port: u16) -> Result<Child> {
+    let log = match server.log {
+        LogTo::Null => Stdio::null(),
+        LogTo::File => {
+            let dir = util::target_dir().join("bench-logs");
+            let slug: String = server
+                .name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::File::create(dir.join(format!("{slug}.log"))))
+                .map_err(|e| format!("cannot make a log file for {}: {e}", server.name))?
+                .into()
+        }
+    };
     (server.cmd)(port)
         // Every server runs as a production host would: no native backtrace capture.
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", server.name))
 }
@@ -280,7 +325,7 @@ impl Wrk<'_> {
 /// Starts `server`, waits for its first 200, runs wrk against it and stops it.
 pub(super) fn load(server: &Server) -> Result<Sample> {
     let running = Running::start(server, "/")?;
-    let cpu_before = cpu_seconds(running.pid())?;
+    let before = ProcStat::of(running.pid())?;
     let wrk = Wrk {
         threads: 2,
         connections: 50,
@@ -289,8 +334,13 @@ pub(super) fn load(server: &Server) -> Result<Sample> {
         script: None,
     };
     let out = wrk.run(running.port)?;
-    let cpu = cpu_seconds(running.pid())? - cpu_before;
-    parse_wrk(&out, cpu)
+    let after = ProcStat::of(running.pid())?;
+    let mut s = parse_wrk(&out, after.cpu() - before.cpu())?;
+    let per_req = s.cpu_us_per_req / (after.cpu() - before.cpu()).max(1e-9) / 1e6;
+    s.user_us_per_req = (after.user - before.user) * 1e6 * per_req;
+    s.sys_us_per_req = (after.sys - before.sys) * 1e6 * per_req;
+    s.faults_per_req = (after.faults - before.faults) * per_req;
+    Ok(s)
 }
 
 fn cold_start(server: &Server) -> Result<f64> {
@@ -305,67 +355,4 @@ fn cold_start(server: &Server) -> Result<f64> {
         times.push(t?.as_secs_f64() * 1e3);
     }
     Ok(median(&mut times))
-}
-
-/// utime + stime of `pid`, in seconds.
-pub(super) fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap_or(0) + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: f64 =
-        fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
-    let hz = util::output(Command::new("getconf").arg("CLK_TCK"))
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .unwrap_or(100.0);
-    Ok(ticks / hz)
-}
-
-pub(super) fn parse_wrk(out: &str, cpu_seconds: f64) -> Result<Sample> {
-    let mut s = Sample::default();
-    let mut requests = 0.0;
-    for line in out.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["Requests/sec:", n] => s.rps = n.parse().unwrap_or(0.0),
-            ["50%", v] => s.p50_ms = ms(v),
-            ["99%", v] => s.p99_ms = ms(v),
-            [n, "requests", "in", ..] => requests = n.parse().unwrap_or(0.0),
-            _ => {}
-        }
-    }
-    if requests == 0.0 {
-        return Err(format!("wrk reported no requests:\n{out}"));
-    }
-    s.cpu_us_per_req = cpu_seconds * 1e6 / requests;
-    Ok(s)
-}
-
-fn ms(v: &str) -> f64 {
-    let split = v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len());
-    let (n, unit) = v.split_at(split);
-    let n: f64 = n.parse().unwrap_or(f64::NAN);
-    match unit {
-        "us" => n / 1e3,
-        "ms" => n,
-        "s" => n * 1e3,
-        _ => f64::NAN,
-    }
-}
-
-/// The middle value of `v` (sorted in place).
-pub(super) fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Field-by-field medians of `samples`.
-pub(super) fn median_sample(samples: &[Sample]) -> Sample {
-    let pick = |f: fn(&Sample) -> f64| median(&mut samples.iter().map(f).collect::<Vec<_>>());
-    Sample {
-        rps: pick(|s| s.rps),
-        p50_ms: pick(|s| s.p50_ms),
-        p99_ms: pick(|s| s.p99_ms),
-        cpu_us_per_req: pick(|s| s.cpu_us_per_req),
-    }
 }
