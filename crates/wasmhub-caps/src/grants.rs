@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use wasmhub_app::{DirMode, EnvGrant, Grants};
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi::filesystem::WasiFilesystemCtx;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::denials::Denials;
 use crate::sockets::SocketPolicy;
@@ -36,6 +37,37 @@ pub enum GrantError {
 /// [`Denials`]. Stdio, clocks and random are not switched off here: a component denied
 /// them is refused before it runs (see [`crate::audit`]), so it never holds those imports.
 pub fn wasi_builder(grants: &Grants, denials: Arc<Denials>) -> Result<WasiCtxBuilder, GrantError> {
+    let mut b = wasi_builder_without_dirs(grants, denials);
+    open_dirs(&mut b, grants)?;
+    Ok(b)
+}
+
+/// The directories `grants` show a component, opened once and shared by every instance
+/// made from [`wasi_builder_without_dirs`] (a served component's requests): no `open` per
+/// request.
+///
+/// A directory is the one that was at its path when these were opened (at start or
+/// reload), as a preopen at process start is.
+#[derive(Clone)]
+pub struct Preopens(WasiFilesystemCtx);
+
+impl Preopens {
+    /// Opens the directories `grants` list (or the no-files root when they list none).
+    pub fn open(grants: &Grants) -> Result<Self, GrantError> {
+        let mut b = WasiCtxBuilder::new();
+        open_dirs(&mut b, grants)?;
+        Ok(Self(std::mem::take(b.build().filesystem())))
+    }
+
+    /// Gives `ctx` these directories (shared handles, no system call).
+    pub fn install(&self, ctx: &mut WasiCtx) {
+        *ctx.filesystem() = self.0.clone();
+    }
+}
+
+/// [`wasi_builder`] without the directories: [`Preopens::install`] gives them to the
+/// built context.
+pub fn wasi_builder_without_dirs(grants: &Grants, denials: Arc<Denials>) -> WasiCtxBuilder {
     let mut b = WasiCtxBuilder::new();
     if grants.inherit_stdio {
         b.inherit_stdio();
@@ -53,6 +85,16 @@ pub fn wasi_builder(grants: &Grants, denials: Arc<Denials>) -> Result<WasiCtxBui
             }
         }
     }
+    let sockets = SocketPolicy::new(&grants.connect, &grants.bind).reporting_to(denials);
+    b.allow_tcp(true)
+        .allow_udp(true)
+        .allow_ip_name_lookup(grants.needs_name_lookup())
+        .socket_addr_check(move |addr, usage| sockets.check(addr, usage));
+    b
+}
+
+/// Preopens the directories `grants` list, or the no-files root when they list none.
+fn open_dirs(b: &mut WasiCtxBuilder, grants: &Grants) -> Result<(), GrantError> {
     if grants.dirs.is_empty()
         && let Some(root) = no_files_root()
     {
@@ -77,12 +119,7 @@ pub fn wasi_builder(grants: &Grants, denials: Arc<Denials>) -> Result<WasiCtxBui
                 source: e.into(),
             })?;
     }
-    let sockets = SocketPolicy::new(&grants.connect, &grants.bind).reporting_to(denials);
-    b.allow_tcp(true)
-        .allow_udp(true)
-        .allow_ip_name_lookup(grants.needs_name_lookup())
-        .socket_addr_check(move |addr, usage| sockets.check(addr, usage));
-    Ok(b)
+    Ok(())
 }
 
 /// An empty directory no one can write, shown at `/` to components granted no files, or
@@ -120,4 +157,59 @@ fn no_files_root() -> Option<&'static Path> {
 /// This process's user id, read from `/proc/self` (whose owner it is).
 fn own_uid() -> u32 {
     std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmhub_app::{DirGrant, GrantSite, Granted, Origin};
+    use wasmtime::component::ResourceTable;
+    use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
+    use wasmtime_wasi::p2::bindings::filesystem::preopens::Host;
+
+    use super::*;
+
+    fn grants_of(host: &Path) -> Grants {
+        let mut grants = Grants::none(GrantSite::Flags);
+        grants.dirs.push(Granted::new(
+            DirGrant {
+                host: host.to_owned(),
+                guest: "/data".into(),
+                mode: DirMode::ReadOnly,
+            },
+            Origin::Flag("--dir".into()),
+        ));
+        grants
+    }
+
+    fn guest_dirs(preopens: &Preopens) -> Vec<String> {
+        let none = Grants::none(GrantSite::Flags);
+        let mut ctx = wasi_builder_without_dirs(&none, Denials::of(&GrantSite::Flags)).build();
+        preopens.install(&mut ctx);
+        let mut table = ResourceTable::new();
+        let mut view = WasiFilesystemCtxView {
+            ctx: ctx.filesystem(),
+            table: &mut table,
+        };
+        let dirs = view.get_directories().unwrap();
+        dirs.into_iter().map(|(_, name)| name).collect()
+    }
+
+    #[test]
+    fn granted_directories_are_opened_once_and_shared() {
+        let base = std::env::temp_dir().join(format!("wasmhub-preopens-{}", std::process::id()));
+        let host = base.join("data");
+        std::fs::create_dir_all(&host).unwrap();
+        let preopens = Preopens::open(&grants_of(&host)).unwrap();
+        // Every instance gets the directory opened then, even after its path moved away.
+        std::fs::rename(&host, base.join("moved")).unwrap();
+        assert_eq!(guest_dirs(&preopens), ["/data"]);
+        assert_eq!(guest_dirs(&preopens), ["/data"]);
+        // Opening again names the path that is gone, and the fix.
+        let Err(e) = Preopens::open(&grants_of(&host)) else {
+            panic!("a missing granted directory was opened");
+        };
+        assert!(e.to_string().contains(&host.display().to_string()), "{e}");
+        assert!(e.to_string().contains("create it or fix the path"), "{e}");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }

@@ -16,6 +16,8 @@ pub struct Recipe {
     pub name: Arc<str>,
     /// What each instance may touch.
     pub grants: wasmhub_app::Grants,
+    /// Its granted directories, opened once for all its instances.
+    pub preopens: wasmhub_caps::Preopens,
     /// How much each instance may use (its deadline is applied around the request).
     pub budget: wasmhub_app::Budget,
     /// The app's link graph, when this component has links (each request starts a session).
@@ -37,7 +39,7 @@ pub fn new_store(
     id: &RequestId,
 ) -> anyhow::Result<(Store<ServeState>, wasmhub_core::Meter)> {
     let denials = recipe.ungranted.denials();
-    let mut wasi = wasmhub_caps::wasi_builder(&recipe.grants, denials.clone())?;
+    let mut wasi = wasmhub_caps::wasi_builder_without_dirs(&recipe.grants, denials.clone());
     let log = |stream| GuestLog {
         request_id: id.clone(),
         component: recipe.name.clone(),
@@ -46,8 +48,10 @@ pub fn new_store(
     wasi.stdout(log("stdout")).stderr(log("stderr"));
     // The request's place among those in flight, shared with its link targets.
     let lane = recipe.lanes.enter();
+    let mut wasi = wasi.build();
+    recipe.preopens.install(&mut wasi);
     let state = ServeState {
-        wasi: wasi.build(),
+        wasi,
         http: WasiHttpCtx::new(),
         table: wasmtime::component::ResourceTable::new(),
         hooks: Outbound::new(recipe.outbound.clone(), denials.clone()),
