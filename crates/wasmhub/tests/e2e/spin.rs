@@ -15,7 +15,7 @@ use super::server::{Served, request};
 
 /// A Spin app directory in the hub's scratch space: `spin.toml` = `manifest` and the
 /// Spin-SDK component as `web.wasm`, as `spin build` leaves it. Returns the manifest path.
-fn spin_app(hub: &Hub, manifest: &str) -> String {
+pub fn spin_app(hub: &Hub, manifest: &str) -> String {
     let dir = hub.tmp.path().join("app");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(g(SPIN_SDK_HTTP), dir.join("web.wasm")).unwrap();

@@ -4,7 +4,8 @@
 //! The last path segments pick the action (the route may put anything before them):
 //! `.../kv/STORE/KEY` gets (GET) or sets to `VALUE` (`.../kv/STORE/KEY/VALUE`, PUT);
 //! `.../var/NAME` reads a variable; `.../fetch/HOST:PORT` makes an outbound GET;
-//! `.../headers` answers the `spin-*` request headers; anything else says hello.
+//! `.../headers` answers the `spin-*` request headers; `.../burn/N` spins N rounds of
+//! arithmetic (for budgets); anything else says hello.
 
 use spin_sdk::http::{EmptyBody, IntoResponse, Request, StatusCode, send};
 use spin_sdk::http_service;
@@ -38,6 +39,10 @@ async fn handle(req: Request) -> impl IntoResponse {
             Err(e) => (StatusCode::BAD_GATEWAY, format!("denied: {e}")),
         };
     }
+    if let Some([rounds]) = at("burn") {
+        let rounds: u64 = rounds.parse().unwrap_or(0);
+        return (StatusCode::OK, format!("burnt {}", burn(rounds)));
+    }
     if segs.last() == Some(&"headers") {
         let mut lines: Vec<String> = req
             .headers()
@@ -49,6 +54,17 @@ async fn handle(req: Request) -> impl IntoResponse {
         return (StatusCode::OK, lines.join("\n"));
     }
     (StatusCode::OK, "hello from spin-sdk".to_owned())
+}
+
+/// `rounds` of xor-shift, kept from being optimized away.
+fn burn(rounds: u64) -> u64 {
+    let mut x = std::hint::black_box(0x9e37_79b9_7f4a_7c15_u64);
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    x
 }
 
 async fn kv(method: &str, rest: &[&str]) -> (StatusCode, String) {
