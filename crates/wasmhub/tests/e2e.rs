@@ -35,6 +35,7 @@ mod e2e {
     pub mod server;
     pub mod spin;
     pub mod spin_budgets;
+    pub mod spin_cli;
     pub mod state_errors;
     pub mod streaming;
     pub mod wasi3;
