@@ -36,6 +36,7 @@ mod e2e {
     pub mod spin;
     pub mod spin_budgets;
     pub mod spin_cli;
+    pub mod spin_v2;
     pub mod state_errors;
     pub mod streaming;
     pub mod wasi3;

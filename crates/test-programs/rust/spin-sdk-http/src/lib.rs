@@ -15,7 +15,11 @@ use spin_sdk::{key_value, variables};
 async fn handle(req: Request) -> impl IntoResponse {
     let path = req.uri().path().to_owned();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let at = |word: &str| segs.iter().rposition(|s| *s == word).map(|i| &segs[i + 1..]);
+    let at = |word: &str| {
+        segs.iter()
+            .rposition(|s| *s == word)
+            .map(|i| &segs[i + 1..])
+    };
     if let Some(rest) = at("kv") {
         return kv(req.method().as_str(), rest).await;
     }
@@ -35,7 +39,10 @@ async fn handle(req: Request) -> impl IntoResponse {
         let url = format!("http://{authority}/");
         let out = Request::get(url).body(EmptyBody::new()).unwrap();
         return match send(out).await {
-            Ok(resp) => (StatusCode::OK, format!("fetched {}", resp.status().as_u16())),
+            Ok(resp) => (
+                StatusCode::OK,
+                format!("fetched {}", resp.status().as_u16()),
+            ),
             Err(e) => (StatusCode::BAD_GATEWAY, format!("denied: {e}")),
         };
     }
@@ -80,12 +87,20 @@ async fn kv(method: &str, rest: &[&str]) -> (StatusCode, String) {
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:?}")),
     };
     let done = match (method, rest) {
-        ("PUT", [_, _, value]) => store.set(key, value.as_bytes()).await.map(|()| "set".into()),
+        ("PUT", [_, _, value]) => store
+            .set(key, value.as_bytes())
+            .await
+            .map(|()| "set".into()),
         ("GET", [_, _]) => store.get(key).await.map(|v| match v {
             Some(v) => String::from_utf8_lossy(&v).into_owned(),
             None => "none".into(),
         }),
-        _ => return (StatusCode::BAD_REQUEST, "GET kv/STORE/KEY or PUT kv/STORE/KEY/VALUE".into()),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "GET kv/STORE/KEY or PUT kv/STORE/KEY/VALUE".into(),
+            );
+        }
     };
     match done {
         Ok(body) => (StatusCode::OK, body),
