@@ -9,6 +9,7 @@ mod invoke;
 mod kv;
 mod polyglot;
 mod serve;
+mod spin;
 mod wasi3;
 
 use crate::util::Result;

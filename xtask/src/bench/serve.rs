@@ -1,5 +1,6 @@
-//! `cargo xtask bench serve`: wrk against `wasmhub serve`, raw hyper and (with peers)
-//! `wasmtime serve`, interleaved rounds, plus cold start to the first 200.
+//! `cargo xtask bench serve`: wrk against `wasmhub serve` (the plain Rust hello; and, from
+//! `spin.rs`, the plain hello on WASI 0.3 and a Spin-SDK hello from a spin.toml), raw hyper
+//! and (with peers) `wasmtime serve`, interleaved rounds, plus cold start to the first 200.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -71,6 +72,7 @@ pub fn run(with_peers: bool) -> Result {
         },
         wasmhub_server("wasmhub serve", &wasmhub, &cache, &[], &hello),
     ];
+    servers.extend(super::spin::servers(&target, &wasmhub, &cache)?);
     if let Some(wasmtime) = wasmtime_cli(with_peers)? {
         let hello = hello.clone();
         servers.push(Server {
@@ -126,6 +128,7 @@ pub fn run(with_peers: bool) -> Result {
             );
         }
     }
+    super::spin::print_overhead(&servers, &medians, &colds);
     Ok(())
 }
 
