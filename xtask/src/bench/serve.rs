@@ -97,7 +97,7 @@ pub fn run(with_peers: bool) -> Result {
     }
 
     println!(
-        "\nwrk -t2 -c50 -d10s --latency, hello-world (12-byte body), medians of {ROUNDS} interleaved rounds"
+        "\nwrk -t2 -c50 -d10s --latency, hello-world (12-byte body; the spin-sdk hello's is 19), medians of {ROUNDS} interleaved rounds"
     );
     println!(
         "| server | req/s | p50 ms | p99 ms | CPU us/req | cold start ms (median of {COLD_STARTS}) |"
