@@ -126,3 +126,22 @@ fn spin_invoke_calls_a_component_of_a_spin_app_under_its_budget() {
         r.stderr
     );
 }
+
+#[test]
+fn spin_check_names_the_spin_toml_keys_that_grant() {
+    let hub = Hub::new();
+    let spin = app(&hub);
+    let r = hub.run(&["check", &spin]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    for want in [
+        "add allowed_outbound_hosts = [\"https://HOST\"] under [component.web] (",
+        "add variables = { name = \"value\" } under [component.web] (",
+    ] {
+        assert!(r.stdout.contains(want), "want {want:?} in:\n{}", r.stdout);
+    }
+    assert!(
+        !r.stdout.contains(".grant]"),
+        "no wasmhub.toml table for a spin.toml:\n{}",
+        r.stdout
+    );
+}
