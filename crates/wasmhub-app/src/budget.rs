@@ -53,6 +53,35 @@ impl Budget {
         }
     }
 
+    /// The budget a `[component.NAME.budget]` table gives: its profile's values, overridden
+    /// by each key it sets.
+    pub fn from_section(b: &wasmhub_manifest::BudgetSection) -> Self {
+        let profile = b.profile.as_ref().map(|p| *p.get_ref());
+        Self::preset(profile).overridden_by(&Self {
+            profile,
+            size: b.size.map(|s| s.0),
+            fuel: b.fuel,
+            deadline: b.deadline.map(|d| d.0),
+            memory: b.memory.map(|s| s.0),
+            stack: b.stack.map(|s| s.0),
+            input: b.input.map(|s| s.0),
+            output: b.output.map(|s| s.0),
+            instances: b.instances.map(|n| n.0),
+            kv_ops: b.kv_ops,
+        })
+    }
+
+    /// Applies the profile's determinism to `grants` (no clocks, no random), naming `at`
+    /// (where the profile was written) as the reason.
+    pub fn restrict(&self, grants: &mut crate::Grants, at: &str) {
+        if self.denies_nondeterminism() {
+            let why = format!("budget profile \"function\", {at}");
+            for g in [&mut grants.clocks, &mut grants.random] {
+                *g = crate::Granted::new(false, crate::Origin::Manifest(why.clone()));
+            }
+        }
+    }
+
     /// Whether the budget also asks for deterministic runs (no clocks, no random).
     pub fn denies_nondeterminism(&self) -> bool {
         self.profile == Some(Profile::Function)

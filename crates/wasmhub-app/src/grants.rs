@@ -51,6 +51,14 @@ pub enum GrantSite {
         /// Where it is declared (`wasmhub.toml:5`).
         at: String,
     },
+    /// `[component.NAME]` of a `spin.toml`: its grants are Spin's keys there
+    /// (`allowed_outbound_hosts`, `key_value_stores`, ...), for the component declared at `at`.
+    Spin {
+        /// The component's name.
+        component: String,
+        /// Where it is declared (`spin.toml:12`).
+        at: String,
+    },
     /// Command-line flags of the running verb.
     Flags,
 }
@@ -59,7 +67,9 @@ impl GrantSite {
     /// How messages name the component: `component "cart"` or `the component`.
     pub fn subject(&self) -> String {
         match self {
-            Self::Manifest { component, .. } => format!("component \"{component}\""),
+            Self::Manifest { component, .. } | Self::Spin { component, .. } => {
+                format!("component \"{component}\"")
+            }
             Self::Flags => "the component".into(),
         }
     }

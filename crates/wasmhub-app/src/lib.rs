@@ -133,20 +133,7 @@ impl App {
                     component: name.to_string(),
                     at: origin.clone(),
                 });
-                let b = &c.budget;
-                let profile = b.profile.as_ref().map(|p| *p.get_ref());
-                let budget = Budget::preset(profile).overridden_by(&Budget {
-                    profile,
-                    size: b.size.map(|s| s.0),
-                    fuel: b.fuel,
-                    deadline: b.deadline.map(|d| d.0),
-                    memory: b.memory.map(|s| s.0),
-                    stack: b.stack.map(|s| s.0),
-                    input: b.input.map(|s| s.0),
-                    output: b.output.map(|s| s.0),
-                    instances: b.instances.map(|n| n.0),
-                    kv_ops: b.kv_ops,
-                });
+                let budget = Budget::from_section(&c.budget);
                 let mut grants = Grants {
                     env: g
                         .env
@@ -200,16 +187,8 @@ impl App {
                     args: vec![name.to_string()],
                     ..none
                 };
-                if let Some(p) = &b.profile
-                    && budget.denies_nondeterminism()
-                {
-                    let why = format!(
-                        "budget profile \"function\", {}",
-                        m.location(p.span().start)
-                    );
-                    for g in [&mut grants.clocks, &mut grants.random] {
-                        *g = Granted::new(false, Origin::Manifest(why.clone()));
-                    }
+                if let Some(p) = &c.budget.profile {
+                    budget.restrict(&mut grants, &m.location(p.span().start));
                 }
                 AppComponent {
                     name: name.to_string(),
@@ -259,14 +238,6 @@ fn store_limits(m: &wasmhub_manifest::Manifest, label: &StoreLabel) -> StoreLimi
     m.keyvalue
         .iter()
         .find(|(l, _)| l.get_ref() == label)
-        .map(|(_, s)| {
-            let s = s.get_ref();
-            StoreLimits {
-                keys: s.keys,
-                size: s.size.map(|b| b.0),
-                key_size: s.key_size.map(|b| b.0),
-                value_size: s.value_size.map(|b| b.0),
-            }
-        })
+        .map(|(_, s)| StoreLimits::from_section(s.get_ref()))
         .unwrap_or_default()
 }

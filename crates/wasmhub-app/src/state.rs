@@ -16,6 +16,18 @@ pub struct StoreLimits {
     pub value_size: Option<u64>,
 }
 
+impl StoreLimits {
+    /// The limits a `[keyvalue.LABEL]` table gives.
+    pub fn from_section(s: &wasmhub_manifest::StoreSection) -> Self {
+        Self {
+            keys: s.keys,
+            size: s.size.map(|b| b.0),
+            key_size: s.key_size.map(|b| b.0),
+            value_size: s.value_size.map(|b| b.0),
+        }
+    }
+}
+
 /// One key-value store a component may open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreGrant {

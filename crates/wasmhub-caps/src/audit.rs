@@ -91,14 +91,48 @@ impl Audit {
     }
 }
 
-/// The exact grant to add, in the manifest or as a flag.
-fn how_to_grant(site: &GrantSite, manifest: &str, flag: &str) -> String {
+/// The exact grant to add: `manifest` (a `wasmhub.toml` grant) where the grants were written,
+/// as the `spin.toml` key for a Spin app's component, or `flag` on the command line.
+pub(crate) fn how_to_grant(site: &GrantSite, manifest: &str, flag: &str) -> String {
     match site {
         GrantSite::Manifest { component, at } => {
             format!("add {manifest} under [component.{component}.grant] ({at})")
         }
+        GrantSite::Spin { component, at } => match spin_key(manifest) {
+            Some(spin) => format!("add {spin} under [component.{component}] ({at})"),
+            None => format!(
+                "serve the component from a wasmhub.toml with {manifest} under \
+                 [component.{component}.grant]: a spin.toml has no key for it ({at})"
+            ),
+        },
         GrantSite::Flags => format!("add {flag}"),
     }
+}
+
+/// The `spin.toml` form of a `wasmhub.toml` grant (`outbound = [...]` is
+/// `allowed_outbound_hosts = [...]`), if Spin has one.
+fn spin_key(manifest: &str) -> Option<String> {
+    let (key, value) = manifest.split_once(" = ")?;
+    let spin = match key {
+        "outbound" => "allowed_outbound_hosts",
+        "keyvalue" => "key_value_stores",
+        "config" => {
+            // Spin's variable names are lowercase.
+            let value = value
+                .replace("KEY", "name")
+                .replace("\"VALUE\"", "\"value\"");
+            return Some(format!("variables = {value}"));
+        }
+        "env" => "environment",
+        "files" => {
+            let value = value
+                .replace("host = ", "source = ")
+                .replace("guest = ", "destination = ");
+            return Some(format!("files = {value}"));
+        }
+        _ => return None,
+    };
+    Some(format!("{spin} = {value}"))
 }
 
 /// What is wrong with importing `imports` under `grants`, and whether calls can be denied
@@ -303,6 +337,35 @@ mod tests {
             component: "report".into(),
             at: "wasmhub.toml:14".into(),
         })
+    }
+
+    #[test]
+    fn a_spin_component_is_told_the_spin_toml_key() {
+        let site = GrantSite::Spin {
+            component: "web".into(),
+            at: "spin.toml:9".into(),
+        };
+        let fix = |manifest: &str| how_to_grant(&site, manifest, "--flag");
+        assert_eq!(
+            fix("outbound = [\"http://a:1\"]"),
+            "add allowed_outbound_hosts = [\"http://a:1\"] under [component.web] (spin.toml:9)"
+        );
+        assert_eq!(
+            fix("keyvalue = [\"sessions\"]"),
+            "add key_value_stores = [\"sessions\"] under [component.web] (spin.toml:9)"
+        );
+        assert_eq!(
+            fix("config = { KEY = \"VALUE\" }"),
+            "add variables = { name = \"value\" } under [component.web] (spin.toml:9)"
+        );
+        assert_eq!(
+            fix("files = [{ host = \"...\", guest = \"/...\" }]"),
+            "add files = [{ source = \"...\", destination = \"/...\" }] under [component.web] (spin.toml:9)"
+        );
+        assert!(
+            fix("sockets = { connect = [\"tcp://HOST:PORT\"] }")
+                .contains("a spin.toml has no key for it (spin.toml:9)")
+        );
     }
 
     #[test]

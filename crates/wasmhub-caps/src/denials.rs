@@ -112,13 +112,7 @@ impl Denials {
 
     /// The warning for `denied`: the component, what it tried, and the grant to add.
     pub fn message(&self, denied: &Denied) -> String {
-        let fix = match &self.site {
-            GrantSite::Manifest { component, at } => format!(
-                "add {} under [component.{component}.grant] ({at})",
-                denied.manifest
-            ),
-            GrantSite::Flags => format!("add {}", denied.flag),
-        };
+        let fix = crate::audit::how_to_grant(&self.site, &denied.manifest, &denied.flag);
         format!(
             "{} tried to {} but {}: the call was denied; to allow it, {fix}",
             self.site.subject(),
@@ -136,7 +130,9 @@ impl Denials {
     pub fn name(&self) -> &str {
         match (self.name.get(), &self.site) {
             (Some(name), _) => name,
-            (None, GrantSite::Manifest { component, .. }) => component,
+            (None, GrantSite::Manifest { component, .. } | GrantSite::Spin { component, .. }) => {
+                component
+            }
             (None, GrantSite::Flags) => "component",
         }
     }

@@ -17,6 +17,8 @@ pub enum ComponentKind {
     Command,
     /// Exports `wasi:http/incoming-handler`: `wasmhub serve` it.
     HttpProxy,
+    /// Exports `wasi:http/handler` (WASI 0.3): `wasmhub serve` it.
+    HttpHandler3,
     /// Exports functions: `wasmhub invoke` them.
     Library,
 }
@@ -27,6 +29,9 @@ impl ComponentKind {
         match self {
             Self::Command => "command (wasi:cli/run; use `wasmhub run`)",
             Self::HttpProxy => "wasi:http proxy (wasi:http/incoming-handler; use `wasmhub serve`)",
+            Self::HttpHandler3 => {
+                "wasi:http handler, WASI 0.3 (wasi:http/handler; use `wasmhub serve`)"
+            }
             Self::Library => "library (exported functions; use `wasmhub invoke`)",
         }
     }
@@ -36,6 +41,7 @@ impl ComponentKind {
         match self {
             Self::Command => "command",
             Self::HttpProxy => "http-proxy",
+            Self::HttpHandler3 => "http-handler-0.3",
             Self::Library => "library",
         }
     }
@@ -67,6 +73,8 @@ pub fn inspect(engine: &Engine, component: &Component, bytes: &[u8]) -> Result<I
         ComponentKind::Command
     } else if has("wasi:http/incoming-handler@") {
         ComponentKind::HttpProxy
+    } else if has("wasi:http/handler@") {
+        ComponentKind::HttpHandler3
     } else {
         ComponentKind::Library
     };

@@ -127,7 +127,7 @@ fn one(
     let origin = at.location(name.span().start);
     let here = |offset: usize| Origin::Manifest(at.location(offset));
     let source = source(id, &c.source, base, at)?;
-    let mut grants = Grants::none(GrantSite::Manifest {
+    let mut grants = Grants::none(GrantSite::Spin {
         component: id.clone(),
         at: origin.clone(),
     });

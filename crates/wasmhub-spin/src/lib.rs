@@ -14,10 +14,13 @@
 mod component;
 mod keys;
 mod schema;
+mod settings;
 mod template;
 mod variables;
 
 use std::path::Path;
+
+pub use settings::{load_with_settings, names_spin_manifest};
 
 use wasmhub_app::App;
 use wasmhub_manifest::ManifestError;

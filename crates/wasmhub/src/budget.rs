@@ -160,3 +160,44 @@ impl BudgetFlags {
         }
     }
 }
+
+/// Budgets for every component `serve` (or `check`) runs, over what the manifest gives.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ServeBudgetFlags {
+    /// Fuel per request for every component (about one unit per wasm instruction); past it the request fails with 500. Default: the manifest's, else none.
+    #[arg(long, value_name = "UNITS")]
+    pub fuel: Option<u64>,
+    /// Wall-clock limit per request for every component, e.g. 100ms; past it the client gets 504. Default: the manifest's, else --request-timeout.
+    #[arg(long, value_name = "DURATION")]
+    pub deadline: Option<Wall>,
+    /// Linear memory per instance for every component, e.g. 16MiB. Default: the manifest's, else 256MiB.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<ByteSize>,
+    /// Wasm call stack for every component, e.g. 512KiB. Default: the manifest's, else 512KiB.
+    #[arg(long, value_name = "SIZE")]
+    pub stack: Option<ByteSize>,
+    /// Refuse any component file larger than this, before compiling it. Default: the manifest's, else 64MiB.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<ByteSize>,
+    /// Most key-value operations per request for every component. Default: the manifest's, else 10000.
+    #[arg(long, value_name = "N")]
+    pub kv_ops: Option<u64>,
+}
+
+impl ServeBudgetFlags {
+    /// Overrides, in every component of `app`, each budget value a flag gives.
+    pub fn apply(&self, app: &mut wasmhub_app::App) {
+        let flags = Budget {
+            fuel: self.fuel,
+            deadline: self.deadline.map(|d| d.0),
+            memory: self.memory.map(|s| s.0),
+            stack: self.stack.map(|s| s.0),
+            size: self.max_size.map(|s| s.0),
+            kv_ops: self.kv_ops,
+            ..Budget::default()
+        };
+        for c in &mut app.components {
+            c.budget = c.budget.overridden_by(&flags);
+        }
+    }
+}

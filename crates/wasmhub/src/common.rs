@@ -301,6 +301,8 @@ pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
         }
         let mut app = if wasmhub_spin::is_spin_manifest(target) {
             wasmhub_spin::load(target)?
+        } else if wasmhub_spin::names_spin_manifest(target) {
+            wasmhub_spin::load_with_settings(target)?
         } else {
             App::from_manifest(target)?
         };

@@ -34,6 +34,9 @@ mod e2e {
     pub mod serve;
     pub mod server;
     pub mod spin;
+    pub mod spin_budgets;
+    pub mod spin_cli;
+    pub mod spin_v2;
     pub mod state_errors;
     pub mod streaming;
     pub mod wasi3;

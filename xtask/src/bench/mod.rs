@@ -10,6 +10,7 @@ mod kv;
 mod polyglot;
 mod sample;
 mod serve;
+mod spin;
 mod wasi3;
 
 use crate::util::Result;

@@ -1,5 +1,6 @@
-//! `cargo xtask bench serve`: wrk against `wasmhub serve`, raw hyper and (with peers)
-//! `wasmtime serve`, interleaved rounds, plus cold start to the first 200.
+//! `cargo xtask bench serve`: wrk against `wasmhub serve` (the plain Rust hello; and, from
+//! `spin.rs`, the plain hello on WASI 0.3 and a Spin-SDK hello from a spin.toml), raw hyper
+//! and (with peers) `wasmtime serve`, interleaved rounds, plus cold start to the first 200.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -80,6 +81,7 @@ pub fn run(with_peers: bool) -> Result {
             ..wasmhub_server("wasmhub, log to /dev/null", &wasmhub, &cache, &[], &hello)
         },
     ];
+    servers.extend(super::spin::servers(&target, &wasmhub, &cache)?);
     if let Some(wasmtime) = wasmtime_cli(with_peers)? {
         let hello = hello.clone();
         servers.push(Server {
@@ -105,7 +107,8 @@ pub fn run(with_peers: bool) -> Result {
     }
 
     println!(
-        "\nwrk -t2 -c50 -d10s --latency, hello-world (12-byte body), medians of {ROUNDS} interleaved rounds; \
+        "
+wrk -t2 -c50 -d10s --latency, hello-world (12-byte body; the spin-sdk hello's is 19), medians of {ROUNDS} interleaved rounds; \
          logs to a file in target/bench-logs/ unless the row says /dev/null"
     );
     println!(
@@ -155,6 +158,7 @@ pub fn run(with_peers: bool) -> Result {
             );
         }
     }
+    super::spin::print_overhead(&servers, &medians, &colds);
     Ok(())
 }
 

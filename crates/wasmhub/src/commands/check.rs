@@ -27,6 +27,8 @@ pub struct CheckCommand {
     cache: CacheFlags,
     #[command(flatten)]
     strict: StrictFlag,
+    #[command(flatten)]
+    budget: crate::budget::ServeBudgetFlags,
     /// An app manifest (.toml) or a component (.wasm).
     target: PathBuf,
 }
@@ -38,6 +40,7 @@ impl CheckCommand {
         self.state.apply();
         let mut app = load_app(&self.target, self.grants)?;
         self.strict.apply(&mut app);
+        self.budget.apply(&mut app);
         let engine = self.cache.engine(EngineKind::Serve {
             max_instances: wasmhub_http::ServeOptions::default().max_instances,
             metering: Metering::for_app(&app),

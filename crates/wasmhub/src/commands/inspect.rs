@@ -10,8 +10,9 @@ use crate::common::CacheFlags;
 
 /// Show a component's world as WIT, its size, kind, and the capabilities its imports need.
 ///
-/// Prints text by default, JSON with --json. Given an app manifest (.toml), lists its
-/// components and draws the graph of their links (component -> import -> target).
+/// Prints text by default, JSON with --json. Given an app manifest (wasmhub.toml or
+/// spin.toml), lists its components and draws the graph of their links (component ->
+/// import -> target); with `--component NAME`, reports that component as for a lone one.
 #[derive(Parser)]
 pub struct InspectCommand {
     #[command(flatten)]
@@ -19,6 +20,9 @@ pub struct InspectCommand {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// With a manifest: report this component of the app in full.
+    #[arg(long = "component", value_name = "NAME")]
+    name: Option<String>,
     /// The component (.wasm), or an app manifest (.toml).
     component: PathBuf,
 }
@@ -26,11 +30,22 @@ pub struct InspectCommand {
 impl InspectCommand {
     /// Prints the report.
     pub fn execute(self) -> Result<i32> {
-        if crate::graph::is_manifest(&self.component) {
-            return self.app();
-        }
-        let component = crate::oci::local(&self.component)?;
-        let (engine, loaded) = self.cache.load(&component, Default::default())?;
+        let component = if crate::graph::is_manifest(&self.component) {
+            let Some(name) = &self.name else {
+                return self.app();
+            };
+            let app = crate::common::load_app(&self.component, Default::default())?;
+            let i = crate::graph::pick(&app, Some(name), &self.component)?;
+            app.components[i].source.clone()
+        } else if let Some(name) = &self.name {
+            anyhow::bail!(
+                "--component {name} picks a component of an app manifest, but {} is not a .toml manifest",
+                self.component.display()
+            );
+        } else {
+            crate::oci::local(&self.component)?
+        };
+        let (engine, loaded) = self.cache.load(&component, describe_any())?;
         let bytes = std::fs::read(&component)
             .with_context(|| format!("cannot read component {}", self.component.display()))?;
         let report = wasmhub_host::inspect(&engine, &loaded.component, &bytes)?;
@@ -41,7 +56,7 @@ impl InspectCommand {
                 .map(|(c, imports)| (c.name().to_owned(), json!(imports)))
                 .collect();
             let out = json!({
-                "path": self.component.display().to_string(),
+                "path": component.display().to_string(),
                 "size": loaded.size,
                 "sha256": loaded.digest,
                 "kind": report.kind.word(),
@@ -54,7 +69,7 @@ impl InspectCommand {
             println!("{}", serde_json::to_string_pretty(&out)?);
             return Ok(0);
         }
-        println!("component: {}", self.component.display());
+        println!("component: {}", component.display());
         println!(
             "size:      {} ({} bytes)",
             human_size(loaded.size),
@@ -92,12 +107,12 @@ impl InspectCommand {
     fn app(self) -> Result<i32> {
         if self.json {
             anyhow::bail!(
-                "--json describes one component; inspect a manifest's components one by one"
+                "--json describes one component; pick one of {} with --component NAME",
+                self.component.display()
             );
         }
         let app = crate::common::load_app(&self.component, Default::default())?;
-        let engine =
-            wasmhub_core::new_engine(wasmhub_core::EngineKind::OneShot(Default::default()))?;
+        let engine = wasmhub_core::new_engine(wasmhub_core::EngineKind::OneShot(describe_any()))?;
         let cache = self.cache.cache();
         println!("app \"{}\" ({})", app.name, self.component.display());
         println!("components:");
@@ -121,6 +136,14 @@ impl InspectCommand {
         }
         crate::graph::print_links(&engine, cache.as_ref(), &app)?;
         Ok(0)
+    }
+}
+
+/// An engine that loads any component, WASI 0.3 ones too: inspecting runs nothing.
+fn describe_any() -> wasmhub_core::Metering {
+    wasmhub_core::Metering {
+        wasi3: true,
+        ..Default::default()
     }
 }
 

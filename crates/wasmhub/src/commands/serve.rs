@@ -9,9 +9,10 @@ use clap::Parser;
 use wasmhub_core::{EngineKind, Metering};
 use wasmhub_http::ServeOptions;
 
+use crate::budget::ServeBudgetFlags;
 use crate::common::{CacheFlags, GrantFlags, StrictFlag, WasiFlag, load_app};
 
-/// Serve wasi:http components: one component, or an app manifest (wasmhub.toml).
+/// Serve wasi:http components: one component, or an app manifest (wasmhub.toml or spin.toml).
 ///
 /// Every request gets a fresh, isolated instance. A lone component is served on every
 /// path with the grants given here (default: none); a manifest routes paths to its
@@ -31,6 +32,8 @@ pub struct ServeCommand {
     wasi: WasiFlag,
     #[command(flatten)]
     strict: StrictFlag,
+    #[command(flatten)]
+    budget: ServeBudgetFlags,
     /// Address to listen on; port 0 picks a free port (printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -89,10 +92,12 @@ impl ServeCommand {
             ..ServeOptions::default()
         };
         let (target, grants, strict, wasi) = (self.target, self.grants, self.strict, self.wasi);
+        let budget = self.budget;
         // Read at start and again at each reload: the manifest, or the component and flags.
         let load = move || -> Result<wasmhub_app::App> {
             let mut app = load_app(&target, grants.clone())?;
             strict.apply(&mut app);
+            budget.apply(&mut app);
             if wasi.is_wasi3() {
                 if crate::graph::is_manifest(&target) {
                     anyhow::bail!(

@@ -15,7 +15,7 @@ use super::server::{Served, request};
 
 /// A Spin app directory in the hub's scratch space: `spin.toml` = `manifest` and the
 /// Spin-SDK component as `web.wasm`, as `spin build` leaves it. Returns the manifest path.
-fn spin_app(hub: &Hub, manifest: &str) -> String {
+pub fn spin_app(hub: &Hub, manifest: &str) -> String {
     let dir = hub.tmp.path().join("app");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(g(SPIN_SDK_HTTP), dir.join("web.wasm")).unwrap();
@@ -169,8 +169,13 @@ fn spin_outbound_only_to_allowed_hosts_with_templates() {
     let (status, body) = text(&s, "GET", &format!("/web/fetch/{denied}"));
     assert_eq!(status, 502, "{body}");
     assert!(body.starts_with("denied: "), "{body}");
-    // The denial is reported in the log (written after the response: waited for).
-    s.wait_log(&denied);
+    // The denial is reported in the log (written after the response: waited for), with
+    // the spin.toml key that would allow it.
+    let log = s.wait_log(&denied);
+    let want = format!(
+        "to allow it, add allowed_outbound_hosts = [\"http://{denied}\"] under [component.web] ("
+    );
+    assert!(log.contains(&want), "want {want:?} in:\n{log}");
 }
 
 /// Every `crates/wasmhub-spin/tests/golden/*.toml` fails `wasmhub check` with its `.err`.
