@@ -29,7 +29,7 @@ pub fn bench(args: &[&str]) -> Result {
         ["budget"] => budget::run(),
         ["chaos"] => chaos::run(),
         ["graph"] => graph::run(),
-        ["polyglot"] => polyglot::run(),
+        ["polyglot"] => polyglot::run(with_peers),
         ["wasi3"] => wasi3::run(),
         ["kv"] => kv::run(),
         _ => Err(

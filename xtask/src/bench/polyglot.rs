@@ -23,8 +23,9 @@ struct Language {
     grants: &'static [&'static str],
 }
 
-/// Runs the benchmark and prints one table with ratios to Rust.
-pub fn run() -> Result {
+/// Runs the benchmark and prints one table with ratios to Rust (and, `with_peers`, to
+/// `wasmtime serve` on the same JavaScript and Python components).
+pub fn run(with_peers: bool) -> Result {
     setup::setup()?;
     setup::apt(&[("wrk", "wrk"), ("hyperfine", "hyperfine")])?;
     guests::build()?;
@@ -62,10 +63,18 @@ pub fn run() -> Result {
         rows.push((size(&lang.greet), size(&lang.hello), cold, warm));
         eprintln!("{}: cold {cold:.0} ms, warm {warm:.1} ms", lang.name);
     }
-    let servers: Vec<Server> = languages
+    let mut servers: Vec<Server> = languages
         .iter()
         .map(|lang| serve::wasmhub_server(lang.name, &bin, &cache, lang.grants, &lang.hello))
         .collect();
+    let peers = match serve::wasmtime_cli(with_peers)? {
+        Some(wasmtime) => languages[1..]
+            .iter()
+            .map(|lang| wasmtime_server(&wasmtime, lang))
+            .collect(),
+        None => Vec::new(),
+    };
+    servers.extend(peers);
     let samples = serve::rounds(&servers)?;
     let served: Vec<Sample> = samples.iter().map(|s| serve::median_sample(s)).collect();
 
@@ -91,6 +100,31 @@ pub fn run() -> Result {
             s.cpu_us_per_req,
             s.rps / rust_rps
         );
+    }
+    if served.len() > languages.len() {
+        println!("\nsame components under `wasmtime serve` 48 (same rounds):");
+        println!("| server | req/s | p99 ms | CPU us/req | user us | kernel us | faults/req |");
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        for (server, s) in servers.iter().zip(&served) {
+            println!(
+                "| {} | {:.0} | {:.2} | {:.0} | {:.0} | {:.0} | {:.2} |",
+                server.name,
+                s.rps,
+                s.p99_ms,
+                s.cpu_us_per_req,
+                s.user_us_per_req,
+                s.sys_us_per_req,
+                s.faults_per_req
+            );
+        }
+        let peer = &served[languages.len()..];
+        for ((lang, ours), theirs) in languages[1..].iter().zip(&served[1..]).zip(peer) {
+            println!(
+                "{}: wasmhub / wasmtime serve throughput {:.2}x (target >= 2x)",
+                lang.name,
+                ours.rps / theirs.rps
+            );
+        }
     }
     println!();
     for ((lang, (_, _, _, warm)), s) in languages.iter().zip(&rows).zip(&served).skip(1) {
@@ -159,5 +193,28 @@ fn mib(bytes: u64) -> String {
         format!("{:.0} KiB", bytes as f64 / 1024.0)
     } else {
         format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+    }
+}
+
+/// `wasmtime serve` of `lang`'s hello handler, given what its runtime imports needs.
+fn wasmtime_server(wasmtime: &Path, lang: &Language) -> Server {
+    let (wasmtime, hello) = (wasmtime.to_owned(), lang.hello.clone());
+    let python = !lang.grants.is_empty();
+    Server {
+        name: if python {
+            "Python (wasmtime serve)"
+        } else {
+            "JavaScript (wasmtime serve)"
+        },
+        log: serve::LogTo::File,
+        cmd: Box::new(move |port| {
+            let mut c = Command::new(&wasmtime);
+            c.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")]);
+            if python {
+                c.args(["--dir", ".::/app"]);
+            }
+            c.arg(&hello);
+            c
+        }),
     }
 }
