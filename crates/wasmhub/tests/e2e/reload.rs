@@ -54,7 +54,12 @@ pub(super) fn reload(s: &Served) -> Resp {
 pub(super) fn reload_ok(s: &Served) -> Value {
     let r = reload(s);
     assert_eq!(r.status, 200, "reload refused: {}", r.text());
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
+    let answer: Value =
+        serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    // The log is read from the server's stderr by another thread: wait until it has caught
+    // up with this reload (whose lines come after those of its loads).
+    s.wait_log(&format!("reloaded: generation {}", answer["generation"]));
+    answer
 }
 
 /// The names in the answer's list `what`.
@@ -93,6 +98,8 @@ fn a_reload_serves_the_changed_app_and_loads_only_new_code() {
     let s = start(&hub, &app("v1", &svc, ""), &["--no-cache"]);
     assert_eq!(s.get("/v/x").text(), "v1");
     assert_eq!(s.get("/hello").text(), "Hello, wasm!");
+    // Logged once the app is prepared, after its loads.
+    s.wait_log("memory reset between requests");
     assert_eq!(loads(&s), 2, "{}", s.log());
 
     // A grant changes: the component is changed, its code is reused.
