@@ -3,6 +3,7 @@
 mod e2e {
     pub mod browser;
     pub mod budgets;
+    pub mod build;
     pub mod cache;
     pub mod caps_files;
     pub mod caps_http;
@@ -36,6 +37,7 @@ mod e2e {
     pub mod spin;
     pub mod state_errors;
     pub mod streaming;
+    pub mod templates;
     pub mod wasi3;
     pub mod wasi3_chain;
 }
