@@ -10,6 +10,7 @@ mod e2e {
     pub mod caps_net;
     pub mod conn_limits;
     pub mod crash;
+    pub mod dev;
     pub mod errors;
     pub mod graph;
     pub mod graph_budgets;

@@ -1,15 +1,17 @@
 //! `wasmhub new` and `wasmhub add`: each of the six templates is generated, built by
 //! `wasmhub build` (which installs its tools on first use) and run: an HTTP handler served
-//! and answering, a library invoked. `add` keeps the manifest's comments; nothing is
+//! and answering under `wasmhub dev`, which picks up an edit of its source; a library
+//! invoked. `add` keeps the manifest's comments; nothing is
 //! overwritten without --force.
 //!
 //! The JavaScript and Python tests install componentize-js from npm and componentize-py
 //! from PyPI into the app's directory (npm's and pip's own caches make later runs quick).
 
 use std::path::Path;
+use std::time::Duration;
 
+use super::dev::Dev;
 use super::harness::{Hub, Ran, golden};
-use super::server::Served;
 
 /// `wasmhub ARGS` run in `dir`.
 fn run_in(hub: &Hub, dir: &Path, args: &[&str]) -> Ran {
@@ -22,7 +24,7 @@ fn ok(r: &Ran, what: &str) {
 
 /// `new APP --lang L` (an HTTP handler), `add LIB --lang L --kind lib`, `build`, then serve
 /// the handler and invoke the library.
-fn generated_app_builds_and_runs(lang: &str, says: &str) {
+fn generated_app_builds_and_runs(lang: &str, says: &str, handler: &str) {
     let hub = Hub::shared_cache();
     let (app, lib) = (format!("{lang}-web"), format!("{lang}-lib"));
     ok(
@@ -52,14 +54,21 @@ fn generated_app_builds_and_runs(lang: &str, says: &str) {
     assert!(!again.stdout.contains("(setup:"), "{}", again.stdout);
 
     let manifest = dir.join("wasmhub.toml");
-    let served = Served::start(&hub, &[manifest.to_str().unwrap()]);
-    let r = served.get("/hello?x=1");
+    // `dev` serves it, and picks up an edit of the handler's source.
+    let dev = Dev::start(&hub, &dir, "wasmhub.toml");
+    let r = dev.get("/hello?x=1");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.text(),
         format!("Hello from {app} ({says}) at /hello?x=1\n")
     );
-    drop(served);
+    let source = dir.join(&app).join(handler);
+    let text = std::fs::read_to_string(&source).unwrap();
+    std::fs::write(&source, text.replace("Hello from", "Howdy from")).unwrap();
+    dev.wait_for(&format!("reloaded {app} (build "), Duration::from_secs(600));
+    let r = dev.get("/hello");
+    assert_eq!(r.text(), format!("Howdy from {app} ({says}) at /hello\n"));
+    drop(dev);
 
     let m = wasmhub_manifest::load(&manifest).unwrap();
     let lib_name = wasmhub_manifest::ComponentName::try_from(lib.clone()).unwrap();
@@ -74,17 +83,17 @@ fn generated_app_builds_and_runs(lang: &str, says: &str) {
 
 #[test]
 fn rust_templates_build_and_run() {
-    generated_app_builds_and_runs("rust", "Rust");
+    generated_app_builds_and_runs("rust", "Rust", "src/lib.rs");
 }
 
 #[test]
 fn js_templates_build_and_run() {
-    generated_app_builds_and_runs("js", "JavaScript");
+    generated_app_builds_and_runs("js", "JavaScript", "app.js");
 }
 
 #[test]
 fn python_templates_build_and_run() {
-    generated_app_builds_and_runs("python", "Python");
+    generated_app_builds_and_runs("python", "Python", "app.py");
 }
 
 #[test]
