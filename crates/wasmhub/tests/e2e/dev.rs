@@ -176,3 +176,38 @@ fn an_edit_rebuilds_and_reloads_and_a_failed_build_keeps_the_old_version() {
         dev.output()
     );
 }
+
+#[test]
+fn a_newer_change_cancels_a_build_and_a_manifest_change_reloads() {
+    let hub = Hub::new();
+    let dir = hub.tmp.path();
+    std::fs::write(dir.join("web.src"), g(HELLO_HTTP)).unwrap();
+    // A build sleeps (far longer than the test waits) while web.src says "slow".
+    let manifest = |version: &str| {
+        format!(
+            "[app]\nname = \"devapp\"\n\n\
+             [component.web]\nsource = \"web.wasm\"\nroute = \"/web\"\n\
+             [component.web.grant]\nenv = [\"VERSION={version}\"]\n\
+             [component.web.build]\n\
+             command = \"if grep -q slow web.src; then echo sleeping; sleep 600; fi; cp \\\"$(tail -n 1 web.src)\\\" web.wasm\"\n\
+             watch = [\"web.src\"]\n"
+        )
+    };
+    std::fs::write(dir.join("wasmhub.toml"), manifest("2")).unwrap();
+    let dev = Dev::start(&hub, dir, "wasmhub.toml");
+    assert_eq!(dev.get("/web").text(), "Hello, wasm!");
+
+    std::fs::write(dir.join("web.src"), format!("slow\n{}", g(VERSION_HTTP))).unwrap();
+    dev.wait_for("web | sleeping", Duration::from_secs(120));
+    std::fs::write(dir.join("web.src"), g(VERSION_HTTP)).unwrap();
+    dev.wait_for("a newer change: building again", Duration::from_secs(120));
+    let line = dev.wait_for("reloaded web (build ", Duration::from_secs(300));
+    assert!(line.contains("-> generation 2"), "{line}");
+    assert_eq!(dev.get("/web").text(), "2");
+
+    // The manifest changed: everything reloads, nothing is rebuilt.
+    std::fs::write(dir.join("wasmhub.toml"), manifest("3")).unwrap();
+    let line = dev.wait_for("reloaded the manifest", Duration::from_secs(120));
+    assert!(line.contains("-> generation 3"), "{line}");
+    assert_eq!(dev.get("/web").text(), "3");
+}
