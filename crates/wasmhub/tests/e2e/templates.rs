@@ -177,3 +177,47 @@ fn add_keeps_the_manifest_and_never_overwrites() {
         r.stderr
     );
 }
+
+/// Copies `from` to `to`, leaving out what a build makes (outputs, installed tools).
+fn copy_sources(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let made = ["target", "node_modules", ".wasmhub", "deps", "__pycache__"]
+            .contains(&name.as_str())
+            || name.ends_with(".wasm");
+        if made {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_sources(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_polyglot_example_builds_and_answers_through_its_links() {
+    let hub = Hub::shared_cache();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/polyglot");
+    let dir = hub.tmp.path().join("polyglot");
+    copy_sources(&example, &dir);
+    let built = run_in(&hub, &dir, &["build"]);
+    ok(&built, "build");
+    let order: Vec<&str> = built
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" | $ ") && !l.contains("(setup:"))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(order, ["compute", "words", "front"], "providers first");
+    let dev = Dev::start(&hub, &dir, "wasmhub.toml");
+    let r = dev.get("/?n=50&text=three+languages");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        "fib(50) = 12586269025 (Rust)\n\"three languages\" -> \"Three Languages\" (Python)\n\
+         answered by JavaScript\n"
+    );
+}
