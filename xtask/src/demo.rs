@@ -77,6 +77,7 @@ pub fn demo() -> Result {
     );
 
     serve_app(&bin)?;
+    polyglot(&bin)?;
     eprintln!("\ndemo done: the binary is {}", rel(&bin));
     Ok(())
 }
@@ -151,6 +152,30 @@ fn serve_app(bin: &Path) -> Result {
     );
     stop(&mut child);
     eprintln!("serve it yourself: {} serve {}", rel(bin), rel(&manifest));
+    Ok(())
+}
+
+/// Builds `examples/polyglot` with `wasmhub build` (JavaScript, Rust and Python, each from
+/// its [component.NAME.build]), serves it and asks the JavaScript front, which calls the
+/// other two through WIT links.
+fn polyglot(bin: &Path) -> Result {
+    let manifest = util::root().join("examples/polyglot/wasmhub.toml");
+    let data = util::target_dir().join("demo-data");
+    step("a polyglot app: `wasmhub build` builds a JS front, a Rust and a Python component");
+    show(Command::new(bin).arg("build").arg(&manifest))?;
+    let (mut child, url) = start(bin, &manifest, &data)?;
+    step("the JavaScript front calls Rust (fib) and Python (title case) in process");
+    let _ = show(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .arg(format!("{url}/?n=50&text=three+languages+one+app")),
+    );
+    stop(&mut child);
+    eprintln!(
+        "edit it live: cd {} && {} dev",
+        rel(manifest.parent().expect("a directory")),
+        rel(bin)
+    );
     Ok(())
 }
 

@@ -66,6 +66,9 @@ pub struct App {
     pub components: Vec<AppComponent>,
     /// What its served requests look like (Spin's headers for an app from `spin.toml`).
     pub request_shape: RequestShape,
+    /// Components that cannot run yet (`wasmhub dev`: never built), by name, with why:
+    /// their routes answer 503 with the reason while the others serve.
+    pub unavailable: std::collections::BTreeMap<String, String>,
 }
 
 /// What a served request carries beyond the client's own headers.
@@ -98,6 +101,7 @@ impl App {
                 wasi: WasiVersion::default(),
             }],
             request_shape: RequestShape::Plain,
+            unavailable: Default::default(),
         }
     }
 
@@ -110,7 +114,16 @@ impl App {
 
     /// Loads and validates a manifest, resolving paths against its directory.
     pub fn from_manifest(path: &Path) -> Result<Self, wasmhub_manifest::ManifestError> {
-        let m = wasmhub_manifest::load(path)?;
+        Self::from_manifest_with(path, wasmhub_manifest::Sources::MustExist)
+    }
+
+    /// [`App::from_manifest`], with `sources` deciding whether a source a build will write
+    /// may be missing.
+    pub fn from_manifest_with(
+        path: &Path,
+        sources: wasmhub_manifest::Sources,
+    ) -> Result<Self, wasmhub_manifest::ManifestError> {
+        let m = wasmhub_manifest::load_with(path, sources)?;
         let components = m
             .in_file_order()
             .into_iter()
@@ -219,6 +232,7 @@ impl App {
             name: m.app.name.to_string(),
             components,
             request_shape: RequestShape::Plain,
+            unavailable: Default::default(),
         })
     }
 

@@ -58,6 +58,7 @@ mod tests {
                 name: "empty".into(),
                 components: Vec::new(),
                 request_shape: wasmhub_app::RequestShape::Plain,
+                unavailable: Default::default(),
             },
             served: Vec::new(),
         }

@@ -36,4 +36,4 @@ pub use changes::Changes;
 pub use options::ServeOptions;
 pub use prepared::{PreparedApp, prepare};
 pub use reload::{LoadApp, ReloadError, Reloaded, Reloader};
-pub use server::{Server, serve};
+pub use server::{ReloadHandle, Server, serve, serve_then};

@@ -53,6 +53,13 @@ impl PreparedApp {
     pub fn route(&self, path: &str) -> Option<&Served> {
         self.app.route(path).and_then(|i| self.served[i].as_ref())
     }
+
+    /// The component routed at `path` that cannot run yet, and why (see `App::unavailable`).
+    pub fn unavailable(&self, path: &str) -> Option<(&str, &str)> {
+        let c = &self.app.components[self.app.route(path)?];
+        let why = self.app.unavailable.get(&c.name)?;
+        Some((c.name.as_str(), why.as_str()))
+    }
 }
 
 /// A request's deadline: the budget's, never past the server's request timeout.
@@ -101,8 +108,9 @@ pub(crate) fn prepare_with(
     }
     wasmhub_host::link_ungranted(&mut linker)?;
     wasmhub_state::add_to_linker(&mut linker)?;
+    let runs = |c: &wasmhub_app::AppComponent| !app.unavailable.contains_key(&c.name);
     let roots: Vec<usize> = (0..app.components.len())
-        .filter(|&i| app.components[i].route.is_some())
+        .filter(|&i| app.components[i].route.is_some() && runs(&app.components[i]))
         .collect();
     let cap = |c: &wasmhub_app::AppComponent| {
         component_cap(
@@ -116,7 +124,7 @@ pub(crate) fn prepare_with(
     let graph = Graph::build(engine, &app, &roots, load, &serve_budget)?;
     let mut served = Vec::new();
     for (i, c) in app.components.iter().enumerate() {
-        let Some(route) = &c.route else {
+        let Some(route) = c.route.as_ref().filter(|_| runs(c)) else {
             served.push(None);
             continue;
         };
@@ -216,7 +224,12 @@ impl PreparedApp {
 
     /// Fails unless some component is routed, naming the fix.
     pub fn ensure_routed(&self) -> Result<()> {
-        if !self.is_routed() {
+        let waiting = self
+            .app
+            .components
+            .iter()
+            .any(|c| c.route.is_some() && self.app.unavailable.contains_key(&c.name));
+        if !self.is_routed() && !waiting {
             bail!(
                 "the app \"{}\" has no routed component, so there is nothing to serve: give at \
                  least one component a route = \"/...\"",

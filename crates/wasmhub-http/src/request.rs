@@ -30,11 +30,18 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let Some(served) = generation.app.route(&path) else {
-        let resp = plain(
-            StatusCode::NOT_FOUND,
-            &id,
-            format!("no route matches {path}"),
-        );
+        let resp = match generation.app.unavailable(&path) {
+            Some((name, why)) => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &id,
+                format!("component \"{name}\" cannot run yet: {why}"),
+            ),
+            None => plain(
+                StatusCode::NOT_FOUND,
+                &id,
+                format!("no route matches {path}"),
+            ),
+        };
         let access = Access {
             id: &id,
             component: "-",

@@ -55,6 +55,14 @@ impl Server {
         self
     }
 
+    /// Reloads this server in process (`wasmhub dev` after a build), if it has a reloader.
+    pub fn reload_handle(&self) -> Option<ReloadHandle> {
+        self.reloader.as_ref().map(|reloader| ReloadHandle {
+            reloader: reloader.clone(),
+            shared: self.shared.clone(),
+        })
+    }
+
     /// The admin address, if one was asked for.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().and_then(|l| l.local_addr().ok())
@@ -139,6 +147,20 @@ impl Server {
     }
 }
 
+/// Reloads a running server from inside its process, as SIGHUP does.
+#[derive(Clone)]
+pub struct ReloadHandle {
+    reloader: Arc<Reloader>,
+    shared: Arc<Shared>,
+}
+
+impl ReloadHandle {
+    /// Reads, prepares and publishes the app: the new generation, or why nothing changed.
+    pub async fn reload(&self) -> Result<crate::Reloaded, String> {
+        self.reloader.reload(&self.shared).await
+    }
+}
+
 /// Binds, prints the address, and serves until SIGINT or SIGTERM; with a `reloader`,
 /// reloads on SIGHUP and on the admin listener's `POST /-/reload`.
 pub async fn serve(
@@ -146,6 +168,18 @@ pub async fn serve(
     app: PreparedApp,
     options: ServeOptions,
     reloader: Option<Reloader>,
+) -> Result<()> {
+    serve_then(engine, app, options, reloader, |_| ()).await
+}
+
+/// [`serve`], handing `ready` a [`ReloadHandle`] (with a `reloader`) once the address is
+/// printed, before the first connection is accepted.
+pub async fn serve_then(
+    engine: Engine,
+    app: PreparedApp,
+    options: ServeOptions,
+    reloader: Option<Reloader>,
+    ready: impl FnOnce(Option<ReloadHandle>),
 ) -> Result<()> {
     let mut server = Server::bind(engine, app, options).await?;
     if let Some(reloader) = reloader {
@@ -162,6 +196,7 @@ pub async fn serve(
         println!("admin on http://{a}/-/reload");
     }
     println!("listening on http://{addr}");
+    ready(server.reload_handle());
     server.run(shutdown_signal()).await
 }
 

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod budget;
+mod build;
 mod error;
 mod grant;
 mod link;
@@ -15,10 +16,11 @@ mod state;
 mod wasi;
 
 pub use budget::{BudgetSection, ByteSize, Instances, Profile, Wall, human_bytes};
+pub use build::{BuildCommand, BuildSection, SetupSection, WatchGlob};
 pub use error::{ManifestError, line_of};
 pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
 pub use link::InterfaceName;
-pub use load::{load, parse};
+pub use load::{Sources, load, load_with, parse, parse_with};
 pub use names::{ComponentName, Route};
 pub use outbound::{OutboundRule, Port};
 pub use schema::{

@@ -6,17 +6,36 @@ use std::path::Path;
 use crate::error::line_of;
 use crate::{ComponentName, Manifest, ManifestError, Route};
 
+/// Whether a component's `source` file must already exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sources {
+    /// Every local source must exist (to run or check the app).
+    MustExist,
+    /// A source with a `[component.NAME.build]` may be missing: the build writes it.
+    MayBeBuilt,
+}
+
 /// Reads `path`, checks every key and value, and checks that named files exist.
 pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    load_with(path, Sources::MustExist)
+}
+
+/// Reads `path` and checks it as [`load`] does, with `sources` deciding about missing sources.
+pub fn load_with(path: &Path, sources: Sources) -> Result<Manifest, ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
         path: path.to_owned(),
         source,
     })?;
-    parse(&text, path)
+    parse_with(&text, path, sources)
 }
 
 /// Checks `text`, the manifest read from `path`, as [`load`] does.
 pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+    parse_with(text, path, Sources::MustExist)
+}
+
+/// Checks `text`, the manifest read from `path`, as [`load_with`] does.
+pub fn parse_with(text: &str, path: &Path, sources: Sources) -> Result<Manifest, ManifestError> {
     let text = text.to_owned();
     let invalid = |offset: usize, message: String| ManifestError::Invalid {
         path: path.to_owned(),
@@ -44,6 +63,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
     let mut routes: HashMap<&Route, &ComponentName> = HashMap::new();
     for (name, c) in manifest.in_file_order() {
         let source = c.source.get_ref();
+        let will_be_built = sources == Sources::MayBeBuilt && c.build.is_some();
         if source.starts_with("oci://") {
             // A registry reference: checked and pulled when the app is resolved.
         } else if source.contains("://") {
@@ -53,15 +73,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
                     "component \"{name}\": source \"{source}\" is neither a file path nor an oci:// reference; give the path of a .wasm file (relative to the manifest) or oci://REGISTRY/REPOSITORY:TAG"
                 ),
             ));
-        } else if !manifest.base_dir.join(source).is_file() {
+        } else if !(manifest.base_dir.join(source).is_file() || will_be_built) {
             let file = manifest.base_dir.join(source);
+            let fix = if c.build.is_some() {
+                format!("run `wasmhub build {name}` to build it")
+            } else {
+                "build it".to_owned()
+            };
             return Err(invalid(
                 c.source.span().start,
                 format!(
-                    "component \"{name}\": source file {} does not exist; build it or fix the path (relative to the manifest)",
+                    "component \"{name}\": source file {} does not exist; {fix} or fix the path (relative to the manifest)",
                     file.display()
                 ),
             ));
+        }
+        if let Some(build) = &c.build {
+            check_build(&manifest, name, build).map_err(|(at, m)| invalid(at, m))?;
         }
         if let Some(route) = &c.route
             && let Some(other) = routes.insert(route.get_ref(), name)
@@ -137,6 +165,46 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
     }
     manifest.text = text;
     Ok(manifest)
+}
+
+/// A build's workdir must be a directory; its setup's inputs stay inside it.
+fn check_build(
+    manifest: &Manifest,
+    name: &ComponentName,
+    build: &crate::BuildSection,
+) -> Result<(), (usize, String)> {
+    if let Some(workdir) = &build.workdir {
+        let dir = manifest.base_dir.join(workdir.get_ref());
+        if !dir.is_dir() {
+            return Err((
+                workdir.span().start,
+                format!(
+                    "component \"{name}\": build workdir {} does not exist; create it or fix \
+                     `workdir` (relative to the manifest)",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    for input in build.setup.iter().flat_map(|s| &s.inputs) {
+        let path = Path::new(input.get_ref());
+        if input.get_ref().is_empty()
+            || path.is_absolute()
+            || path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err((
+                input.span().start,
+                format!(
+                    "component \"{name}\": setup input \"{}\" is not a path inside the build's \
+                     workdir; name a file relative to it, like \"package-lock.json\"",
+                    input.get_ref()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -285,5 +353,60 @@ clocks = false
         );
         let e = error("[app]\nname = \"shop\"\n");
         assert!(e.contains("the app has no components"), "{e}");
+    }
+
+    #[test]
+    fn build_sections_name_line_and_fix() {
+        let head = "[app]\nname = \"shop\"\n\n[component.cart]\nsource = \"out.wasm\"\n";
+        let e = error(&format!(
+            "{head}[component.cart.build]\ncommand = \"make\"\n"
+        ));
+        assert!(
+            e.contains(":5: component \"cart\": source file $DIR/out.wasm does not exist; run `wasmhub build cart` to build it"),
+            "{e}"
+        );
+        let (_dir, path) = manifest(&format!(
+            "{head}[component.cart.build]\ncommand = \"make\"\nworkdir = \"data\"\nwatch = [\"src/**/*.rs\"]\nsetup = {{ command = \"npm ci\", inputs = [\"package-lock.json\"] }}\n"
+        ));
+        let m = load_with(&path, Sources::MayBeBuilt).unwrap();
+        let build = m.component.values().next().unwrap().build.as_ref().unwrap();
+        assert_eq!(build.command.get_ref().as_str(), "make");
+        assert_eq!(build.watch[0].get_ref().as_str(), "src/**/*.rs");
+        assert_eq!(build.setup.as_ref().unwrap().inputs.len(), 1);
+
+        let built = |rest: &str| {
+            let (dir, path) = manifest(&format!("{head}[component.cart.build]\n{rest}"));
+            let e = load_with(&path, Sources::MayBeBuilt)
+                .unwrap_err()
+                .to_string();
+            e.replace(&dir.path().display().to_string(), "$DIR")
+        };
+        let e = built("command = \"\"\n");
+        assert!(e.contains(":7: empty build command"), "{e}");
+        let e = built("workdir = \"x\"\n");
+        assert!(e.contains(":6: missing field `command`"), "{e}");
+        let e = built("command = \"make\"\nworkdir = \"nope\"\n");
+        assert!(
+            e.contains(":8: component \"cart\": build workdir $DIR/nope does not exist; create it or fix `workdir`"),
+            "{e}"
+        );
+        let e = built("command = \"make\"\nwatch = [\"../*.rs\"]\n");
+        assert!(
+            e.contains(":8: invalid watch glob `../*.rs`: it leaves the workdir"),
+            "{e}"
+        );
+        let e =
+            built("command = \"make\"\nsetup = { command = \"x\", inputs = [\"/etc/passwd\"] }\n");
+        assert!(
+            e.contains(":8: component \"cart\": setup input \"/etc/passwd\" is not a path inside"),
+            "{e}"
+        );
+        let e = built("command = \"make\"\nouput = \"x\"\n");
+        assert!(
+            e.contains(
+                ":8: unknown field `ouput`, expected one of `command`, `workdir`, `watch`, `setup`"
+            ),
+            "{e}"
+        );
     }
 }

@@ -86,6 +86,9 @@ pub struct ComponentSection {
     /// component `pricing`'s export of the same interface, in process.
     #[serde(default)]
     pub link: BTreeMap<Spanned<InterfaceName>, Spanned<ComponentName>>,
+    /// `[component.NAME.build]`: how `wasmhub build` makes `source`.
+    #[serde(default)]
+    pub build: Option<crate::BuildSection>,
 }
 
 /// `[component.NAME.grant]`; everything absent is denied.

@@ -76,6 +76,7 @@ pub fn parse(text: &str, path: &Path) -> Result<App, ManifestError> {
         name: m.application.name.get_ref().clone(),
         components,
         request_shape: wasmhub_app::RequestShape::Spin,
+        unavailable: Default::default(),
     })
 }
 

@@ -4,8 +4,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    CheckCommand, ComposeCommand, InspectCommand, InvokeCommand, KvCommand, PullCommand,
-    PushCommand, RunCommand, ServeCommand, StoreCommand,
+    AddCommand, BuildCommand, CheckCommand, ComposeCommand, DevCommand, InspectCommand,
+    InvokeCommand, KvCommand, NewCommand, PullCommand, PushCommand, RunCommand, ServeCommand,
+    StoreCommand,
 };
 
 /// Run WebAssembly components: commands, typed exports and wasi:http apps, with nothing granted by default.
@@ -23,6 +24,10 @@ enum Command {
     Inspect(InspectCommand),
     Serve(ServeCommand),
     Check(CheckCommand),
+    Build(BuildCommand),
+    New(NewCommand),
+    Dev(DevCommand),
+    Add(AddCommand),
     Compose(ComposeCommand),
     Push(PushCommand),
     Pull(PullCommand),
@@ -33,12 +38,12 @@ enum Command {
 impl Cli {
     /// The log filter a verb uses when WASMHUB_LOG is unset.
     pub fn default_log(&self) -> Option<&'static str> {
-        matches!(self.command, Command::Serve(_)).then_some("info")
+        matches!(self.command, Command::Serve(_) | Command::Dev(_)).then_some("info")
     }
 
     /// Whether the verb is the long-running server.
     pub fn serves(&self) -> bool {
-        matches!(self.command, Command::Serve(_))
+        matches!(self.command, Command::Serve(_) | Command::Dev(_))
     }
 
     /// Runs the chosen verb; returns the process exit code.
@@ -49,6 +54,10 @@ impl Cli {
             Command::Inspect(c) => c.execute(),
             Command::Serve(c) => c.execute(),
             Command::Check(c) => c.execute(),
+            Command::Build(c) => c.execute(),
+            Command::New(c) => c.execute(),
+            Command::Dev(c) => c.execute(),
+            Command::Add(c) => c.execute(),
             Command::Compose(c) => c.execute(),
             Command::Push(c) => c.execute(),
             Command::Pull(c) => c.execute(),

@@ -4,6 +4,7 @@ mod budget;
 mod cli;
 mod commands;
 mod common;
+mod dev;
 mod graph;
 mod logwriter;
 mod oci;

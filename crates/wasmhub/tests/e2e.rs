@@ -3,12 +3,14 @@
 mod e2e {
     pub mod browser;
     pub mod budgets;
+    pub mod build;
     pub mod cache;
     pub mod caps_files;
     pub mod caps_http;
     pub mod caps_net;
     pub mod conn_limits;
     pub mod crash;
+    pub mod dev;
     pub mod errors;
     pub mod graph;
     pub mod graph_budgets;
@@ -39,6 +41,7 @@ mod e2e {
     pub mod spin_v2;
     pub mod state_errors;
     pub mod streaming;
+    pub mod templates;
     pub mod wasi3;
     pub mod wasi3_chain;
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use wasmhub_app::{AppComponent, human_bytes};
+use wasmhub_app::{App, AppComponent, human_bytes};
 use wasmhub_caps::{Audit, Capability, compact_imports, grant_rows};
 use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, thousands};
 use wasmtime::Engine;
@@ -41,10 +41,7 @@ impl CheckCommand {
         let mut app = load_app(&self.target, self.grants)?;
         self.strict.apply(&mut app);
         self.budget.apply(&mut app);
-        let engine = self.cache.engine(EngineKind::Serve {
-            max_instances: wasmhub_http::ServeOptions::default().max_instances,
-            metering: Metering::for_app(&app),
-        })?;
+        let engine = check_engine(&self.cache, &app)?;
         let cache = self.cache.cache();
         println!("app \"{}\" ({})", app.name, self.target.display());
         for c in &app.components {
@@ -52,19 +49,35 @@ impl CheckCommand {
         }
         crate::graph::print_links(&engine, cache.as_ref(), &app)?;
         crate::stores::print_stores(&app)?;
-        let options = wasmhub_http::ServeOptions::default();
-        let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app, &options)?;
-        if prepared.is_routed() {
-            println!("\nok: app \"{}\" can be served", prepared.app.name);
-        } else {
-            println!(
-                "\nok: app \"{}\" is valid; it has no routed component, so `serve` would refuse \
-                 it (invoke and compose work)",
-                prepared.app.name
-            );
-        }
+        println!();
+        prepare_and_report(&engine, cache.as_ref(), app)?;
         Ok(0)
     }
+}
+
+/// Prepares `app` exactly as `serve` would (compile, check, pre-link) and says whether it
+/// can be served.
+pub fn prepare_and_report(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Result<()> {
+    let options = wasmhub_http::ServeOptions::default();
+    let prepared = wasmhub_http::prepare(engine, cache, app, &options)?;
+    if prepared.is_routed() {
+        println!("ok: app \"{}\" can be served", prepared.app.name);
+    } else {
+        println!(
+            "ok: app \"{}\" is valid; it has no routed component, so `serve` would refuse \
+             it (invoke and compose work)",
+            prepared.app.name
+        );
+    }
+    Ok(())
+}
+
+/// The engine `check` (and `build`, after building) prepares `app` with.
+pub fn check_engine(cache: &CacheFlags, app: &App) -> Result<Engine> {
+    cache.engine(EngineKind::Serve {
+        max_instances: wasmhub_http::ServeOptions::default().max_instances,
+        metering: Metering::for_app(app),
+    })
 }
 
 /// Prints one component's imports, grant table, unused grants and refusals.
