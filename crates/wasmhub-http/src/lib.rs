@@ -11,6 +11,7 @@ mod connection;
 mod failure;
 mod generation;
 mod guest_log;
+mod health;
 mod listen;
 mod metrics;
 mod metrics_server;
@@ -32,7 +33,8 @@ mod ticket;
 mod usage;
 
 pub use changes::Changes;
+pub use health::ReadyCheck;
 pub use options::ServeOptions;
 pub use prepared::{PreparedApp, prepare};
-pub use reload::{LoadApp, ReloadError, Reloaded, Reloader};
-pub use server::{Server, serve};
+pub use reload::{LoadApp, ReloadError, ReloadHandle, Reloaded, Reloader};
+pub use server::{Server, print_addresses, serve, shutdown_signal};

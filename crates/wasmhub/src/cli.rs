@@ -4,8 +4,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    CheckCommand, ComposeCommand, InspectCommand, InvokeCommand, KvCommand, PullCommand,
-    PushCommand, RunCommand, ServeCommand, StoreCommand,
+    CheckCommand, ClusterCommand, ComposeCommand, DeployCommand, HostCommand, InspectCommand,
+    InvokeCommand, KvCommand, PullCommand, PushCommand, RunCommand, ServeCommand, StoreCommand,
 };
 
 /// Run WebAssembly components: commands, typed exports and wasi:http apps, with nothing granted by default.
@@ -28,17 +28,20 @@ enum Command {
     Pull(PullCommand),
     Store(StoreCommand),
     Kv(KvCommand),
+    Deploy(DeployCommand),
+    Host(HostCommand),
+    Cluster(ClusterCommand),
 }
 
 impl Cli {
     /// The log filter a verb uses when WASMHUB_LOG is unset.
     pub fn default_log(&self) -> Option<&'static str> {
-        matches!(self.command, Command::Serve(_)).then_some("info")
+        matches!(self.command, Command::Serve(_) | Command::Host(_)).then_some("info")
     }
 
     /// Whether the verb is the long-running server.
     pub fn serves(&self) -> bool {
-        matches!(self.command, Command::Serve(_))
+        matches!(self.command, Command::Serve(_) | Command::Host(_))
     }
 
     /// Runs the chosen verb; returns the process exit code.
@@ -54,6 +57,9 @@ impl Cli {
             Command::Pull(c) => c.execute(),
             Command::Store(c) => c.execute(),
             Command::Kv(c) => c.execute(),
+            Command::Deploy(c) => c.execute(),
+            Command::Host(c) => c.execute(),
+            Command::Cluster(c) => c.execute(),
         }
     }
 }

@@ -5,6 +5,8 @@ mod cli;
 mod commands;
 mod common;
 mod graph;
+mod host;
+mod nats;
 mod oci;
 mod report;
 mod stores;

@@ -35,33 +35,45 @@ impl CheckCommand {
     /// Prints the audit, then fails with the first problem, if any.
     pub fn execute(self) -> Result<i32> {
         wasmhub_state::look_only();
-        self.state.apply();
-        let mut app = load_app(&self.target, self.grants)?;
-        self.strict.apply(&mut app);
-        let engine = new_engine(EngineKind::Serve {
-            max_instances: wasmhub_http::ServeOptions::default().max_instances,
-            metering: Metering::for_app(&app),
-        })?;
-        let cache = self.cache.cache();
-        println!("app \"{}\" ({})", app.name, self.target.display());
-        for c in &app.components {
-            audit_component(&engine, cache.as_ref(), c)?;
-        }
-        crate::graph::print_links(&engine, cache.as_ref(), &app)?;
-        crate::stores::print_stores(&app)?;
-        let options = wasmhub_http::ServeOptions::default();
-        let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app, &options)?;
-        if prepared.is_routed() {
-            println!("\nok: app \"{}\" can be served", prepared.app.name);
-        } else {
-            println!(
-                "\nok: app \"{}\" is valid; it has no routed component, so `serve` would refuse \
-                 it (invoke and compose work)",
-                prepared.app.name
-            );
-        }
+        self.state.apply()?;
+        checked(&self.target, self.grants, &self.cache, self.strict)?;
         Ok(0)
     }
+}
+
+/// Resolves and checks the app at `target` as `check` does, printing its audit; the
+/// resolved app (what `deploy` pins).
+pub fn checked(
+    target: &std::path::Path,
+    grants: GrantFlags,
+    cache: &CacheFlags,
+    strict: StrictFlag,
+) -> Result<wasmhub_app::App> {
+    let mut app = load_app(target, grants)?;
+    strict.apply(&mut app);
+    let engine = new_engine(EngineKind::Serve {
+        max_instances: wasmhub_http::ServeOptions::default().max_instances,
+        metering: Metering::for_app(&app),
+    })?;
+    let cache = cache.cache();
+    println!("app \"{}\" ({})", app.name, target.display());
+    for c in &app.components {
+        audit_component(&engine, cache.as_ref(), c)?;
+    }
+    crate::graph::print_links(&engine, cache.as_ref(), &app)?;
+    crate::stores::print_stores(&app)?;
+    let options = wasmhub_http::ServeOptions::default();
+    let prepared = wasmhub_http::prepare(&engine, cache.as_ref(), app.clone(), &options)?;
+    if prepared.is_routed() {
+        println!("\nok: app \"{}\" can be served", prepared.app.name);
+    } else {
+        println!(
+            "\nok: app \"{}\" is valid; it has no routed component, so `serve` would refuse \
+             it (invoke and compose work)",
+            prepared.app.name
+        );
+    }
+    Ok(app)
 }
 
 /// Prints one component's imports, grant table, unused grants and refusals.

@@ -1,18 +1,24 @@
 //! One file per verb.
 
-mod check;
+pub mod check;
+mod cluster;
 mod compose;
+mod deploy;
+mod host;
 mod inspect;
 mod invoke;
 mod kv;
 mod pull;
 mod push;
 mod run;
-mod serve;
+pub mod serve;
 mod store;
 
 pub use check::CheckCommand;
+pub use cluster::ClusterCommand;
 pub use compose::ComposeCommand;
+pub use deploy::DeployCommand;
+pub use host::HostCommand;
 pub use inspect::InspectCommand;
 pub use invoke::InvokeCommand;
 pub use kv::KvCommand;
