@@ -225,10 +225,13 @@ pub fn get(addr: SocketAddr, path: &str) -> Result<Answer, String> {
     })
 }
 
+/// One request of a [`Load`]: when it was sent, when it was answered, the answer.
+pub type Sent = (Instant, Instant, Result<Answer, String>);
+
 /// Requests sent in a loop by some threads, each answer kept with when it was asked.
 pub struct Load {
     stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<Vec<(Instant, Result<Answer, String>)>>>,
+    threads: Vec<std::thread::JoinHandle<Vec<Sent>>>,
 }
 
 impl Load {
@@ -242,7 +245,8 @@ impl Load {
                     let mut out = Vec::new();
                     while !stop.load(Ordering::SeqCst) {
                         let at = Instant::now();
-                        out.push((at, get(addr, "/")));
+                        let answer = get(addr, "/");
+                        out.push((at, Instant::now(), answer));
                     }
                     out
                 })
@@ -252,7 +256,7 @@ impl Load {
     }
 
     /// Stops; every thread's answers, in order.
-    pub fn stop(self) -> Vec<Vec<(Instant, Result<Answer, String>)>> {
+    pub fn stop(self) -> Vec<Vec<Sent>> {
         self.stop.store(true, Ordering::SeqCst);
         self.threads
             .into_iter()
@@ -262,10 +266,10 @@ impl Load {
 }
 
 /// The answers that are not 200.
-pub fn failures(all: &[Vec<(Instant, Result<Answer, String>)>]) -> Vec<String> {
+pub fn failures(all: &[Vec<Sent>]) -> Vec<String> {
     all.iter()
         .flatten()
-        .filter_map(|(_, r)| match r {
+        .filter_map(|(_, _, r)| match r {
             Ok(a) if a.status == 200 => None,
             Ok(a) => Some(format!("{} {}", a.status, a.body)),
             Err(e) => Some(e.clone()),
