@@ -176,3 +176,22 @@ fn code_that_does_not_match_its_sha256_is_refused_by_every_host() {
         assert!(h.log().contains("refused"), "{}", h.log());
     }
 }
+
+#[test]
+fn hosts_share_the_apps_stores_on_nats() {
+    let cluster = nats();
+    let url = cluster.url();
+    let hub = Hub::new();
+    let manifest = super::kv::one_store_app(&hub, "kvfleet", r#""default""#);
+    let ran = deploy(&hub, &url, &manifest, &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let a = HostProc::start(&hub, &url, "kvfleet", "k0");
+    let b = HostProc::start(&hub, &url, "kvfleet", "k1");
+    let incr = super::kv::at("/kv", "incr", "default", "hits");
+    for i in 1..=6 {
+        let host = if i % 2 == 0 { &a } else { &b };
+        let answer = get(host.addr, &incr).unwrap();
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.body, i.to_string(), "one counter for both hosts");
+    }
+}
