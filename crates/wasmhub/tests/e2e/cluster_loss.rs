@@ -15,14 +15,24 @@ fn sigterm_of_a_host_under_load_fails_no_request() {
     let url = cluster.url();
     let hub = Hub::new();
     let (mut hosts, proxy) = fleet(&hub, &url);
+    let health = get(hosts[1].admin, "/-/health").unwrap();
+    assert_eq!((health.status, health.body.as_str()), (200, "ready\n"));
     let load = Load::start(proxy.addr, 4);
     std::thread::sleep(Duration::from_secs(1));
     hosts[1].sigterm();
+    // Unready (and still answering) for --drain-grace 2s, then gone.
     let until = Instant::now() + Duration::from_secs(60);
+    let mut unready = None;
     while hosts[1].child.try_wait().unwrap().is_none() {
         assert!(Instant::now() < until, "host h1 did not stop after SIGTERM");
+        if let Ok(a) = get(hosts[1].admin, "/-/health")
+            && a.status == 503
+        {
+            unready = Some(a.body);
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert_eq!(unready.as_deref(), Some("not ready: draining\n"));
     std::thread::sleep(Duration::from_secs(1));
     let answers = load.stop();
     let failed = failures(&answers);
