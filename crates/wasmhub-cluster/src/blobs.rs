@@ -74,14 +74,22 @@ pub async fn open(
             ..Default::default()
         })
         .await;
-    match made {
-        Ok(store) => Ok(store),
+    let store = match made {
+        Ok(store) => store,
         // Another deploy made it meanwhile.
         Err(e) => js
             .get_object_store(STORE)
             .await
-            .map_err(|_| BlobError::Store(Box::new(e))),
-    }
+            .map_err(|_| BlobError::Store(Box::new(e)))?,
+    };
+    crate::connection::settle(|| async {
+        match store.info("settle").await {
+            Ok(_) => true,
+            Err(e) => e.kind() == object_store::InfoErrorKind::NotFound,
+        }
+    })
+    .await;
+    Ok(store)
 }
 
 /// Uploads `bytes`, the code of `component` with digest `sha256`, unless the store has it;

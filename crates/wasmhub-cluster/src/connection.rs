@@ -105,3 +105,19 @@ pub fn replicas(client: &async_nats::Client) -> usize {
     let servers = client.server_info().connect_urls.len();
     if servers >= 3 { 3 } else { 1 }
 }
+
+/// How long a just-made bucket may take to answer (its replicas electing a leader).
+pub const SETTLE_WITHIN: Duration = Duration::from_secs(10);
+
+/// Waits until `ready` answers `true` (a just-made bucket answers reads; until its leader
+/// is elected the server says "no responders"), for at most [`SETTLE_WITHIN`].
+pub async fn settle<F, Fut>(mut ready: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + SETTLE_WITHIN;
+    while !ready().await && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

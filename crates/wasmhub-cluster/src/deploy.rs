@@ -88,13 +88,15 @@ pub async fn bucket(
                     ..Default::default()
                 })
                 .await;
-            match made {
-                Ok(kv) => Ok(kv),
+            let kv = match made {
+                Ok(kv) => kv,
                 Err(e) => js
                     .get_key_value(desired::BUCKET)
                     .await
-                    .map_err(|_| DeployError::Bucket(Box::new(e))),
-            }
+                    .map_err(|_| DeployError::Bucket(Box::new(e)))?,
+            };
+            crate::connection::settle(|| async { kv.entry("settle").await.is_ok() }).await;
+            Ok(kv)
         }
     }
 }
@@ -138,6 +140,19 @@ pub async fn deploy(
     }
     let kv = bucket(&js, Some(replicas)).await?;
     let before = current(&kv, app).await?;
+    let desired = write_next(&kv, app, manifest, pins, before).await?;
+    Ok(Deployed { desired, uploaded })
+}
+
+/// Writes the revision after `before` (what was read: its KV sequence and document) of
+/// `app`, only if no other revision was written since.
+pub async fn write_next(
+    kv: &kv::Store,
+    app: &str,
+    manifest: &str,
+    pins: BTreeMap<String, String>,
+    before: Option<(u64, Desired)>,
+) -> Result<Desired, DeployError> {
     let after = before.as_ref().map_or(0, |(_, d)| d.revision);
     let desired = Desired::new(app, after + 1, manifest, pins)?;
     let bytes = desired.to_bytes().into();
@@ -159,7 +174,7 @@ pub async fn deploy(
         }),
     };
     match written {
-        Ok(()) => Ok(Deployed { desired, uploaded }),
+        Ok(()) => Ok(desired),
         Err(None) => Err(DeployError::Conflict {
             app: app.to_owned(),
             after,

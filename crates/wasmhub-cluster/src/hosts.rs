@@ -100,13 +100,15 @@ pub async fn bucket(js: &jetstream::Context, replicas: usize) -> Result<kv::Stor
             ..Default::default()
         })
         .await;
-    match made {
-        Ok(kv) => Ok(kv),
+    let kv = match made {
+        Ok(kv) => kv,
         Err(e) => js
             .get_key_value(BUCKET)
             .await
-            .map_err(|_| HostsError::Bucket(Box::new(e))),
-    }
+            .map_err(|_| HostsError::Bucket(Box::new(e)))?,
+    };
+    crate::connection::settle(|| async { kv.entry("settle").await.is_ok() }).await;
+    Ok(kv)
 }
 
 /// Writes `report` (a heartbeat).
