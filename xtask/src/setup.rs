@@ -5,7 +5,8 @@ use std::process::Command;
 use crate::util::{self, Result};
 
 /// Installs the `wasm32-wasip2` target for the guests, the Node tools (jco), headless
-/// Chromium, the registry tools the OCI tests use, and the NATS server of the cluster tests.
+/// Chromium, the registry tools the OCI tests use, and the NATS server and haproxy of the
+/// cluster tests.
 pub fn setup() -> Result {
     let installed = util::output(Command::new("rustup").args(["target", "list", "--installed"]))
         .ok_or("cannot run `rustup target list --installed`: is rustup on PATH?")?;
@@ -23,6 +24,8 @@ pub fn setup() -> Result {
         ("htpasswd", "apache2-utils"),
         // `bench kv` counts fsyncs per write with `strace -c`.
         ("strace", "strace"),
+        // The load balancer in front of the cluster tests' hosts.
+        ("haproxy", "haproxy"),
     ])?;
     node_tools("tools/js")?;
     node_tools("tools/componentize-js")?;

@@ -20,13 +20,11 @@ use wasmhub_state::{
     StoreQuota, Usage, Written,
 };
 
+use crate::connection::{ConnectError, REQUEST_TIMEOUT};
 use crate::names;
 
 /// How often one call re-reads after losing a race before it gives up.
 pub(crate) const MAX_ATTEMPTS: u32 = 10_000;
-
-/// Longest one NATS request (a read, or a write's acknowledgement) may take.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Longest one backend call may take in all (retries included): past it the call fails,
 /// naming the server, so a guest never waits on an unreachable NATS.
@@ -59,31 +57,6 @@ fn lost(e: &async_nats::jetstream::context::PublishError) -> bool {
         })
 }
 
-/// Why connecting to NATS failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// The URL is not a NATS server address.
-    #[error(
-        "{url:?} is not a NATS server address; pass nats://HOST:PORT (several: comma-separated)"
-    )]
-    Url {
-        /// What was passed.
-        url: String,
-        /// Why it was refused.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The URL or options were refused before any connection was tried.
-    #[error("cannot use NATS server {url}; pass nats://HOST:PORT (several: comma-separated)")]
-    Connect {
-        /// The server.
-        url: String,
-        /// What the client said.
-        #[source]
-        source: async_nats::ConnectError,
-    },
-}
-
 /// Key-value stores in JetStream KV buckets of one NATS server or cluster.
 pub struct NatsBackend {
     url: String,
@@ -102,29 +75,15 @@ impl NatsBackend {
     /// the server is down: the client reconnects forever in the background, and each call
     /// made meanwhile fails within [`REQUEST_TIMEOUT`] naming the server.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        let addrs = url
-            .split(',')
-            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ConnectError::Url {
-                url: url.to_owned(),
-                source: e,
-            })?;
-        let client = async_nats::ConnectOptions::new()
-            .name("wasmhub")
-            .retry_on_initial_connect()
-            .max_reconnects(None)
-            .connection_timeout(REQUEST_TIMEOUT)
-            .request_timeout(Some(REQUEST_TIMEOUT))
-            .connect(addrs)
-            .await
-            .map_err(|source| ConnectError::Connect {
-                url: url.to_owned(),
-                source,
-            })?;
+        let client = crate::connection::connect(url, "wasmhub").await?;
+        Ok(Self::on(client, url))
+    }
+
+    /// A backend on `client`, connected to `url` (named in errors).
+    pub fn on(client: async_nats::Client, url: &str) -> Self {
         let mut js = jetstream::new(client.clone());
         js.set_timeout(REQUEST_TIMEOUT);
-        Ok(Self {
+        Self {
             url: url.to_owned(),
             client,
             js,
@@ -132,7 +91,7 @@ impl NatsBackend {
             opening: tokio::sync::Mutex::default(),
             replicas: None,
             max_value_bytes: KvLimits::default().max_value_bytes,
-        })
+        }
     }
 
     /// Makes new buckets with `n` replicas (else 3 when the server is in a cluster of 3 or
@@ -151,11 +110,8 @@ impl NatsBackend {
 
     /// The replicas of a new bucket.
     fn replicas(&self) -> usize {
-        self.replicas.unwrap_or_else(|| {
-            // The INFO's connect URLs list every server of the cluster the client knows.
-            let servers = self.client.server_info().connect_urls.len();
-            if servers >= 3 { 3 } else { 1 }
-        })
+        self.replicas
+            .unwrap_or_else(|| crate::connection::replicas(&self.client))
     }
 
     /// A failure of `what` on this server, keeping the cause.

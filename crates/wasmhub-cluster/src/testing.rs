@@ -217,3 +217,17 @@ impl Drop for NatsCluster {
         }
     }
 }
+
+/// Replaces object `name` of the Object Store `store` with `bytes` (a test's tampering).
+pub async fn replace_object(
+    url: &str,
+    store: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), async_nats::Error> {
+    let js = jetstream::new(async_nats::connect(url).await?);
+    let store = js.get_object_store(store).await?;
+    let mut reader = bytes;
+    store.put(name, &mut reader).await?;
+    Ok(())
+}

@@ -11,6 +11,7 @@ mod connection;
 mod failure;
 mod generation;
 mod guest_log;
+mod health;
 mod listen;
 mod metrics;
 mod metrics_server;
@@ -33,7 +34,8 @@ mod usage;
 
 pub use access::ACCESS_TARGET;
 pub use changes::Changes;
+pub use health::ReadyCheck;
 pub use options::ServeOptions;
 pub use prepared::{PreparedApp, prepare};
-pub use reload::{LoadApp, ReloadError, Reloaded, Reloader};
-pub use server::{ReloadHandle, Server, serve, serve_then};
+pub use reload::{LoadApp, ReloadError, ReloadHandle, Reloaded, Reloader};
+pub use server::{Server, print_addresses, serve, serve_then, shutdown_signal};

@@ -206,6 +206,26 @@ impl Reloader {
     }
 }
 
+/// Reloads a running server on demand (a cluster host, on a new revision).
+#[derive(Clone)]
+pub struct ReloadHandle {
+    reloader: Arc<Reloader>,
+    shared: Arc<Shared>,
+}
+
+impl ReloadHandle {
+    /// `reloader` for the server sharing `shared`.
+    pub(crate) fn new(reloader: Arc<Reloader>, shared: Arc<Shared>) -> Self {
+        Self { reloader, shared }
+    }
+
+    /// Reloads off the request path: the new generation, or why the current one keeps
+    /// serving.
+    pub async fn reload(&self) -> Result<Reloaded, String> {
+        self.reloader.reload(&self.shared).await
+    }
+}
+
 /// Gives each component of `after` whose instance cap is unchanged the slots of its
 /// namesake in `before`, so its requests in flight still count against the cap.
 fn keep_limits(before: &PreparedApp, after: &mut PreparedApp) {

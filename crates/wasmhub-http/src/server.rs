@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 
-use crate::reload::Reloader;
+use crate::health::{Health, ReadyCheck};
+use crate::reload::{ReloadHandle, Reloader};
 use crate::shared::Shared;
 use crate::{PreparedApp, ServeOptions};
 
@@ -21,6 +22,7 @@ pub struct Server {
     metrics: Option<TcpListener>,
     admin: Option<TcpListener>,
     reloader: Option<Arc<Reloader>>,
+    health: Arc<Health>,
     shared: Arc<Shared>,
 }
 
@@ -45,6 +47,7 @@ impl Server {
             metrics,
             admin,
             reloader: None,
+            health: Arc::default(),
             shared: Arc::new(Shared::new(engine, app, options)),
         })
     }
@@ -55,12 +58,17 @@ impl Server {
         self
     }
 
-    /// Reloads this server in process (`wasmhub dev` after a build), if it has a reloader.
+    /// Answers `GET /-/health` (admin listener) with 200 only while `check` passes and the
+    /// server is not draining.
+    pub fn ready_when(mut self, check: ReadyCheck) -> Self {
+        self.health = Arc::new(Health::new(Some(check)));
+        self
+    }
+
+    /// Reloads this server on demand, if it was given a reloader.
     pub fn reload_handle(&self) -> Option<ReloadHandle> {
-        self.reloader.as_ref().map(|reloader| ReloadHandle {
-            reloader: reloader.clone(),
-            shared: self.shared.clone(),
-        })
+        let reloader = self.reloader.clone()?;
+        Some(ReloadHandle::new(reloader, self.shared.clone()))
     }
 
     /// The admin address, if one was asked for.
@@ -90,7 +98,8 @@ impl Server {
         }
         if let Some(listener) = self.admin.take() {
             let (shared, reloader) = (self.shared.clone(), self.reloader.clone());
-            tokio::spawn(crate::admin::serve(listener, shared, reloader));
+            let health = self.health.clone();
+            tokio::spawn(crate::admin::serve(listener, shared, reloader, health));
         }
         if let Some(reloader) = &self.reloader {
             reload_on_hangup(reloader.clone(), self.shared.clone())?;
@@ -132,6 +141,7 @@ impl Server {
                 crate::connection::serve(stream, builder, shared, stopped).await;
             });
         }
+        self.health.drain();
         let _ = stopping.send(true);
         let drain = self.shared.options.drain_timeout;
         tracing::info!("shutting down: draining in-flight requests (up to {drain:?})");
@@ -144,20 +154,6 @@ impl Server {
             tracing::warn!("drain timeout reached; closing remaining connections");
         }
         Ok(())
-    }
-}
-
-/// Reloads a running server from inside its process, as SIGHUP does.
-#[derive(Clone)]
-pub struct ReloadHandle {
-    reloader: Arc<Reloader>,
-    shared: Arc<Shared>,
-}
-
-impl ReloadHandle {
-    /// Reads, prepares and publishes the app: the new generation, or why nothing changed.
-    pub async fn reload(&self) -> Result<crate::Reloaded, String> {
-        self.reloader.reload(&self.shared).await
     }
 }
 
@@ -185,6 +181,13 @@ pub async fn serve_then(
     if let Some(reloader) = reloader {
         server = server.reload_with(reloader);
     }
+    print_addresses(&server)?;
+    ready(server.reload_handle());
+    server.run(shutdown_signal()).await
+}
+
+/// Prints the routes, the side listeners' addresses, then `listening on http://ADDR`.
+pub fn print_addresses(server: &Server) -> Result<SocketAddr> {
     let addr = server.local_addr()?;
     for (name, route) in server.routes() {
         println!("route {route} -> {name}");
@@ -196,8 +199,7 @@ pub async fn serve_then(
         println!("admin on http://{a}/-/reload");
     }
     println!("listening on http://{addr}");
-    ready(server.reload_handle());
-    server.run(shutdown_signal()).await
+    Ok(addr)
 }
 
 impl Server {
@@ -213,7 +215,8 @@ impl Server {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {

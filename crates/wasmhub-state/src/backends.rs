@@ -9,13 +9,27 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::{EmbeddedBackend, KvBackend, MemoryBackend};
 
 /// Where this process keeps key-value data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum BackendChoice {
     /// The durable embedded store, one file per app under this directory (`None`: the
     /// default data directory).
     Embedded(Option<PathBuf>),
     /// In memory, lost at exit (`--kv memory`).
     Memory,
+    /// A backend this crate does not know, opened by the binary's opener (`--kv nats`:
+    /// the cluster crate's, which depends on this one and not the other way round).
+    External(Arc<dyn BackendOpener>),
+}
+
+/// Opens a backend defined outside this crate, for one app at a time.
+pub trait BackendOpener: Send + Sync + std::fmt::Debug {
+    /// Where it keeps data, for messages: e.g. `NATS server nats://127.0.0.1:4222`.
+    fn describe(&self) -> String;
+    /// The backend holding `app`'s stores (called once per app per process).
+    fn open(
+        &self,
+        app: &str,
+    ) -> Result<Arc<dyn KvBackend>, Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// Why a component's state could not be set up.
@@ -24,6 +38,17 @@ pub enum StateError {
     /// The app's store could not be opened.
     #[error(transparent)]
     Open(#[from] crate::OpenError),
+    /// A backend from outside this crate (`--kv nats`) could not be opened.
+    #[error("cannot open the key-value stores of app {app:?} on {backend}")]
+    External {
+        /// The app.
+        app: String,
+        /// Where its stores are (the opener's description).
+        backend: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A configuration value could not be read.
     #[error("{message}")]
     Config {
@@ -85,11 +110,25 @@ pub fn backend_for(app: &str) -> Result<Arc<dyn KvBackend>, StateError> {
     if let Some(b) = all.get(app) {
         return Ok(b.clone());
     }
-    let backend: Arc<dyn KvBackend> = match chosen() {
+    let backend = open(&chosen(), app)?;
+    all.insert(app.to_owned(), backend.clone());
+    Ok(backend)
+}
+
+/// Opens `app`'s backend as `choice` says.
+fn open(choice: &BackendChoice, app: &str) -> Result<Arc<dyn KvBackend>, StateError> {
+    let backend: Arc<dyn KvBackend> = match choice {
         BackendChoice::Memory => Arc::new(MemoryBackend::new()),
+        BackendChoice::External(opener) => {
+            opener.open(app).map_err(|source| StateError::External {
+                app: app.to_owned(),
+                backend: opener.describe(),
+                source,
+            })?
+        }
         BackendChoice::Embedded(dir) => {
             let dir = match dir {
-                Some(d) => d,
+                Some(d) => d.clone(),
                 None => crate::data_dir()?,
             };
             match EmbeddedBackend::open(&dir, app) {
@@ -103,7 +142,6 @@ pub fn backend_for(app: &str) -> Result<Arc<dyn KvBackend>, StateError> {
             }
         }
     };
-    all.insert(app.to_owned(), backend.clone());
     Ok(backend)
 }
 
@@ -111,4 +149,54 @@ pub fn backend_for(app: &str) -> Result<Arc<dyn KvBackend>, StateError> {
 pub fn opened_backends() -> Vec<(String, Arc<dyn KvBackend>)> {
     let all = opened().lock().unwrap_or_else(|e| e.into_inner());
     all.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Refusing;
+
+    impl BackendOpener for Refusing {
+        fn describe(&self) -> String {
+            "NATS server nats://127.0.0.1:1".into()
+        }
+        fn open(
+            &self,
+            _app: &str,
+        ) -> Result<Arc<dyn KvBackend>, Box<dyn std::error::Error + Send + Sync>> {
+            Err("the server is unreachable".into())
+        }
+    }
+
+    #[derive(Debug)]
+    struct InMemory;
+
+    impl BackendOpener for InMemory {
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+        fn open(
+            &self,
+            _app: &str,
+        ) -> Result<Arc<dyn KvBackend>, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Arc::new(MemoryBackend::new()))
+        }
+    }
+
+    #[test]
+    fn an_external_opener_is_used_and_its_failure_names_app_and_backend() {
+        let ok = open(&BackendChoice::External(Arc::new(InMemory)), "shop").unwrap();
+        assert_eq!(ok.info().kind, "memory");
+        let Err(e) = open(&BackendChoice::External(Arc::new(Refusing)), "shop") else {
+            panic!("a refusing opener must fail");
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot open the key-value stores of app \"shop\" on NATS server nats://127.0.0.1:1"
+        );
+        let cause = std::error::Error::source(&e).unwrap().to_string();
+        assert_eq!(cause, "the server is unreachable");
+    }
 }

@@ -27,8 +27,8 @@ pub use backend::{
     StoreQuota, Usage, Written,
 };
 pub use backends::{
-    BackendChoice, StateError, backend_for, choose_backend, chosen, in_use_elsewhere, look_only,
-    opened_backends,
+    BackendChoice, BackendOpener, StateError, backend_for, choose_backend, chosen,
+    in_use_elsewhere, look_only, opened_backends,
 };
 pub use component::{ComponentState, StateCtx, store_limits};
 pub use config::Config;

@@ -4,9 +4,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    AddCommand, BuildCommand, CheckCommand, ComposeCommand, DevCommand, InspectCommand,
-    InvokeCommand, KvCommand, NewCommand, PullCommand, PushCommand, RunCommand, ServeCommand,
-    StoreCommand,
+    AddCommand, BuildCommand, CheckCommand, ClusterCommand, ComposeCommand, DeployCommand,
+    DevCommand, HostCommand, InspectCommand, InvokeCommand, KvCommand, NewCommand, PullCommand,
+    PushCommand, RunCommand, ServeCommand, StoreCommand,
 };
 
 /// Run WebAssembly components: commands, typed exports and wasi:http apps, with nothing granted by default.
@@ -33,17 +33,27 @@ enum Command {
     Pull(PullCommand),
     Store(StoreCommand),
     Kv(KvCommand),
+    Deploy(DeployCommand),
+    Host(HostCommand),
+    Cluster(ClusterCommand),
 }
 
 impl Cli {
     /// The log filter a verb uses when WASMHUB_LOG is unset.
     pub fn default_log(&self) -> Option<&'static str> {
-        matches!(self.command, Command::Serve(_) | Command::Dev(_)).then_some("info")
+        matches!(
+            self.command,
+            Command::Serve(_) | Command::Dev(_) | Command::Host(_)
+        )
+        .then_some("info")
     }
 
     /// Whether the verb is the long-running server.
     pub fn serves(&self) -> bool {
-        matches!(self.command, Command::Serve(_) | Command::Dev(_))
+        matches!(
+            self.command,
+            Command::Serve(_) | Command::Dev(_) | Command::Host(_)
+        )
     }
 
     /// Runs the chosen verb; returns the process exit code.
@@ -63,6 +73,9 @@ impl Cli {
             Command::Pull(c) => c.execute(),
             Command::Store(c) => c.execute(),
             Command::Kv(c) => c.execute(),
+            Command::Deploy(c) => c.execute(),
+            Command::Host(c) => c.execute(),
+            Command::Cluster(c) => c.execute(),
         }
     }
 }

@@ -75,9 +75,15 @@ pub struct StateFlags {
     /// Directory of the apps' key-value stores (one file per app). Default: $WASMHUB_DATA_DIR, else $XDG_DATA_HOME/wasmhub, else ~/.local/share/wasmhub.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Key-value backend: `embedded` (durable, one file per app) or `memory` (lost at exit).
-    #[arg(long = "kv", value_name = "BACKEND", default_value = "embedded")]
-    pub kv: KvBackendFlag,
+    /// Key-value backend: `embedded` (durable, one file per app), `memory` (lost at exit)
+    /// or `nats` (JetStream KV on --cluster, shared by every host). Default: embedded, or
+    /// nats when --cluster is given.
+    #[arg(long = "kv", value_name = "BACKEND")]
+    pub kv: Option<KvBackendFlag>,
+    /// The NATS servers holding the stores with --kv nats: nats://HOST:PORT, several
+    /// comma-separated.
+    #[arg(long = "cluster", value_name = "URL")]
+    pub cluster: Option<String>,
 }
 
 /// The `--kv` backends.
@@ -88,17 +94,43 @@ pub enum KvBackendFlag {
     Embedded,
     /// In memory: lost at exit.
     Memory,
+    /// NATS JetStream KV on the cluster named by --cluster, shared by every host.
+    Nats,
 }
 
 impl StateFlags {
     /// Makes these flags the process's key-value backend.
-    pub fn apply(&self) {
-        wasmhub_state::choose_backend(match self.kv {
-            KvBackendFlag::Memory => wasmhub_state::BackendChoice::Memory,
-            KvBackendFlag::Embedded => {
-                wasmhub_state::BackendChoice::Embedded(self.data_dir.clone())
-            }
+    pub fn apply(&self) -> Result<()> {
+        wasmhub_state::choose_backend(self.choice()?);
+        Ok(())
+    }
+
+    /// The backend these flags select.
+    pub fn choice(&self) -> Result<wasmhub_state::BackendChoice> {
+        use wasmhub_state::BackendChoice;
+        let kv = self.kv.unwrap_or(if self.cluster.is_some() {
+            KvBackendFlag::Nats
+        } else {
+            KvBackendFlag::Embedded
         });
+        Ok(match (kv, &self.cluster) {
+            (KvBackendFlag::Nats, Some(url)) => {
+                BackendChoice::External(std::sync::Arc::new(crate::nats::NatsOpener::new(url)))
+            }
+            (KvBackendFlag::Nats, None) => anyhow::bail!(
+                "--kv nats needs --cluster nats://HOST:PORT: the NATS servers that hold the stores"
+            ),
+            (_, Some(_)) => anyhow::bail!(
+                "--cluster names the NATS servers of --kv nats, but --kv is {}; drop one of them",
+                if kv == KvBackendFlag::Memory {
+                    "memory"
+                } else {
+                    "embedded"
+                }
+            ),
+            (KvBackendFlag::Memory, None) => BackendChoice::Memory,
+            (KvBackendFlag::Embedded, None) => BackendChoice::Embedded(self.data_dir.clone()),
+        })
     }
 }
 

@@ -37,22 +37,41 @@ impl CheckCommand {
     /// Prints the audit, then fails with the first problem, if any.
     pub fn execute(self) -> Result<i32> {
         wasmhub_state::look_only();
-        self.state.apply();
-        let mut app = load_app(&self.target, self.grants)?;
-        self.strict.apply(&mut app);
-        self.budget.apply(&mut app);
-        let engine = check_engine(&self.cache, &app)?;
-        let cache = self.cache.cache();
-        println!("app \"{}\" ({})", app.name, self.target.display());
-        for c in &app.components {
-            audit_component(&engine, cache.as_ref(), c)?;
-        }
-        crate::graph::print_links(&engine, cache.as_ref(), &app)?;
-        crate::stores::print_stores(&app)?;
-        println!();
-        prepare_and_report(&engine, cache.as_ref(), app)?;
+        self.state.apply()?;
+        checked(
+            &self.target,
+            self.grants,
+            &self.cache,
+            self.strict,
+            &self.budget,
+        )?;
         Ok(0)
     }
+}
+
+/// Resolves and checks the app at `target` as `check` does, printing its audit; the
+/// resolved app (what `deploy` pins).
+pub fn checked(
+    target: &std::path::Path,
+    grants: GrantFlags,
+    cache: &CacheFlags,
+    strict: StrictFlag,
+    budget: &crate::budget::ServeBudgetFlags,
+) -> Result<App> {
+    let mut app = load_app(target, grants)?;
+    strict.apply(&mut app);
+    budget.apply(&mut app);
+    let engine = check_engine(cache, &app)?;
+    let compiled = cache.cache();
+    println!("app \"{}\" ({})", app.name, target.display());
+    for c in &app.components {
+        audit_component(&engine, compiled.as_ref(), c)?;
+    }
+    crate::graph::print_links(&engine, compiled.as_ref(), &app)?;
+    crate::stores::print_stores(&app)?;
+    println!();
+    prepare_and_report(&engine, compiled.as_ref(), app.clone())?;
+    Ok(app)
 }
 
 /// Prepares `app` exactly as `serve` would (compile, check, pre-link) and says whether it

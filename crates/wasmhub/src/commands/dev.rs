@@ -40,7 +40,7 @@ pub struct DevCommand {
 impl DevCommand {
     /// Builds, serves and watches until SIGINT or SIGTERM.
     pub fn execute(self) -> Result<i32> {
-        self.state.apply();
+        self.state.apply()?;
         let manifest = self.manifest;
         let m = wasmhub_manifest::load_with(&manifest, Sources::MayBeBuilt)?;
         let targets = wasmhub_dev::plan(&m, &[])?;

@@ -53,7 +53,7 @@ impl InvokeCommand {
     /// Calls the function and prints its result.
     pub fn execute(mut self) -> Result<i32> {
         wasmhub_caps::report_denials_to(wasmhub_caps::DenialSink::Stderr);
-        self.state.apply();
+        self.state.apply()?;
         if crate::graph::is_manifest(&self.component) {
             return self.execute_in_app();
         }

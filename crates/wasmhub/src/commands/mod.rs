@@ -1,9 +1,12 @@
 //! One file per verb.
 
 mod build;
-pub(crate) mod check;
+pub mod check;
+mod cluster;
 mod compose;
+mod deploy;
 mod dev;
+mod host;
 mod inspect;
 mod invoke;
 mod kv;
@@ -11,13 +14,16 @@ mod new;
 mod pull;
 mod push;
 mod run;
-mod serve;
+pub mod serve;
 mod store;
 
 pub use build::BuildCommand;
 pub use check::CheckCommand;
+pub use cluster::ClusterCommand;
 pub use compose::ComposeCommand;
+pub use deploy::DeployCommand;
 pub use dev::DevCommand;
+pub use host::HostCommand;
 pub use inspect::InspectCommand;
 pub use invoke::InvokeCommand;
 pub use kv::KvCommand;

@@ -46,7 +46,7 @@ impl RunCommand {
     /// Runs the command and returns its exit status.
     pub fn execute(self) -> Result<i32> {
         wasmhub_caps::report_denials_to(wasmhub_caps::DenialSink::Stderr);
-        self.state.apply();
+        self.state.apply()?;
         let mut rest = self.component_and_args.into_iter();
         let target = PathBuf::from(rest.next().expect("clap requires the component"));
         let component = crate::oci::local(&target)?;

@@ -76,7 +76,7 @@ pub struct ServeCommand {
 impl ServeCommand {
     /// Serves until a signal arrives.
     pub fn execute(self) -> Result<i32> {
-        self.state.apply();
+        self.state.apply()?;
         let options = ServeOptions {
             addr: self.addr,
             max_instances: self.max_instances,
