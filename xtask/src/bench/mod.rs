@@ -2,6 +2,7 @@
 
 mod budget;
 mod chaos;
+mod dev;
 mod graph;
 mod hostile;
 mod http;
@@ -28,12 +29,13 @@ pub fn bench(args: &[&str]) -> Result {
         ["serve"] => serve::run(with_peers),
         ["budget"] => budget::run(),
         ["chaos"] => chaos::run(),
+        ["dev"] => dev::run(),
         ["graph"] => graph::run(),
         ["polyglot"] => polyglot::run(with_peers),
         ["wasi3"] => wasi3::run(),
         ["kv"] => kv::run(),
         _ => Err(
-            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | chaos | kv) [--with-peers]"
+            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | chaos | kv | dev) [--with-peers]"
                 .into(),
         ),
     }
