@@ -157,6 +157,8 @@ fn timed_edits(mut wasmhub: Command, source: &Path, app: &str) -> Result<Vec<Edi
     wasmhub.args(["dev", "--addr", "127.0.0.1:0"]);
     let dev = Watched::start(wasmhub)?;
     let port = dev.port("listening on http://")?;
+    // Edits count from when the watcher is in place.
+    dev.wait_for("watching ")?;
     let original =
         std::fs::read_to_string(source).map_err(|e| format!("{}: {e}", source.display()))?;
     let mut edits = Vec::new();
