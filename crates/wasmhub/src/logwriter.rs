@@ -46,12 +46,14 @@ pub fn install() -> BufferedStderr {
         .name("wasmhub-log".into())
         .spawn(move || {
             loop {
-                let guard = s.buffer.lock().unwrap_or_else(|e| e.into_inner());
-                let (guard, _) = s
-                    .wake
-                    .wait_timeout(guard, FLUSH_EVERY)
-                    .unwrap_or_else(|e| e.into_inner());
+                // Asleep while there is nothing to write (an idle server never wakes it);
+                // once a line arrives, more are gathered for FLUSH_EVERY, then written.
+                let mut guard = s.buffer.lock().unwrap_or_else(|e| e.into_inner());
+                while guard.is_empty() {
+                    guard = s.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+                }
                 drop(guard);
+                std::thread::sleep(FLUSH_EVERY);
                 write_out(s);
             }
         })
@@ -98,13 +100,16 @@ pub struct Line {
 impl Write for Line {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let s = shared();
-        let full = {
+        let (first, full) = {
             let mut buffer = s.buffer.lock().unwrap_or_else(|e| e.into_inner());
+            let first = buffer.is_empty();
             buffer.extend_from_slice(bytes);
-            buffer.len() >= HIGH_WATER
+            (first, buffer.len() >= HIGH_WATER)
         };
         if full || self.now {
             write_out(s);
+        } else if first {
+            s.wake.notify_one();
         }
         Ok(bytes.len())
     }

@@ -70,7 +70,9 @@ pub fn run() -> Result {
         "\n`wasmhub dev`, an edit of the handler's text saved to the first response showing it, \
          median of {EDITS} edits (seconds)"
     );
-    println!("| language | edit to response | watch + debounce | tool | wasmhub compile + swap | first response |");
+    println!(
+        "| language | edit to response | watch + debounce | tool | wasmhub compile + swap | first response |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for (lang, edits) in &rows {
         let m = |f: fn(&Edit) -> f64| median(&mut edits.iter().map(f).collect::<Vec<_>>());
@@ -83,7 +85,9 @@ pub fn run() -> Result {
             m(|e| e.respond)
         );
     }
-    println!("\nreload of an unchanged app (the JS one, POST /-/reload): {reload:.1} ms, median of {RELOADS} (target <= 50 ms)");
+    println!(
+        "\nreload of an unchanged app (the JS one, POST /-/reload): {reload:.1} ms, median of {RELOADS} (target <= 50 ms)"
+    );
     for (lang, edits) in &rows {
         let own = median(&mut edits.iter().map(|e| e.wasmhub).collect::<Vec<_>>());
         let total = median(&mut edits.iter().map(|e| e.total).collect::<Vec<_>>());
@@ -112,7 +116,10 @@ impl Watched {
         let out = child.stdout.take().expect("piped");
         let (tx, lines) = channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(std::result::Result::ok) {
+            for line in BufReader::new(out)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
                 if tx.send((Instant::now(), line)).is_err() {
                     break;
                 }
