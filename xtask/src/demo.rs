@@ -174,7 +174,7 @@ fn polyglot(bin: &Path) -> Result {
     eprintln!(
         "edit it live: cd {} && {} dev",
         rel(manifest.parent().expect("a directory")),
-        rel(bin)
+        bin.display()
     );
     Ok(())
 }
