@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use test_programs_artifacts::{HELLO_HTTP, VERSION_HTTP};
 
-use super::cluster_fleet::{Haproxy, HostProc, Load, deploy, failures, get, status, wait_status};
+use super::cluster_fleet::{
+    Haproxy, HostProc, Load, assert_none_failed, deploy, get, status, wait_status,
+};
 use super::cluster_kv::nats;
 use super::harness::{Hub, g};
 use super::kv::write_manifest;
@@ -73,13 +75,7 @@ fn a_deploy_under_load_reaches_every_host_without_a_failed_request() {
     );
     std::thread::sleep(Duration::from_millis(1500));
     let answers = load.stop();
-    let failed = failures(&answers);
-    let total: usize = answers.iter().map(Vec::len).sum();
-    assert!(
-        failed.is_empty(),
-        "{} of {total} failed: {failed:?}",
-        failed.len()
-    );
+    let total = assert_none_failed(&answers);
     assert!(total > 20, "the load ran: {total} requests");
     // After --wait returned, only v2; per host, no v1 for a request sent after that host
     // answered v2 (a request racing the switch may land on either side).

@@ -277,6 +277,18 @@ pub fn failures(all: &[Vec<Sent>]) -> Vec<String> {
         .collect()
 }
 
+/// Asserts every answer was a 200; how many requests there were.
+pub fn assert_none_failed(answers: &[Vec<Sent>]) -> usize {
+    let failed = failures(answers);
+    let total: usize = answers.iter().map(Vec::len).sum();
+    assert!(
+        failed.is_empty(),
+        "{} of {total} failed: {failed:?}",
+        failed.len()
+    );
+    total
+}
+
 /// `wasmhub deploy MANIFEST --cluster URL ARGS...`, bounded.
 pub fn deploy(hub: &Hub, url: &str, manifest: &str, args: &[&str]) -> Ran {
     let mut all = vec!["deploy", manifest, "--cluster", url];

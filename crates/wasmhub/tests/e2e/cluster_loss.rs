@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::cluster_deploy::{fleet, version_app};
-use super::cluster_fleet::{Load, deploy, failures, get, wait_status};
+use super::cluster_fleet::{Load, assert_none_failed, deploy, get, wait_status};
 use super::cluster_kv::nats;
 use super::harness::Hub;
 
@@ -35,13 +35,7 @@ fn sigterm_of_a_host_under_load_fails_no_request() {
     assert_eq!(unready.as_deref(), Some("not ready: draining\n"));
     std::thread::sleep(Duration::from_secs(1));
     let answers = load.stop();
-    let failed = failures(&answers);
-    let total: usize = answers.iter().map(Vec::len).sum();
-    assert!(
-        failed.is_empty(),
-        "{} of {total} failed: {failed:?}",
-        failed.len()
-    );
+    assert_none_failed(&answers);
     assert!(hosts[1].log().contains("draining"), "{}", hosts[1].log());
     wait_status(&hub, &url, Duration::from_secs(30), "h1 leaves", |hs| {
         hs.len() == 2 && hs.iter().all(|h| h["id"] != "h1")
@@ -61,13 +55,7 @@ fn with_every_nats_node_down_hosts_keep_serving_then_rejoin() {
     }
     std::thread::sleep(Duration::from_secs(10));
     let answers = load.stop();
-    let failed = failures(&answers);
-    let total: usize = answers.iter().map(Vec::len).sum();
-    assert!(
-        failed.is_empty(),
-        "{} of {total} failed: {failed:?}",
-        failed.len()
-    );
+    let total = assert_none_failed(&answers);
     assert!(total > 10, "the load ran: {total}");
     for i in 0..3 {
         cluster.restart(i).unwrap();
