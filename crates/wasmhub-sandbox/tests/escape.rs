@@ -1,0 +1,29 @@
+//! "Assume the Wasm sandbox is broken": each escape attempt runs in a worker process that
+//! entered exactly the worker's sandbox (`configure` + `enter`, the same calls a worker
+//! makes) after running a real component, and must be refused or end the worker by SIGSYS
+//! or an OOM kill; the same attempt in the same program outside the sandbox must work.
+//!
+//! `cargo test -p wasmhub-sandbox --test escape [-- CASE...]`; needs root (skips otherwise).
+
+#[path = "escape/attempts.rs"]
+mod attempts;
+#[path = "escape/driver.rs"]
+mod driver;
+#[path = "escape/fdpass.rs"]
+mod fdpass;
+#[path = "escape/worker.rs"]
+mod worker;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        let fd = args[3].parse().expect("socket fd");
+        worker::main(&args[1], args[2] == "inside", fd);
+    }
+    let filters: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    std::process::exit(driver::main(&filters));
+}

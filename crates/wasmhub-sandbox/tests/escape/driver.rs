@@ -1,0 +1,260 @@
+//! The driver: sets up what a worker must not reach, runs every case outside and inside
+//! the sandbox, checks each outcome.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream as StdUnixStream};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wasmhub_sandbox::{Policy, TenantCgroup};
+
+use super::attempts::CASES;
+
+/// The memory limit of the test tenant; the `memory` case allocates 64 MiB more.
+const MEMORY_LIMIT: u64 = 256 << 20;
+
+/// What a worker's run came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// The attempt worked.
+    Ok,
+    /// The attempt failed with this errno.
+    Errno(i32),
+    /// The worker was ended by this signal (not an OOM kill).
+    Signal(i32),
+    /// The worker was ended by the cgroup's OOM killer.
+    Oom,
+    /// Anything else (exit code, missing report): a test failure.
+    Broken(String),
+}
+
+/// What each case must come to inside the sandbox.
+fn expected_inside(case: &str) -> Outcome {
+    match case {
+        "work" => Outcome::Ok,
+        "memory" => Outcome::Oom,
+        _ => Outcome::Signal(libc::SIGSYS),
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    code: std::fs::File,
+    envs: Vec<(String, String)>,
+    victim: Child,
+    _tcp: TcpListener,
+    _unix: UnixListener,
+}
+
+/// Runs the cases matching `filters` (all when empty); returns the exit code.
+pub fn main(filters: &[&str]) -> i32 {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("escape: skipped: needs root (user namespaces mapped to a host uid, cgroups)");
+        return 0;
+    }
+    for c in ["memory", "pids"] {
+        if !Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join("cgroup.procs")
+            .exists()
+        {
+            println!("escape: skipped: cgroup v1 `{c}` is not mounted at /sys/fs/cgroup/{c}");
+            return 0;
+        }
+    }
+    let mut fx = fixture();
+    let mut policy = Policy::new(format!("escape-test-{}", std::process::id()));
+    policy.memory_limit_bytes = MEMORY_LIMIT;
+    policy.max_processes = 32;
+    let cgroup = TenantCgroup::create(&policy).expect("tenant cgroup");
+    let mut failures = Vec::new();
+    for case in CASES
+        .iter()
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.contains(f)))
+    {
+        let outside = run(&fx, case, None);
+        let oom_before = cgroup.oom_kills().unwrap();
+        let inside = run(&fx, case, Some((&policy, &cgroup)));
+        let inside_outcome = match inside.0 {
+            Outcome::Signal(libc::SIGKILL) if cgroup.oom_kills().unwrap() > oom_before => {
+                Outcome::Oom
+            }
+            o => o,
+        };
+        println!(
+            "escape: {case:<14} outside: {:?}  inside: {inside_outcome:?}",
+            outside.0
+        );
+        if outside.0 != Outcome::Ok {
+            failures.push(format!(
+                "{case} outside: {:?} (stderr: {})",
+                outside.0, outside.2
+            ));
+        }
+        if inside_outcome != expected_inside(case) {
+            failures.push(format!(
+                "{case} inside: {inside_outcome:?}, expected {:?} (stderr: {})",
+                expected_inside(case),
+                inside.2
+            ));
+        }
+        // The component ran inside before the attempt and answered over the worker's
+        // socket: the sandbox leaves a worker working.
+        if !inside.1.contains("component: Hello, sandbox!")
+            || !inside.1.contains("\nHello, sandbox!\n")
+        {
+            failures.push(format!(
+                "{case} inside: the component did not run (stdout: {})",
+                inside.1
+            ));
+        }
+    }
+    let _ = fx.victim.kill();
+    let _ = fx.victim.wait();
+    drop(fx.code);
+    cgroup.remove().expect("remove the tenant cgroup");
+    if failures.is_empty() {
+        println!("escape: all cases held");
+        0
+    } else {
+        for f in &failures {
+            println!("escape: FAILED: {f}");
+        }
+        1
+    }
+}
+
+/// The files, listeners and victim process the workers try to reach, and the worker's code.
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let p = dir.path();
+    for d in ["cache", "kv", "mnt"] {
+        std::fs::create_dir(p.join(d)).unwrap();
+    }
+    let wasm = std::fs::read(test_programs_artifacts::guest(
+        test_programs_artifacts::GREET,
+    ))
+    .expect("greet guest");
+    let cwasm = super::worker::engine()
+        .precompile_component(&wasm)
+        .expect("precompile greet");
+    let cache_file = p.join("cache/greet.cwasm");
+    std::fs::write(&cache_file, cwasm).unwrap();
+    std::fs::write(p.join("kv/store"), "tenant-b secret").unwrap();
+    let code = std::fs::File::open(&cache_file).unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let unix_path = p.join("supervisor.sock");
+    let unix = UnixListener::bind(&unix_path).unwrap();
+    let victim = Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .expect("start sleep");
+    let envs = vec![
+        ("ESCAPE_CACHE_FILE", cache_file.display().to_string()),
+        ("ESCAPE_KV_FILE", p.join("kv/store").display().to_string()),
+        ("ESCAPE_MOUNT_DIR", p.join("mnt").display().to_string()),
+        (
+            "ESCAPE_TCP_PORT",
+            tcp.local_addr().unwrap().port().to_string(),
+        ),
+        ("ESCAPE_UNIX_SOCKET", unix_path.display().to_string()),
+        ("ESCAPE_VICTIM_PID", victim.id().to_string()),
+        (
+            "ESCAPE_MEMORY_BYTES",
+            (MEMORY_LIMIT + (64 << 20)).to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Fixture {
+        _dir: dir,
+        code,
+        envs,
+        victim,
+        _tcp: tcp,
+        _unix: unix,
+    }
+}
+
+/// Runs one worker for `case`, in the sandbox when `sandbox` is given; (outcome, stdout, stderr).
+fn run(
+    fx: &Fixture,
+    case: &str,
+    sandbox: Option<(&Policy, &TenantCgroup)>,
+) -> (Outcome, String, String) {
+    // The worker's socket: it receives its compiled code and a request over it.
+    let (mut ours, theirs) = StdUnixStream::pair().unwrap();
+    super::fdpass::send_fd(ours.as_raw_fd(), fx.code.as_raw_fd()).unwrap();
+    ours.write_all(b"sandbox\n").unwrap();
+    // SAFETY: clearing close-on-exec on a descriptor we own, so the worker inherits it.
+    assert_eq!(
+        unsafe { libc::fcntl(theirs.as_raw_fd(), libc::F_SETFD, 0) },
+        0
+    );
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--child",
+        case,
+        if sandbox.is_some() {
+            "inside"
+        } else {
+            "outside"
+        },
+        &theirs.as_raw_fd().to_string(),
+    ])
+    .envs(fx.envs.iter().map(|(k, v)| (k, v)))
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if let Some((policy, cgroup)) = sandbox {
+        wasmhub_sandbox::configure(&mut cmd, policy, Some(cgroup)).expect("configure");
+    }
+    let mut child = cmd.spawn().expect("spawn worker");
+    drop(theirs);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    // The answer the worker sent over its socket.
+    ours.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    let _ = ours.read_to_string(&mut answer);
+    out.push_str(&answer);
+    let outcome = if let Some(sig) = status.signal() {
+        Outcome::Signal(sig)
+    } else if out.contains("RESULT ok") && status.success() {
+        Outcome::Ok
+    } else if let Some(n) = out.lines().find_map(|l| l.strip_prefix("RESULT errno ")) {
+        Outcome::Errno(n.trim().parse().unwrap_or(-1))
+    } else {
+        Outcome::Broken(format!("{status}"))
+    };
+    (outcome, out, err)
+}
