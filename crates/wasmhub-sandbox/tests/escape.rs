@@ -18,7 +18,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         let fd = args[3].parse().expect("socket fd");
-        worker::main(&args[1], args[2] == "inside", fd);
+        worker::main(&args[1], driver::Mode::parse(&args[2]), fd);
     }
     let filters: Vec<&str> = args
         .iter()

@@ -149,19 +149,38 @@ fn allocate(bytes: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// Forks 64 children that exit at once (bounded, so it is harmless outside), reaps them.
+/// Forks 64 children that all stay alive until the last is forked (bounded, so it is
+/// harmless outside), then lets them exit and reaps them.
 fn fork_bomb() -> io::Result<()> {
+    let mut pipe = [0; 2];
+    // SAFETY: pipe into a local array.
+    os(unsafe { libc::pipe(pipe.as_mut_ptr()) })?;
+    let mut children = Vec::new();
+    let mut result = Ok(());
     for _ in 0..64 {
-        // SAFETY: the child only calls _exit.
+        // SAFETY: the child only reads the pipe (until the parent closes it) and exits.
         match unsafe { libc::fork() } {
-            -1 => return Err(io::Error::last_os_error()),
-            0 => unsafe { libc::_exit(0) },
-            child => {
-                let mut status = 0;
-                // SAFETY: waiting for our own child.
-                unsafe { libc::waitpid(child, &mut status, 0) };
+            -1 => {
+                result = Err(io::Error::last_os_error());
+                break;
             }
+            0 => unsafe {
+                libc::close(pipe[1]);
+                let mut b = 0u8;
+                libc::read(pipe[0], (&raw mut b).cast(), 1);
+                libc::_exit(0)
+            },
+            child => children.push(child),
         }
     }
-    Ok(())
+    // SAFETY: closing our pipe ends, waiting for our own children.
+    unsafe {
+        libc::close(pipe[1]);
+        libc::close(pipe[0]);
+        for child in children {
+            let mut status = 0;
+            libc::waitpid(child, &mut status, 0);
+        }
+    }
+    result
 }

@@ -32,13 +32,56 @@ enum Outcome {
     Broken(String),
 }
 
-/// What each case must come to inside the sandbox.
-fn expected_inside(case: &str) -> Outcome {
-    match case {
-        "work" => Outcome::Ok,
-        "memory" => Outcome::Oom,
-        _ => Outcome::Signal(libc::SIGSYS),
+/// How a worker is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A plain child process: every attempt must work (the test has teeth).
+    Outside,
+    /// Started with `configure` (namespaces, host uid, cgroup) but never calls `enter`:
+    /// the outer wall alone, as if the seccomp filter were bypassed.
+    Namespaces,
+    /// `configure` and `enter`: exactly the worker's sandbox.
+    Inside,
+}
+
+impl Mode {
+    /// The worker's command-line name of the mode.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Outside => "outside",
+            Mode::Namespaces => "namespaces",
+            Mode::Inside => "inside",
+        }
     }
+
+    /// The mode named `name`.
+    pub fn parse(name: &str) -> Mode {
+        [Mode::Outside, Mode::Namespaces, Mode::Inside]
+            .into_iter()
+            .find(|m| m.name() == name)
+            .unwrap_or_else(|| panic!("unknown mode {name}"))
+    }
+}
+
+/// What `case` must come to in `mode`; `None` where that wall is not the one that stops it
+/// (namespaces alone leave /etc/passwd readable and /bin/sh executable: `enter` stops those).
+fn expected(case: &str, mode: Mode) -> Option<Outcome> {
+    Some(match (mode, case) {
+        (Mode::Outside, _) | (_, "work") => Outcome::Ok,
+        (_, "memory") => Outcome::Oom,
+        (Mode::Inside, _) => Outcome::Signal(libc::SIGSYS),
+        // The host uid the worker runs as cannot enter the test's private directories.
+        (Mode::Namespaces, "compile-cache" | "key-value" | "unix") => Outcome::Errno(libc::EACCES),
+        // Its network namespace has only a loopback that is down.
+        (Mode::Namespaces, "inet") => Outcome::Errno(libc::ENETUNREACH),
+        // Its pid namespace holds no other process.
+        (Mode::Namespaces, "signal" | "ptrace") => Outcome::Errno(libc::ESRCH),
+        // The host's /proc still lists the victim, but the worker has no capability over it.
+        (Mode::Namespaces, "proc-mem") => Outcome::Errno(libc::EACCES),
+        // The tenant's pids cgroup.
+        (Mode::Namespaces, "fork-bomb") => Outcome::Errno(libc::EAGAIN),
+        (Mode::Namespaces, _) => return None,
+    })
 }
 
 struct Fixture {
@@ -77,42 +120,37 @@ pub fn main(filters: &[&str]) -> i32 {
         .iter()
         .filter(|c| filters.is_empty() || filters.iter().any(|f| c.contains(f)))
     {
-        let outside = run(&fx, case, None);
-        let oom_before = cgroup.oom_kills().unwrap();
-        let inside = run(&fx, case, Some((&policy, &cgroup)));
-        let inside_outcome = match inside.0 {
-            Outcome::Signal(libc::SIGKILL) if cgroup.oom_kills().unwrap() > oom_before => {
-                Outcome::Oom
+        let mut line = format!("escape: {case:<14}");
+        for mode in [Mode::Outside, Mode::Namespaces, Mode::Inside] {
+            let Some(want) = expected(case, mode) else {
+                continue;
+            };
+            let oom_before = cgroup.oom_kills().unwrap();
+            let sandbox = (mode != Mode::Outside).then_some((&policy, &cgroup));
+            let (outcome, out, err) = run(&fx, case, mode, sandbox);
+            let outcome = match outcome {
+                Outcome::Signal(libc::SIGKILL) if cgroup.oom_kills().unwrap() > oom_before => {
+                    Outcome::Oom
+                }
+                o => o,
+            };
+            line.push_str(&format!(" {}: {outcome:?}", mode.name()));
+            if outcome != want {
+                failures.push(format!(
+                    "{case} {}: {outcome:?}, expected {want:?} (stderr: {err})",
+                    mode.name()
+                ));
             }
-            o => o,
-        };
-        println!(
-            "escape: {case:<14} outside: {:?}  inside: {inside_outcome:?}",
-            outside.0
-        );
-        if outside.0 != Outcome::Ok {
-            failures.push(format!(
-                "{case} outside: {:?} (stderr: {})",
-                outside.0, outside.2
-            ));
+            // The component ran before the attempt and answered over the worker's socket:
+            // the sandbox leaves a worker working.
+            if !out.contains("component: Hello, sandbox!") || !out.contains("\nHello, sandbox!\n") {
+                failures.push(format!(
+                    "{case} {}: the component did not run (stdout: {out})",
+                    mode.name()
+                ));
+            }
         }
-        if inside_outcome != expected_inside(case) {
-            failures.push(format!(
-                "{case} inside: {inside_outcome:?}, expected {:?} (stderr: {})",
-                expected_inside(case),
-                inside.2
-            ));
-        }
-        // The component ran inside before the attempt and answered over the worker's
-        // socket: the sandbox leaves a worker working.
-        if !inside.1.contains("component: Hello, sandbox!")
-            || !inside.1.contains("\nHello, sandbox!\n")
-        {
-            failures.push(format!(
-                "{case} inside: the component did not run (stdout: {})",
-                inside.1
-            ));
-        }
+        println!("{line}");
     }
     let _ = fx.victim.kill();
     let _ = fx.victim.wait();
@@ -133,6 +171,9 @@ pub fn main(filters: &[&str]) -> i32 {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
     let p = dir.path();
+    // The supervisor's data is private to it (as wasmhub's cache and state directories
+    // should be): the namespaces-only worker, another uid, must not traverse it.
+    std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     for d in ["cache", "kv", "mnt"] {
         std::fs::create_dir(p.join(d)).unwrap();
     }
@@ -186,6 +227,7 @@ fn fixture() -> Fixture {
 fn run(
     fx: &Fixture,
     case: &str,
+    mode: Mode,
     sandbox: Option<(&Policy, &TenantCgroup)>,
 ) -> (Outcome, String, String) {
     // The worker's socket: it receives its compiled code and a request over it.
@@ -201,11 +243,7 @@ fn run(
     cmd.args([
         "--child",
         case,
-        if sandbox.is_some() {
-            "inside"
-        } else {
-            "outside"
-        },
+        mode.name(),
         &theirs.as_raw_fd().to_string(),
     ])
     .envs(fx.envs.iter().map(|(k, v)| (k, v)))

@@ -11,6 +11,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::attempts;
+use super::driver::Mode;
 
 /// The engine of both the test's compiler and its workers (same settings as `serve`'s pool).
 pub fn engine() -> Engine {
@@ -43,10 +44,10 @@ impl WasiView for State {
     }
 }
 
-/// The worker process: `--child CASE inside|outside SOCKET_FD`.
-pub fn main(case: &str, inside: bool, sock: RawFd) -> ! {
+/// The worker process: `--child CASE MODE SOCKET_FD`.
+pub fn main(case: &str, mode: Mode, sock: RawFd) -> ! {
     let engine = engine();
-    if inside {
+    if mode == Mode::Inside {
         let mut policy = wasmhub_sandbox::Policy::new("escape");
         policy.keep_fds = vec![1, 2, sock];
         if let Err(e) = wasmhub_sandbox::enter(&policy) {
