@@ -11,6 +11,8 @@ mod attempts;
 mod driver;
 #[path = "escape/fdpass.rs"]
 mod fdpass;
+#[path = "escape/inspect.rs"]
+mod inspect;
 #[path = "escape/worker.rs"]
 mod worker;
 

@@ -8,6 +8,7 @@ use std::os::unix::net::UnixStream;
 /// Every case the driver runs, both outside and inside the sandbox.
 pub const CASES: &[&str] = &[
     "work",
+    "inspect",
     "passwd",
     "compile-cache",
     "key-value",
@@ -23,11 +24,22 @@ pub const CASES: &[&str] = &[
     "fork-bomb",
 ];
 
-/// Runs `case`.
-pub fn attempt(case: &str) -> io::Result<()> {
+/// Runs `case`; `sock` is the worker's socket.
+pub fn attempt(case: &str, sock: std::os::fd::RawFd) -> io::Result<()> {
     match case {
         // Only the component call (it ran before this): the worker still works.
         "work" => Ok(()),
+        // Wait (blocking) for one byte while the driver inspects this process from outside.
+        "inspect" => {
+            let mut b = [0u8];
+            // SAFETY: reading one byte into a local buffer from our own socket.
+            let n = unsafe { libc::read(sock, b.as_mut_ptr().cast(), 1) };
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        }
         "passwd" => read_file("/etc/passwd"),
         "compile-cache" => read_file(&env("ESCAPE_CACHE_FILE")),
         "key-value" => read_file(&env("ESCAPE_KV_FILE")),

@@ -67,7 +67,7 @@ impl Mode {
 /// (namespaces alone leave /etc/passwd readable and /bin/sh executable: `enter` stops those).
 fn expected(case: &str, mode: Mode) -> Option<Outcome> {
     Some(match (mode, case) {
-        (Mode::Outside, _) | (_, "work") => Outcome::Ok,
+        (Mode::Outside, _) | (_, "work" | "inspect") => Outcome::Ok,
         (_, "memory") => Outcome::Oom,
         (Mode::Inside, _) => Outcome::Signal(libc::SIGSYS),
         // The host uid the worker runs as cannot enter the test's private directories.
@@ -82,6 +82,13 @@ fn expected(case: &str, mode: Mode) -> Option<Outcome> {
         (Mode::Namespaces, "fork-bomb") => Outcome::Errno(libc::EAGAIN),
         (Mode::Namespaces, _) => return None,
     })
+}
+
+impl Fixture {
+    /// The value of one of the workers' environment variables.
+    fn envs_map(&self, name: &str) -> String {
+        self.envs.iter().find(|(k, _)| k == name).unwrap().1.clone()
+    }
 }
 
 struct Fixture {
@@ -127,7 +134,22 @@ pub fn main(filters: &[&str]) -> i32 {
             };
             let oom_before = cgroup.oom_kills().unwrap();
             let sandbox = (mode != Mode::Outside).then_some((&policy, &cgroup));
-            let (outcome, out, err) = run(&fx, case, mode, sandbox);
+            let Run {
+                outcome,
+                stdout: out,
+                stderr: err,
+                properties,
+            } = run(&fx, case, mode, sandbox);
+            if let Some(props) = properties {
+                let want = super::inspect::expected(mode);
+                line.push_str(&format!(" {}: {props:?}", mode.name()));
+                if props != want {
+                    failures.push(format!(
+                        "{case} {}: the running worker showed {props:?}, expected {want:?}",
+                        mode.name()
+                    ));
+                }
+            }
             let outcome = match outcome {
                 Outcome::Signal(libc::SIGKILL) if cgroup.oom_kills().unwrap() > oom_before => {
                     Outcome::Oom
@@ -223,22 +245,35 @@ fn fixture() -> Fixture {
     }
 }
 
-/// Runs one worker for `case`, in the sandbox when `sandbox` is given; (outcome, stdout, stderr).
-fn run(
-    fx: &Fixture,
-    case: &str,
-    mode: Mode,
-    sandbox: Option<(&Policy, &TenantCgroup)>,
-) -> (Outcome, String, String) {
+/// What one worker run came to.
+struct Run {
+    outcome: Outcome,
+    stdout: String,
+    stderr: String,
+    /// For the `inspect` case: the lock-down properties the running worker showed.
+    properties: Option<Vec<&'static str>>,
+}
+
+/// Runs one worker for `case`, in the sandbox when `sandbox` is given.
+fn run(fx: &Fixture, case: &str, mode: Mode, sandbox: Option<(&Policy, &TenantCgroup)>) -> Run {
     // The worker's socket: it receives its compiled code and a request over it.
     let (mut ours, theirs) = StdUnixStream::pair().unwrap();
     super::fdpass::send_fd(ours.as_raw_fd(), fx.code.as_raw_fd()).unwrap();
     ours.write_all(b"sandbox\n").unwrap();
-    // SAFETY: clearing close-on-exec on a descriptor we own, so the worker inherits it.
-    assert_eq!(
-        unsafe { libc::fcntl(theirs.as_raw_fd(), libc::F_SETFD, 0) },
-        0
-    );
+    // The worker inherits its socket and, for `inspect`, a descriptor the supervisor
+    // leaked by mistake (the key-value file), which `enter` must close.
+    let leak =
+        (case == "inspect").then(|| std::fs::File::open(fx.envs_map("ESCAPE_KV_FILE")).unwrap());
+    for fd in [
+        Some(theirs.as_raw_fd()),
+        leak.as_ref().map(|f| f.as_raw_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        // SAFETY: clearing close-on-exec on a descriptor we own.
+        assert_eq!(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }, 0);
+    }
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--child",
@@ -255,6 +290,18 @@ fn run(
     }
     let mut child = cmd.spawn().expect("spawn worker");
     drop(theirs);
+    drop(leak);
+    ours.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut answer = String::new();
+    let properties = (case == "inspect").then(|| {
+        // The worker answered, so it has entered; it now waits for one byte.
+        let mut line = std::io::BufReader::new(&ours);
+        std::io::BufRead::read_line(&mut line, &mut answer).unwrap();
+        let props = super::inspect::properties(child.id(), mode, sandbox.map(|(p, _)| p));
+        (&ours).write_all(b"x").unwrap();
+        props
+    });
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -266,33 +313,37 @@ fn run(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut out = String::new();
-    let mut err = String::new();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
     child
         .stdout
         .take()
         .unwrap()
-        .read_to_string(&mut out)
+        .read_to_string(&mut stdout)
         .unwrap();
     child
         .stderr
         .take()
         .unwrap()
-        .read_to_string(&mut err)
+        .read_to_string(&mut stderr)
         .unwrap();
     // The answer the worker sent over its socket.
     ours.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut answer = String::new();
     let _ = ours.read_to_string(&mut answer);
-    out.push_str(&answer);
+    stdout.push_str(&answer);
     let outcome = if let Some(sig) = status.signal() {
         Outcome::Signal(sig)
-    } else if out.contains("RESULT ok") && status.success() {
+    } else if stdout.contains("RESULT ok") && status.success() {
         Outcome::Ok
-    } else if let Some(n) = out.lines().find_map(|l| l.strip_prefix("RESULT errno ")) {
+    } else if let Some(n) = stdout.lines().find_map(|l| l.strip_prefix("RESULT errno ")) {
         Outcome::Errno(n.trim().parse().unwrap_or(-1))
     } else {
         Outcome::Broken(format!("{status}"))
     };
-    (outcome, out, err)
+    Run {
+        outcome,
+        stdout,
+        stderr,
+        properties,
+    }
 }

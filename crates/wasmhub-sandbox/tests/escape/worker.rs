@@ -2,7 +2,7 @@
 //! from mapped precompiled code on a current-thread runtime with an epoch ticker), then
 //! one escape attempt, reported on stdout as `RESULT ok` or `RESULT errno N`.
 
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -56,8 +56,8 @@ pub fn main(case: &str, mode: Mode, sock: RawFd) -> ! {
         }
     }
     let code_fd = super::fdpass::recv_fd(sock).expect("receive the code descriptor");
-    run_component(&engine, code_fd, sock);
-    let result = attempts::attempt(case);
+    let sock = run_component(&engine, code_fd, sock);
+    let result = attempts::attempt(case, sock);
     match result {
         Ok(()) => println!("RESULT ok"),
         Err(e) => println!("RESULT errno {}", e.raw_os_error().unwrap_or(-1)),
@@ -67,7 +67,8 @@ pub fn main(case: &str, mode: Mode, sock: RawFd) -> ! {
 
 /// Loads the precompiled component from a mapping of `code_fd`, reads a name from the
 /// socket, answers with the component's greeting, then makes the guest trap.
-fn run_component(engine: &Engine, code_fd: RawFd, sock: RawFd) {
+/// Returns the socket, blocking again.
+fn run_component(engine: &Engine, code_fd: RawFd, sock: RawFd) -> RawFd {
     // SAFETY: fstat into a local struct.
     let len = unsafe {
         let mut st: libc::stat = std::mem::zeroed();
@@ -111,7 +112,7 @@ fn run_component(engine: &Engine, code_fd: RawFd, sock: RawFd) {
         .enable_all()
         .build()
         .expect("current-thread runtime");
-    let greeting = rt.block_on(async {
+    let (greeting, sock) = rt.block_on(async {
         // SAFETY: the socket descriptor is ours alone.
         let sock = unsafe { std::os::unix::net::UnixStream::from_raw_fd(sock) };
         sock.set_nonblocking(true).expect("nonblocking socket");
@@ -161,7 +162,10 @@ fn run_component(engine: &Engine, code_fd: RawFd, sock: RawFd) {
             .call_async(&mut store, ("on purpose".to_string(),))
             .await;
         assert!(trap.is_err(), "the guest's fail() must trap");
-        out
+        let sock = sock.into_std().expect("socket back from tokio");
+        sock.set_nonblocking(false).expect("blocking socket");
+        (out, sock.into_raw_fd())
     });
     println!("component: {greeting}");
+    sock
 }
