@@ -16,7 +16,7 @@ use crate::{Policy, SandboxError};
 /// to reset only dirtied pages: it reveals nothing but this process's page table); drops all capabilities; sets `no_new_privs`
 /// and not-dumpable; enforces Landlock with no rules (all filesystem and TCP access,
 /// abstract Unix sockets and signals outside the worker; the best ABI the kernel has);
-/// installs the seccomp allowlist of [`crate::seccomp`], which kills the process on any
+/// installs the seccomp allowlist (`src/seccomp.rs`), which kills the process on any
 /// other system call. Descriptors created before (e.g. an epoll of a runtime) are closed.
 pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
     refuse_host_namespaces()?;
@@ -122,18 +122,22 @@ fn empty_root() -> Result<(), SandboxError> {
             .into(),
             "make mounts private",
         )?;
-        check(
-            libc::mount(
-                c"wasmhub-empty".as_ptr(),
-                c"/tmp".as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                c"size=4k,nr_inodes=1,mode=0555".as_ptr().cast(),
-            )
-            .into(),
-            "mount an empty tmpfs on /tmp",
-        )?;
-        check(libc::chdir(c"/tmp".as_ptr()).into(), "enter the empty root")?;
+        // Any directory that exists serves as the mount point: the tmpfs becomes the root.
+        let point = [c"/tmp", c"/mnt", c"/proc", c"/dev"]
+            .into_iter()
+            .find(|dir| {
+                libc::mount(
+                    c"wasmhub-empty".as_ptr(),
+                    dir.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    c"size=4k,nr_inodes=1,mode=0555".as_ptr().cast(),
+                ) == 0
+            })
+            .ok_or_else(|| {
+                SandboxError::last_os("mount an empty tmpfs on /tmp, /mnt, /proc or /dev")
+            })?;
+        check(libc::chdir(point.as_ptr()).into(), "enter the empty root")?;
         check(
             libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
             "pivot_root into the empty root",

@@ -7,6 +7,19 @@
 //! any thread: an empty read-only root, every descriptor but [`Policy::keep_fds`] closed,
 //! `no_new_privs`, Landlock with no rules and a seccomp allowlist that kills the process
 //! on any other system call. Linux only; [`configure`] and [`TenantCgroup`] need root.
+//!
+//! For the worker that uses it (what `tests/escape.rs` does):
+//! - Build the `Engine` (pooling allocator) before [`enter`]; build the tokio runtime
+//!   (current-thread), spawn the epoch ticker and load code after it: [`enter`] closes
+//!   descriptors made before it and refuses to run with a second thread.
+//! - Receive compiled code as descriptors over the worker's socket (`recvmsg`, SCM_RIGHTS),
+//!   `mmap` it and load it with `Component::deserialize` (it copies). Not
+//!   `deserialize_file`: it needs a path, and there are none in the empty root.
+//! - Anything outside the allowlist ends the worker by SIGSYS, including what a panic's
+//!   backtrace printer would open; exit with a code instead where you can.
+//! - The worker is pid 1 of its pid namespace, so it ignores signals it has no handler for
+//!   (SIGTERM included). Stop it by closing its socket or with `Child::kill` (SIGKILL to
+//!   the keeper, whose death kills the worker). The `Child`'s status is the worker's.
 
 mod cgroup;
 mod enter;
