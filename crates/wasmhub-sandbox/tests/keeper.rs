@@ -152,3 +152,19 @@ fn tenant_cgroup_writes_its_limits_and_is_removed() {
     cg.remove().unwrap();
     assert!(!std::path::Path::new(&dir("memory")).exists());
 }
+
+#[test]
+fn enter_refuses_to_lock_down_a_process_in_the_host_namespaces() {
+    // Only where this test itself runs in the initial user namespace (not in a container
+    // with a user namespace, where `enter` would go on and lock the test runner down).
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap();
+    if map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"] {
+        println!("skipped: this test runs in a user namespace of its own");
+        return;
+    }
+    let err = wasmhub_sandbox::enter(&Policy::new("host")).unwrap_err();
+    assert!(
+        err.to_string().contains("wasmhub_sandbox::configure"),
+        "{err}"
+    );
+}
