@@ -11,13 +11,14 @@ use crate::{Policy, SandboxError};
 /// In order: refuses to run outside a user namespace of its own (so it can never pivot the
 /// host's root) or with a second thread; points 0, 1 and 2 at /dev/null unless kept;
 /// makes an empty read-only tmpfs the root (`pivot_root`, old root detached); closes every
-/// descriptor not in [`Policy::keep_fds`] (but for this process's own `/proc/self/pagemap`,
-/// which Wasmtime's pooling allocator opens at `Engine::new` and scans with `PAGEMAP_SCAN`
-/// to reset only dirtied pages: it reveals nothing but this process's page table); drops all capabilities; sets `no_new_privs`
-/// and not-dumpable; enforces Landlock with no rules (all filesystem and TCP access,
-/// abstract Unix sockets and signals outside the worker; the best ABI the kernel has);
-/// installs the seccomp allowlist (`src/seccomp.rs`), which kills the process on any
-/// other system call. Descriptors created before (e.g. an epoll of a runtime) are closed.
+/// descriptor not in [`Policy::keep_fds`] except this process's own `/proc/self/pagemap`
+/// (Wasmtime's pooling allocator opens it at `Engine::new` and scans it with
+/// `PAGEMAP_SCAN` to reset only dirtied pages; it shows nothing but this process's page
+/// table); drops all capabilities; sets `no_new_privs` and not-dumpable; enforces Landlock
+/// with no rules (all filesystem and TCP access, abstract Unix sockets and signals outside
+/// the worker; the best ABI the kernel has); installs the seccomp allowlist
+/// (`src/seccomp.rs`), which kills the process on any other system call. Descriptors made
+/// before (e.g. a runtime's epoll) are closed.
 pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
     refuse_host_namespaces()?;
     let pagemaps = own_pagemap_fds()?;

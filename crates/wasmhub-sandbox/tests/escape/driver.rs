@@ -1,5 +1,5 @@
-//! The driver: sets up what a worker must not reach, runs every case outside and inside
-//! the sandbox, checks each outcome.
+//! The driver: sets up what a worker must not reach, runs every case outside the sandbox,
+//! behind its namespaces and cgroups alone, and inside it; checks each outcome.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
