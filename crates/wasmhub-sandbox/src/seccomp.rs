@@ -20,7 +20,8 @@ use crate::SandboxError;
 
 /// Memory: the allocator (brk, mmap; mremap not seen: realloc of large blocks), Wasmtime's
 /// pool slots, guard pages, code publishing (mprotect), slot resets (madvise) and
-/// copy-on-write memory images (memfd_create, written, mapped; ftruncate not seen).
+/// copy-on-write memory images (memfd_create, written, mapped; ftruncate not seen), code
+/// publishing on other cores (membarrier).
 const MEMORY: &[libc::c_long] = &[
     libc::SYS_brk,
     libc::SYS_mmap,
@@ -30,6 +31,8 @@ const MEMORY: &[libc::c_long] = &[
     libc::SYS_mremap,
     libc::SYS_memfd_create,
     libc::SYS_ftruncate,
+    // Not seen on x86_64: on aarch64 Wasmtime makes other cores see newly published code.
+    libc::SYS_membarrier,
 ];
 
 /// Threads: futexes, a new thread's set-up (set_robust_list, rseq, sigaltstack,
