@@ -1,0 +1,253 @@
+//! [`enter`]: the worker's own lock-down, in the namespaces [`crate::configure`] made.
+
+use landlock::{ABI, Access, AccessFs, AccessNet, Ruleset, RulesetAttr, Scope};
+
+use crate::error::check;
+use crate::{Policy, SandboxError};
+
+/// Locks the calling worker down for good; call it after the Wasmtime engine and memory
+/// pools are set up and before any thread or async runtime is started.
+///
+/// In order: refuses to run outside a user namespace of its own (so it can never pivot the
+/// host's root) or with a second thread; points 0, 1 and 2 at /dev/null unless kept;
+/// makes an empty read-only tmpfs the root (`pivot_root`, old root detached); closes every
+/// descriptor not in [`Policy::keep_fds`] except this process's own `/proc/self/pagemap`
+/// (Wasmtime's pooling allocator opens it at `Engine::new` and scans it with
+/// `PAGEMAP_SCAN` to reset only dirtied pages; it shows nothing but this process's page
+/// table); drops all capabilities; sets `no_new_privs` and not-dumpable; enforces Landlock
+/// with no rules (all filesystem and TCP access, abstract Unix sockets and signals outside
+/// the worker; the best ABI the kernel has); installs the seccomp allowlist
+/// (`src/seccomp.rs`), which kills the process on any other system call. Descriptors made
+/// before (e.g. a runtime's epoll) are closed.
+pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
+    refuse_host_namespaces()?;
+    let pagemaps = own_pagemap_fds()?;
+    let null = open_dev_null()?;
+    for fd in 0..3 {
+        if !policy.keep_fds.contains(&fd) {
+            // SAFETY: dup2 of an open descriptor onto a standard one.
+            check(
+                unsafe { libc::dup2(null, fd) }.into(),
+                "point stdio at /dev/null",
+            )?;
+        }
+    }
+    empty_root()?;
+    let mut keep: Vec<libc::c_int> = policy.keep_fds.clone();
+    keep.extend([0, 1, 2]);
+    keep.extend(pagemaps);
+    close_all_but(keep)?;
+    drop_capabilities()?;
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        check(
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).into(),
+            "set no_new_privs",
+        )?;
+        check(
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).into(),
+            "clear dumpable",
+        )?;
+    }
+    landlock_no_rules()?;
+    crate::seccomp::install()
+}
+
+/// Fails unless this process has a user namespace of its own and is single-threaded.
+fn refuse_host_namespaces() -> Result<(), SandboxError> {
+    let map = std::fs::read_to_string("/proc/self/uid_map").map_err(|source| SandboxError::Os {
+        step: "read /proc/self/uid_map",
+        source,
+    })?;
+    let identity = map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"];
+    if identity {
+        return Err(SandboxError::Policy(
+            "enter must run in a worker started with wasmhub_sandbox::configure (this process is in the host's user namespace)".into(),
+        ));
+    }
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map_err(|source| SandboxError::Os {
+            step: "list /proc/self/task",
+            source,
+        })?
+        .count();
+    if threads != 1 {
+        return Err(SandboxError::Policy(format!(
+            "enter must run before the worker starts a thread ({threads} are running)"
+        )));
+    }
+    Ok(())
+}
+
+/// The descriptors open on this process's own page map.
+fn own_pagemap_fds() -> Result<Vec<libc::c_int>, SandboxError> {
+    let os = |step| move |source| SandboxError::Os { step, source };
+    let me = std::fs::read_link("/proc/self").map_err(os("read /proc/self"))?;
+    let pagemap = std::path::Path::new("/proc").join(me).join("pagemap");
+    let mut fds = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").map_err(os("list /proc/self/fd"))? {
+        let entry = entry.map_err(os("list /proc/self/fd"))?;
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if std::fs::read_link(entry.path()).is_ok_and(|t| t == pagemap) {
+            fds.push(fd);
+        }
+    }
+    Ok(fds)
+}
+
+fn open_dev_null() -> Result<libc::c_int, SandboxError> {
+    // SAFETY: open of a static NUL-terminated path.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    check(fd.into(), "open /dev/null").map(|fd| fd as libc::c_int)
+}
+
+/// A mount namespace of our own whose root is an empty read-only tmpfs.
+fn empty_root() -> Result<(), SandboxError> {
+    // SAFETY: mount-family calls on static NUL-terminated strings.
+    unsafe {
+        // Our own copy of the mounts, so nothing below reaches the supervisor's namespace.
+        check(
+            libc::unshare(libc::CLONE_NEWNS).into(),
+            "unshare the mount namespace",
+        )?;
+        check(
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+            .into(),
+            "make mounts private",
+        )?;
+        // Any directory that exists serves as the mount point: the tmpfs becomes the root.
+        let point = [c"/tmp", c"/mnt", c"/proc", c"/dev"]
+            .into_iter()
+            .find(|dir| {
+                libc::mount(
+                    c"wasmhub-empty".as_ptr(),
+                    dir.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    c"size=4k,nr_inodes=1,mode=0555".as_ptr().cast(),
+                ) == 0
+            })
+            .ok_or_else(|| {
+                SandboxError::last_os("mount an empty tmpfs on /tmp, /mnt, /proc or /dev")
+            })?;
+        check(libc::chdir(point.as_ptr()).into(), "enter the empty root")?;
+        check(
+            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
+            "pivot_root into the empty root",
+        )?;
+        check(
+            libc::umount2(c".".as_ptr(), libc::MNT_DETACH).into(),
+            "detach the old root",
+        )?;
+        check(libc::chdir(c"/".as_ptr()).into(), "enter the empty root")?;
+        check(
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REMOUNT
+                    | libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV
+                    | libc::MS_NOEXEC,
+                std::ptr::null(),
+            )
+            .into(),
+            "make the empty root read-only",
+        )?;
+    }
+    Ok(())
+}
+
+/// Closes every descriptor not in `keep`.
+fn close_all_but(mut keep: Vec<libc::c_int>) -> Result<(), SandboxError> {
+    keep.retain(|&fd| fd >= 0);
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from: libc::c_uint = 0;
+    for fd in keep.into_iter().map(|fd| fd as libc::c_uint) {
+        if fd > from {
+            close_range(from, fd - 1)?;
+        }
+        from = fd + 1;
+    }
+    close_range(from, libc::c_uint::MAX)
+}
+
+fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), SandboxError> {
+    // SAFETY: closing descriptors nobody else uses (the worker is single-threaded here).
+    check(
+        unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) },
+        "close inherited descriptors",
+    )?;
+    Ok(())
+}
+
+/// Empties the bounding, ambient, effective, permitted and inheritable capability sets.
+fn drop_capabilities() -> Result<(), SandboxError> {
+    // SAFETY: prctl and capset with integer arguments and local structs.
+    unsafe {
+        check(
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+            .into(),
+            "clear ambient capabilities",
+        )?;
+        let mut cap = 0;
+        while libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) == 0 {
+            cap += 1;
+        }
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: libc::c_int,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        let header = Header {
+            version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+            pid: 0,
+        };
+        let data = [Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        }; 2];
+        check(
+            libc::syscall(libc::SYS_capset, &header, data.as_ptr()),
+            "drop capabilities",
+        )?;
+    }
+    Ok(())
+}
+
+/// Landlock, best ABI available, handling every access right and scope with no rule.
+fn landlock_no_rules() -> Result<(), SandboxError> {
+    let abi = ABI::V10;
+    Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))
+        .and_then(|r| r.handle_access(AccessNet::from_all(abi)))
+        .and_then(|r| r.scope(Scope::from_all(abi)))
+        .and_then(|r| r.create())
+        .and_then(|r| r.restrict_self())
+        .map_err(SandboxError::Landlock)?;
+    Ok(())
+}
