@@ -98,6 +98,15 @@ pub fn new_engine_with(
         pool.total_core_instances(max_instances.saturating_mul(8));
         pool.total_memories(max_instances.saturating_mul(2));
         pool.total_tables(max_instances.saturating_mul(8));
+        // One fiber stack per live instance (every served 0.2 call is async); a 0.3
+        // instance may run several guest tasks at once, each on its own fiber. Wasmtime's
+        // default is 1000 whatever the instance cap; each stack costs a guard-page
+        // `mprotect` when the engine starts (1.5 ms of CPU per start for 900 of them).
+        pool.total_stacks(if metering.wasi3 {
+            max_instances.saturating_mul(2).max(1000)
+        } else {
+            max_instances
+        });
         pool.max_memories_per_component(4);
         pool.max_tables_per_component(16);
         pool.max_memory_size(SERVE_MAX_MEMORY);

@@ -112,19 +112,27 @@ impl ServeCommand {
         };
         let app = load()?;
         let metering = Metering::for_app(&app);
-        let engine = self.cache.engine(EngineKind::Serve {
-            max_instances: options.max_instances,
-            metering,
-        })?;
+        // The async runtime starts its threads while the engine reserves its pools.
+        let (engine, rt) = std::thread::scope(|s| {
+            let rt = s.spawn(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+            });
+            let engine = self.cache.engine(EngineKind::Serve {
+                max_instances: options.max_instances,
+                metering,
+            });
+            let rt = rt.join().expect("the runtime builder does not panic");
+            (engine, rt)
+        });
+        let (engine, rt) = (engine?, rt?);
         let reloader = wasmhub_http::Reloader::new(Box::new(load), self.cache.cache(), metering);
         let prepared = reloader.prepare_first(&engine, app, &options)?;
         tracing::info!(
             "memory reset between requests: {}",
             wasmhub_core::reset_mode()
         );
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
         rt.block_on(wasmhub_http::serve(
             engine,
             prepared,
