@@ -10,6 +10,7 @@ mod e2e {
     pub mod caps_net;
     pub mod cluster_deploy;
     pub mod cluster_fleet;
+    pub mod cluster_kill;
     pub mod cluster_kv;
     pub mod cluster_loss;
     pub mod conn_limits;
