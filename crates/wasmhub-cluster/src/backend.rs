@@ -84,7 +84,7 @@ impl NatsBackend {
     /// the server is down: the client reconnects forever in the background, and each call
     /// made meanwhile fails within [`FAILOVER_WITHIN`] plus [`REQUEST_TIMEOUT`], naming the server.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        let client = crate::connection::connect(url, "wasmhub").await?;
+        let client = crate::connection::connect(url, "wasmhub", &crate::Access::default()).await?;
         Ok(Self::on(client, url))
     }
 

@@ -102,7 +102,11 @@ fn kill_9_of_the_leading_nats_node_loses_no_request_and_no_acknowledged_write() 
     // Each host opens the bucket before the load.
     for (i, h) in hosts.iter().enumerate() {
         let a = get(h.addr, &incr).unwrap();
-        assert_eq!((a.status, a.body.clone()), (200, (i + 1).to_string()), "{a:?}");
+        assert_eq!(
+            (a.status, a.body.clone()),
+            (200, (i + 1).to_string()),
+            "{a:?}"
+        );
     }
     let load = Load::start_at(proxy.addr, &incr, 4);
     std::thread::sleep(Duration::from_secs(2));
