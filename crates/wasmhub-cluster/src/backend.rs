@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishErrorKind;
@@ -29,6 +29,15 @@ pub(crate) const MAX_ATTEMPTS: u32 = 10_000;
 /// Longest one backend call may take in all (retries included): past it the call fails,
 /// naming the server, so a guest never waits on an unreachable NATS.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long one read or write keeps retrying a failure that losing a NATS node explains
+/// (a timeout, no responders, no leader yet): a 3-node cluster elects a new leader within
+/// a few seconds; the rest is room for a loaded machine. A write is retried with the same
+/// `Nats-Msg-Id`, so the server applies it at most once.
+pub const FAILOVER_WITHIN: Duration = Duration::from_secs(10);
+
+/// Waits between retries of a failed read or write.
+const FAILOVER_PAUSE: Duration = Duration::from_millis(100);
 
 /// Waits a little after a lost race, longer as losses repeat (at most 10 ms).
 pub(crate) async fn lost_race(attempt: u32) {
@@ -73,9 +82,9 @@ impl NatsBackend {
     /// A backend on the NATS server at `url` (`nats://HOST:PORT`, or several
     /// comma-separated servers of one cluster). Returns at once even if
     /// the server is down: the client reconnects forever in the background, and each call
-    /// made meanwhile fails within [`REQUEST_TIMEOUT`] naming the server.
+    /// made meanwhile fails within [`FAILOVER_WITHIN`] plus [`REQUEST_TIMEOUT`], naming the server.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        let client = crate::connection::connect(url, "wasmhub").await?;
+        let client = crate::connection::connect(url, "wasmhub", &crate::Access::default()).await?;
         Ok(Self::on(client, url))
     }
 
@@ -166,9 +175,19 @@ impl NatsBackend {
             return Ok(b.clone());
         }
         let name = names::bucket(&store.app, &store.label);
-        let kv = match self.js.get_key_value(&name).await {
-            Ok(kv) if !kv.stream.cached_info().config.allow_direct => kv,
-            _ => self.create_bucket(store, &name).await?,
+        let started = Instant::now();
+        let kv = loop {
+            let opened = match self.js.get_key_value(&name).await {
+                Ok(kv) if !kv.stream.cached_info().config.allow_direct => Ok(kv),
+                _ => self.create_bucket(store, &name).await,
+            };
+            match opened {
+                Ok(kv) => break kv,
+                Err(_) if started.elapsed() < FAILOVER_WITHIN => {
+                    tokio::time::sleep(FAILOVER_PAUSE).await;
+                }
+                Err(e) => return Err(e),
+            }
         };
         self.lock().insert(store.clone(), kv.clone());
         Ok(kv)
@@ -225,22 +244,33 @@ impl NatsBackend {
         store: &StoreId,
         key: &str,
     ) -> Result<(u64, Option<Entry>), BackendError> {
-        match kv.entry(key).await {
-            Ok(None) => Ok((0, None)),
-            Ok(Some(e)) if e.operation == kv::Operation::Put => Ok((
+        let started = Instant::now();
+        let entry = loop {
+            match kv.entry(key).await {
+                Ok(entry) => break entry,
+                Err(_) if started.elapsed() < FAILOVER_WITHIN => {
+                    tokio::time::sleep(FAILOVER_PAUSE).await;
+                }
+                Err(e) => return Err(self.failed(store, "a read", e)),
+            }
+        };
+        match entry {
+            None => Ok((0, None)),
+            Some(e) if e.operation == kv::Operation::Put => Ok((
                 e.revision,
                 Some(Entry {
                     value: e.value.to_vec(),
                     revision: e.revision,
                 }),
             )),
-            Ok(Some(e)) => Ok((e.revision, None)),
-            Err(e) => Err(self.failed(store, "a read", e)),
+            Some(e) => Ok((e.revision, None)),
         }
     }
 
     /// Writes `value` (or a delete marker) to NATS key `key` if its last sequence is still
-    /// `expected`: the new sequence, or `None` if another write came first.
+    /// `expected`: the new sequence, or `None` if another write came first. A failure is
+    /// retried for [`FAILOVER_WITHIN`] under one message id: a write the server applied
+    /// but whose acknowledgement was lost is then acknowledged, not applied twice.
     pub(crate) async fn publish(
         &self,
         kv: &kv::Store,
@@ -258,16 +288,26 @@ impl NatsBackend {
         if delete {
             headers.insert("KV-Operation", "DEL");
         }
+        headers.insert("Nats-Msg-Id", nuid::next().as_str());
         let subject = format!("{}{key}", kv.prefix);
-        let ack = self
-            .js
-            .publish_with_headers(subject, headers, value)
-            .await
-            .map_err(|e| self.failed(store, "a write", e))?;
-        match ack.await {
-            Ok(ack) => Ok(Some(ack.sequence)),
-            Err(e) if lost(&e) => Ok(None),
-            Err(e) => Err(self.failed(store, "a write", e)),
+        let started = Instant::now();
+        loop {
+            let sent = self
+                .js
+                .publish_with_headers(subject.clone(), headers.clone(), value.clone())
+                .await;
+            let error = match sent {
+                Ok(ack) => match ack.await {
+                    Ok(ack) => return Ok(Some(ack.sequence)),
+                    Err(e) if lost(&e) => return Ok(None),
+                    Err(e) => self.failed(store, "a write", e),
+                },
+                Err(e) => self.failed(store, "a write", e),
+            };
+            if started.elapsed() >= FAILOVER_WITHIN {
+                return Err(error);
+            }
+            tokio::time::sleep(FAILOVER_PAUSE).await;
         }
     }
 }

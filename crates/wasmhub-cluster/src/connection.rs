@@ -1,9 +1,13 @@
 //! One NATS client per process, set up the same way for every use (stores, deploys, hosts):
 //! several servers, reconnecting forever, pings every [`PING_INTERVAL`].
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
+use async_nats::{ClientError, Event};
+
+use crate::access::Access;
 
 /// Longest one NATS request (a read, or a write's acknowledgement) may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,6 +43,36 @@ pub enum ConnectError {
         #[source]
         source: async_nats::ConnectError,
     },
+    /// A file named by a flag could not be read.
+    #[error("cannot read {flag} {}; check the path", path.display())]
+    File {
+        /// The flag.
+        flag: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server refused the credentials.
+    #[error("NATS server {url} refused the credentials ({flags}); check them")]
+    Refused {
+        /// The server.
+        url: String,
+        /// The flags that gave them.
+        flags: &'static str,
+    },
+    /// Every attempt failed in the TLS handshake.
+    #[error(
+        "cannot make a TLS connection to NATS server {url} within {}s; check that it is running, that --nats-tls-ca is the CA that signed its certificate, and --nats-tls-cert/--nats-tls-key",
+        within.as_secs()
+    )]
+    Tls {
+        /// The server.
+        url: String,
+        /// How long it was tried.
+        within: Duration,
+    },
     /// No server answered in time.
     #[error(
         "cannot reach NATS server {url} within {}s; check that it is running and that --cluster names it",
@@ -52,9 +86,24 @@ pub enum ConnectError {
     },
 }
 
-/// A client of the NATS servers at `url` (`nats://HOST:PORT`, several comma-separated).
-/// Returns at once even if they are down: the client reconnects forever in the background.
-pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, ConnectError> {
+/// A client of the NATS servers at `url` (`nats://HOST:PORT`, several comma-separated),
+/// with `access`'s credentials and TLS. Returns at once even if they are down: the client
+/// reconnects forever in the background.
+pub async fn connect(
+    url: &str,
+    name: &str,
+    access: &Access,
+) -> Result<async_nats::Client, ConnectError> {
+    connect_noting(url, name, access, Arc::default()).await
+}
+
+/// [`connect`], keeping the client's last failure to connect in `failure`.
+async fn connect_noting(
+    url: &str,
+    name: &str,
+    access: &Access,
+    failure: Arc<Mutex<Option<String>>>,
+) -> Result<async_nats::Client, ConnectError> {
     let addrs = url
         .split(',')
         .map(|u| u.trim().parse::<async_nats::ServerAddr>())
@@ -63,13 +112,29 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, Connec
             url: url.to_owned(),
             source: e,
         })?;
-    async_nats::ConnectOptions::new()
+    let options = async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)
         .ping_interval(PING_INTERVAL)
         .connection_timeout(REQUEST_TIMEOUT)
         .request_timeout(Some(REQUEST_TIMEOUT))
+        .event_callback(move |event| {
+            let failure = failure.clone();
+            async move {
+                let mut last = failure.lock().unwrap_or_else(|p| p.into_inner());
+                match event {
+                    Event::ClientError(ClientError::Other(e)) => *last = Some(e),
+                    Event::Connected => *last = None,
+                    _ => {}
+                }
+            }
+        });
+    let options = access
+        .apply(options)
+        .await
+        .map_err(|(flag, path, source)| ConnectError::File { flag, path, source })?;
+    options
         .connect(addrs)
         .await
         .map_err(|source| ConnectError::Connect {
@@ -78,16 +143,36 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, Connec
         })
 }
 
-/// [`connect`], then waits up to `within` for a server to answer.
+/// [`connect`], then waits up to `within` for a server to answer; a server that refuses
+/// the credentials or the TLS handshake is an error at once, naming the flags to fix.
 pub async fn connect_reachable(
     url: &str,
     name: &str,
+    access: &Access,
     within: Duration,
 ) -> Result<async_nats::Client, ConnectError> {
-    let client = connect(url, name).await?;
+    let failure: Arc<Mutex<Option<String>>> = Arc::default();
+    let client = connect_noting(url, name, access, failure.clone()).await?;
     let deadline = Instant::now() + within;
     while client.connection_state() != State::Connected {
+        let last = failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(e) = last.as_deref()
+            && (e.contains("authorization violation") || e.contains("failed signing nonce"))
+        {
+            return Err(ConnectError::Refused {
+                url: url.to_owned(),
+                flags: access.identity_flags(),
+            });
+        }
         if Instant::now() >= deadline {
+            // A failed handshake reaches the client as an I/O error: with TLS on, name
+            // its settings too.
+            if access.uses_tls() || last.as_deref().is_some_and(|e| e.contains("TLS")) {
+                return Err(ConnectError::Tls {
+                    url: url.to_owned(),
+                    within,
+                });
+            }
             return Err(ConnectError::Unreachable {
                 url: url.to_owned(),
                 within,

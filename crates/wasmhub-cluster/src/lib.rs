@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod access;
 mod backend;
 pub mod blobs;
 pub mod connection;
@@ -18,5 +19,6 @@ pub mod testing;
 mod usage;
 mod writes;
 
+pub use access::Access;
 pub use backend::{CALL_TIMEOUT, NatsBackend};
 pub use connection::{ConnectError, REQUEST_TIMEOUT};

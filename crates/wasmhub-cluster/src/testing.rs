@@ -218,6 +218,72 @@ impl Drop for NatsCluster {
     }
 }
 
+/// One NATS server with JetStream on a 127.0.0.1 ephemeral port, with `extra` lines in its
+/// config (an `authorization` or `tls` block); killed on drop.
+pub struct NatsServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts it and waits (up to a minute) until its client port accepts connections.
+    pub fn start(extra: &str) -> Result<Self, HarnessError> {
+        let bin = server_binary();
+        if !bin.is_file() {
+            return Err(HarnessError::Missing(bin));
+        }
+        let dir = tempfile::tempdir().map_err(io("making a temporary folder"))?;
+        let port = free_port()?;
+        let config = dir.path().join("server.conf");
+        let store = dir.path().join("js");
+        let text =
+            format!("listen: 127.0.0.1:{port}\njetstream {{ store_dir: {store:?} }}\n{extra}\n");
+        std::fs::write(&config, text).map_err(io(format!("writing {}", config.display())))?;
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path)
+            .map_err(io(format!("opening {}", log_path.display())))?;
+        let err = log.try_clone().map_err(io("cloning a log handle"))?;
+        let child = Command::new(&bin)
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .map_err(io(format!("starting {}", bin.display())))?;
+        let server = Self { child, port, dir };
+        let deadline = Instant::now() + READY_WITHIN;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(HarnessError::NotReady(
+                    READY_WITHIN,
+                    server.dir.path().to_path_buf(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+
+    /// Its client URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Its scratch folder (config, log, JetStream store).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Replaces object `name` of the Object Store `store` with `bytes` (a test's tampering).
 pub async fn replace_object(
     url: &str,

@@ -73,17 +73,19 @@ fn parse_secret(s: &str) -> Result<(String, wasmhub_app::ConfigValue), String> {
 #[derive(Args, Debug, Default)]
 pub struct StateFlags {
     /// Directory of the apps' key-value stores (one file per app). Default: $WASMHUB_DATA_DIR, else $XDG_DATA_HOME/wasmhub, else ~/.local/share/wasmhub.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Key-value backend: `embedded` (durable, one file per app), `memory` (lost at exit)
     /// or `nats` (JetStream KV on --cluster, shared by every host). Default: embedded, or
     /// nats when --cluster is given.
-    #[arg(long = "kv", value_name = "BACKEND")]
+    #[arg(long = "kv", value_name = "BACKEND", global = true)]
     pub kv: Option<KvBackendFlag>,
     /// The NATS servers holding the stores with --kv nats: nats://HOST:PORT, several
     /// comma-separated.
-    #[arg(long = "cluster", value_name = "URL")]
+    #[arg(long = "cluster", value_name = "URL", global = true)]
     pub cluster: Option<String>,
+    #[command(flatten)]
+    pub nats: crate::nats::NatsAccessFlags,
 }
 
 /// The `--kv` backends.
@@ -114,9 +116,9 @@ impl StateFlags {
             KvBackendFlag::Embedded
         });
         Ok(match (kv, &self.cluster) {
-            (KvBackendFlag::Nats, Some(url)) => {
-                BackendChoice::External(std::sync::Arc::new(crate::nats::NatsOpener::new(url)))
-            }
+            (KvBackendFlag::Nats, Some(url)) => BackendChoice::External(std::sync::Arc::new(
+                crate::nats::NatsOpener::new(url, &self.nats.access()),
+            )),
             (KvBackendFlag::Nats, None) => anyhow::bail!(
                 "--kv nats needs --cluster nats://HOST:PORT: the NATS servers that hold the stores"
             ),

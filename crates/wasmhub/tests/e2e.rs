@@ -8,8 +8,10 @@ mod e2e {
     pub mod caps_files;
     pub mod caps_http;
     pub mod caps_net;
+    pub mod cluster_access;
     pub mod cluster_deploy;
     pub mod cluster_fleet;
+    pub mod cluster_kill;
     pub mod cluster_kv;
     pub mod cluster_loss;
     pub mod conn_limits;

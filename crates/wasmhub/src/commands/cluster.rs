@@ -21,6 +21,8 @@ enum ClusterAction {
         /// The cluster's NATS servers: nats://HOST:PORT, several comma-separated.
         #[arg(long, value_name = "URL")]
         cluster: String,
+        #[command(flatten)]
+        nats: crate::nats::NatsAccessFlags,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -30,8 +32,12 @@ enum ClusterAction {
 impl ClusterCommand {
     /// Runs the action.
     pub fn execute(self) -> Result<i32> {
-        let ClusterAction::Status { cluster, json } = self.action;
-        let nats = client(&cluster, "wasmhub-status")?;
+        let ClusterAction::Status {
+            cluster,
+            nats,
+            json,
+        } = self.action;
+        let nats = client(&cluster, &nats.access(), "wasmhub-status")?;
         let (apps, hosts) = on_nats(async move {
             let js = async_nats::jetstream::new(nats);
             let apps = wasmhub_cluster::deploy::apps(&js).await?;

@@ -24,6 +24,8 @@ pub struct DeployCommand {
     /// The cluster's NATS servers: nats://HOST:PORT, several comma-separated.
     #[arg(long, value_name = "URL")]
     cluster: String,
+    #[command(flatten)]
+    nats: crate::nats::NatsAccessFlags,
     /// Wait until every live host of the app serves the new revision.
     #[arg(long)]
     wait: bool,
@@ -71,7 +73,7 @@ impl DeployCommand {
                 bytes,
             });
         }
-        let nats = client(&self.cluster, "wasmhub-deploy")?;
+        let nats = client(&self.cluster, &self.nats.access(), "wasmhub-deploy")?;
         let name = app.name.clone();
         let deployed = {
             let nats = nats.clone();

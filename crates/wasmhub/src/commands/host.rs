@@ -33,6 +33,8 @@ pub struct HostCommand {
     /// The cluster's NATS servers: nats://HOST:PORT, several comma-separated.
     #[arg(long, value_name = "URL")]
     cluster: String,
+    #[command(flatten)]
+    nats: crate::nats::NatsAccessFlags,
     /// The app to serve (its name in its manifest).
     #[arg(long)]
     app: String,
@@ -96,9 +98,13 @@ impl HostCommand {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}; pick another --work-dir", dir.display()))?;
         wasmhub_state::choose_backend(wasmhub_state::BackendChoice::External(Arc::new(
-            crate::nats::NatsOpener::new(&self.cluster),
+            crate::nats::NatsOpener::new(&self.cluster, &self.nats.access()),
         )));
-        let nats = client(&self.cluster, &format!("wasmhub-host-{id}"))?;
+        let nats = client(
+            &self.cluster,
+            &self.nats.access(),
+            &format!("wasmhub-host-{id}"),
+        )?;
         let links = Arc::new(on_nats(async move {
             Links {
                 js: async_nats::jetstream::new(nats.clone()),

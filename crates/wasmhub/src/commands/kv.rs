@@ -6,16 +6,17 @@
 
 use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value, json};
-use wasmhub_state::{EmbeddedBackend, Kv, KvLimits, StoreId};
+use wasmhub_state::{Kv, KvLimits, StoreId};
 
-/// Read and write an app's key-value stores (stop `wasmhub serve` for that app first).
+/// Read and write an app's key-value stores: the embedded store (stop `wasmhub serve` for
+/// that app first), or with `--kv nats --cluster URL` the stores shared on a NATS cluster
+/// (no need to stop anything).
 ///
 /// `export` and `import` use JSON lines, one pair per line in key order:
 /// {"key":K,"value":V} when the value is valid UTF-8, else {"key":K,"value_b64":B}
@@ -37,10 +38,10 @@ struct Target {
     /// The store label as granted (`keyvalue = ["default"]`).
     #[arg(long, global = true, default_value = "default")]
     store: String,
-    /// Where state lives [default: $WASMHUB_DATA_DIR, else $XDG_DATA_HOME/wasmhub, else
-    /// ~/.local/share/wasmhub].
-    #[arg(long, global = true, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    /// Where the state lives: the embedded store (--data-dir) or, with --kv nats
+    /// --cluster URL, the stores `serve --kv nats` and `host` use.
+    #[command(flatten)]
+    state: crate::common::StateFlags,
 }
 
 #[derive(Subcommand)]
@@ -79,12 +80,10 @@ impl KvCommand {
         let Some(app) = self.target.app.clone() else {
             bail!("which app's state? pass --app NAME (the [app] name of its wasmhub.toml)");
         };
-        let dir = match &self.target.data_dir {
-            Some(d) => d.clone(),
-            None => wasmhub_state::data_dir()?,
-        };
-        let backend = EmbeddedBackend::open(&dir, &app)?;
-        let kv = Kv::new(Arc::new(backend), KvLimits::default());
+        // The one opener `serve` uses: the embedded file, or the NATS cluster.
+        self.target.state.apply()?;
+        let backend = wasmhub_state::backend_for(&app)?;
+        let kv = Kv::new(backend, KvLimits::default());
         let store = StoreId::new(app, self.target.store);
         crate::common::block_on(run(&kv, &store, self.action))?
     }

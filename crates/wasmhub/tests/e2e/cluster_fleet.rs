@@ -32,12 +32,18 @@ pub struct HostProc {
 impl HostProc {
     /// Starts host `id` of `app` on `url`; waits (generously) until it serves.
     pub fn start(hub: &Hub, url: &str, app: &str, id: &str) -> Self {
+        Self::start_with(hub, url, app, id, &[])
+    }
+
+    /// [`HostProc::start`] with `extra` arguments.
+    pub fn start_with(hub: &Hub, url: &str, app: &str, id: &str, extra: &[&str]) -> Self {
         let work = hub.tmp.path().join(format!("work-{id}"));
         let mut child = hub
             .cmd()
             .args(["host", "--cluster", url, "--app", app, "--id", id])
             .args(["--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
             .args(["--drain-grace", "2s"])
+            .args(extra)
             .arg("--work-dir")
             .arg(&work)
             .env("WASMHUB_LOG", "info")
@@ -103,7 +109,9 @@ impl Drop for HostProc {
 }
 
 /// haproxy in front of some hosts: round robin, health checks on each host's `/-/health`
-/// every 300 ms, the answering server named in `x-server`.
+/// every 300 ms (down after 2 failed), the answering server named in `x-server`. A request
+/// whose connection fails or is closed before any answer (a killed host) is retried on
+/// another server at once (`option redispatch 1`).
 pub struct Haproxy {
     pub child: Child,
     pub addr: SocketAddr,
@@ -125,7 +133,7 @@ impl Haproxy {
         let config = format!(
             "global\n  maxconn 2000\n\
              defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  \
-             retries 3\n  option redispatch\n  retry-on conn-failure empty-response\n\
+             retries 3\n  option redispatch 1\n  retry-on conn-failure empty-response\n\
              frontend web\n  bind 127.0.0.1:{port}\n  default_backend hosts\n\
              backend hosts\n  balance roundrobin\n  option httpchk GET /-/health\n  \
              http-response set-header x-server %s\n  \
@@ -156,8 +164,9 @@ impl Haproxy {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let proxy = Self { child, addr };
         let until = Instant::now() + Duration::from_secs(60);
-        while get(addr, "/").map(|a| a.status) != Ok(200) {
-            assert!(Instant::now() < until, "haproxy never answered 200");
+        // Up once a host answers through it (any status: `/` may not be routed).
+        while !get(addr, "/").is_ok_and(|a| a.server.is_some() && a.status != 503) {
+            assert!(Instant::now() < until, "haproxy never passed on an answer");
             std::thread::sleep(Duration::from_millis(100));
         }
         proxy
@@ -237,15 +246,20 @@ pub struct Load {
 impl Load {
     /// `threads` clients sending `GET /` to `addr` one after another.
     pub fn start(addr: SocketAddr, threads: usize) -> Self {
+        Self::start_at(addr, "/", threads)
+    }
+
+    /// `threads` clients sending `GET path` to `addr` one after another.
+    pub fn start_at(addr: SocketAddr, path: &str, threads: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = (0..threads)
             .map(|_| {
-                let stop = stop.clone();
+                let (stop, path) = (stop.clone(), path.to_owned());
                 std::thread::spawn(move || {
                     let mut out = Vec::new();
                     while !stop.load(Ordering::SeqCst) {
                         let at = Instant::now();
-                        let answer = get(addr, "/");
+                        let answer = get(addr, &path);
                         out.push((at, Instant::now(), answer));
                     }
                     out

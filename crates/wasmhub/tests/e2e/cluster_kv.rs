@@ -81,3 +81,33 @@ fn an_unreachable_nats_server_is_named() {
     );
     assert!(ran.stderr.contains("unreachable"), "{}", ran.stderr);
 }
+
+#[test]
+fn the_kv_verb_reads_and_writes_the_stores_on_nats() {
+    let cluster = nats();
+    let hub = Hub::new();
+    let app = one_store_app(&hub, "kv-verb", r#""default""#);
+    let url = cluster.url();
+    let served = Served::start(&hub, &["--kv", "nats", "--cluster", &url, &app]);
+    let kv = |args: &[&str]| {
+        let mut all = vec!["kv", "--app", "kv-verb"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--kv", "nats", "--cluster", &url]);
+        run_bounded(&hub, &all, Duration::from_secs(120)).expect("kv ends")
+    };
+    // Written from the command line while the server runs, read by the guest.
+    let ran = kv(&["set", "greeting", "hello from the cli"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (status, body) = get(&served, &at("/kv", "get", "default", "greeting"));
+    assert_eq!((status, body.as_str()), (200, "hello from the cli"));
+    // Written by the guest, read from the command line.
+    let (status, _) = super::kv::post(&served, &at("/kv", "set", "default", "from-guest"), b"42");
+    assert_eq!(status, 200);
+    let ran = kv(&["get", "from-guest"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "42"), "{}", ran.stderr);
+    let ran = kv(&["list"]);
+    assert_eq!(ran.stdout, "from-guest\ngreeting\n", "{}", ran.stderr);
+    // The embedded store of the same app knows nothing of it.
+    let ran = hub.run(&["kv", "--app", "kv-verb", "get", "greeting"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+}

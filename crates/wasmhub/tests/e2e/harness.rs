@@ -59,6 +59,7 @@ impl Hub {
             .env("DOCKER_CONFIG", self.tmp.path().join("docker"))
             .env_remove("WASMHUB_REGISTRY_USERNAME")
             .env_remove("WASMHUB_REGISTRY_PASSWORD")
+            .env_remove("WASMHUB_NATS_PASSWORD")
             .env_remove("WASMHUB_LOG")
             .stdin(Stdio::null());
         cmd
