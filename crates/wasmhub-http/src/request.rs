@@ -26,7 +26,7 @@ pub async fn handle(
     mut req: Request<Incoming>,
 ) -> Response<HyperOutgoingBody> {
     let start = Instant::now();
-    let id = shared.next_id();
+    let id = shared.request_id(&mut req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let Some(served) = generation.app.route(&path) else {
@@ -111,6 +111,7 @@ async fn dispatch(
     match &served.handler {
         Handler::P2(pre) => crate::p2::call(&shared.engine, call, pre, req, slots).await,
         Handler::P3(handler) => crate::p3::call(call, handler, req, slots).await,
+        Handler::Worker(pool) => crate::worker::call(call, pool, req, slots).await,
     }
 }
 
