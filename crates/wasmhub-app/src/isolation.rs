@@ -148,6 +148,37 @@ impl App {
     }
 }
 
+/// Components without a `tenant` key that are joined by links share one tenant (the
+/// first one's in file order), so a link never has to cross a process by default.
+pub(crate) fn share_linked_tenants(components: &mut [AppComponent], defaulted: &[bool]) {
+    let index = |name: &str| components.iter().position(|c| c.name == name);
+    let mut group: Vec<usize> = (0..components.len()).collect();
+    fn root(group: &mut [usize], mut i: usize) -> usize {
+        while group[i] != i {
+            group[i] = group[group[i]];
+            i = group[i];
+        }
+        i
+    }
+    for (i, c) in components.iter().enumerate() {
+        for link in &c.links {
+            let Some(j) = index(&link.target) else {
+                continue;
+            };
+            if defaulted.get(i) == Some(&true) && defaulted.get(j) == Some(&true) {
+                let (a, b) = (root(&mut group, i), root(&mut group, j));
+                group[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    for i in 0..components.len() {
+        let r = root(&mut group, i);
+        if r != i {
+            components[i].tenant = components[r].name.clone();
+        }
+    }
+}
+
 fn at(origin: Option<&str>) -> String {
     origin.map_or_else(String::new, |o| format!("{o}: "))
 }
@@ -208,6 +239,29 @@ mod tests {
         a.set_isolation(Isolation::InProcess);
         a.components[1].tenant = "b".into();
         a.check_isolation().unwrap();
+    }
+
+    #[test]
+    fn linked_components_without_a_tenant_share_one() {
+        let mut a = app(&[
+            ("a", "a", Isolation::Process),
+            ("b", "b", Isolation::Process),
+            ("c", "c", Isolation::Process),
+            ("d", "d", Isolation::Process),
+        ]);
+        let link = |target: &str| Link {
+            import: wasmhub_manifest::InterfaceName::try_from("acme:x/y".to_owned()).unwrap(),
+            target: target.into(),
+            at: "wasmhub.toml:9".into(),
+        };
+        a.components[1].links.push(link("c"));
+        a.components[2].links.push(link("a"));
+        a.components[3].links.push(link("a"));
+        share_linked_tenants(&mut a.components, &[true, true, true, false]);
+        let tenants: Vec<&str> = a.components.iter().map(|c| c.tenant.as_str()).collect();
+        assert_eq!(tenants, ["a", "a", "a", "d"]);
+        // An explicit tenant linking out is still refused by name.
+        assert!(a.check_isolation().is_err());
     }
 
     #[test]

@@ -246,6 +246,13 @@ impl App {
                 }
             })
             .collect();
+        let mut components: Vec<AppComponent> = components;
+        let defaulted: Vec<bool> = m
+            .in_file_order()
+            .iter()
+            .map(|(_, c)| c.tenant.is_none())
+            .collect();
+        isolation::share_linked_tenants(&mut components, &defaulted);
         Ok(Self {
             name: m.app.name.to_string(),
             components,

@@ -79,12 +79,15 @@ pub async fn handle(
         method: &method,
         path: &path,
     };
-    access.log(
-        &shared.metrics,
-        resp.status(),
-        start,
-        usage.for_access_line(),
-    );
+    // A worker's server writes the access line (a cut body's line comes from the worker).
+    if !shared.options.worker {
+        access.log(
+            &shared.metrics,
+            resp.status(),
+            start,
+            usage.for_access_line(),
+        );
+    }
     resp
 }
 

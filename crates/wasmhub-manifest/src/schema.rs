@@ -83,7 +83,7 @@ pub struct ComponentSection {
     #[serde(default)]
     pub isolation: Option<Spanned<crate::Isolation>>,
     /// `tenant = "NAME"`: components of one tenant share its worker processes
-    /// (default: the component's own name).
+    /// (default: its own name; components joined by links and no `tenant` share one).
     #[serde(default)]
     pub tenant: Option<Spanned<ComponentName>>,
     /// `[component.NAME.grant]`: what it may touch.

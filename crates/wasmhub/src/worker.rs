@@ -96,9 +96,7 @@ pub fn launcher() -> wasmhub_http::Launcher {
         .skip_while(|a| a != "serve")
         .skip(1)
         .collect();
-    // The server writes the access lines; a worker's would repeat them.
     let log = std::env::var("WASMHUB_LOG").unwrap_or_else(|_| "info".into());
-    let log = format!("{log},{}=off", wasmhub_http::ACCESS_TARGET);
     wasmhub_http::Launcher::new(move |tenant| {
         let mut cmd = std::process::Command::new(&exe);
         cmd.arg("__worker")
