@@ -63,7 +63,7 @@ pub async fn handle(
         usage: &usage,
         start,
     };
-    let resp = match dispatch(&shared, served, &call, req).await {
+    let mut resp = match dispatch(&shared, served, &call, req).await {
         Ok(mut resp) => {
             if let Ok(v) = header::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert(REQUEST_ID, v);
@@ -79,8 +79,11 @@ pub async fn handle(
         method: &method,
         path: &path,
     };
-    // A worker's server writes the access line (a cut body's line comes from the worker).
-    if !shared.options.worker {
+    // A worker's server writes the access line (a cut body's line comes from the worker),
+    // with the usage the worker sends along if its guest has finished.
+    if shared.options.worker {
+        crate::worker::send_usage(&mut resp, usage.for_access_line());
+    } else {
         access.log(
             &shared.metrics,
             resp.status(),

@@ -28,11 +28,16 @@ pub(crate) async fn call(
     }
     let wait = call.deadline.saturating_sub(call.start.elapsed()) + GRACE;
     match tokio::time::timeout(wait, pool.send(req)).await {
-        Ok(Ok(resp)) => Ok(resp.map(|body| {
-            let body =
-                body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())));
-            Held::new(body, slots).boxed_unsync()
-        })),
+        Ok(Ok(mut resp)) => {
+            if let Some(usage) = super::usage::take(&mut resp) {
+                call.usage.finish(usage, call.id, &call.recipe.name);
+            }
+            Ok(resp.map(|body| {
+                let body =
+                    body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())));
+                Held::new(body, slots).boxed_unsync()
+            }))
+        }
         Ok(Err(e)) => {
             call.metrics.failure("worker");
             tracing::error!(

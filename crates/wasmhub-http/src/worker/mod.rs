@@ -14,6 +14,7 @@ mod forward;
 mod pool;
 mod serve;
 mod spawn;
+mod usage;
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use pool::Pool;
 pub(crate) use pool::Pools;
 pub use serve::serve_worker;
 pub use spawn::WORKER_SOCKET_FD;
+pub(crate) use usage::send as send_usage;
 
 /// The header carrying the server's request id to a worker (removed there).
 pub(crate) const ID_HEADER: &str = "x-wasmhub-worker-request-id";
