@@ -83,9 +83,15 @@ pub fn run_quiet(cmd: &mut Command) -> Result {
 /// Runs `cargo test ...`, passing its output through, then prints one closing line with the
 /// totals of every test binary: `tests: N passed, N failed`.
 pub fn cargo_test(args: &[&str]) -> Result {
+    cargo_test_env(args, &[])
+}
+
+/// [`cargo_test`] with extra environment variables.
+pub fn cargo_test_env(args: &[&str], env: &[(&str, &str)]) -> Result {
     use std::io::{BufRead, BufReader};
     let mut cmd = Command::new(cargo_bin());
     cmd.args(args)
+        .envs(env.iter().copied())
         .current_dir(root())
         .stdout(std::process::Stdio::piped());
     eprintln!("+ {}", show(&cmd));

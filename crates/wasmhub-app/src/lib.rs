@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 
 mod budget;
 mod grants;
+mod isolation;
 mod state;
 mod variables;
 
 pub use budget::{Budget, Profile};
+pub use isolation::IsolationError;
 pub use state::{ConfigGrant, ConfigSource, ConfigValue, StoreGrant, StoreLabel, StoreLimits};
 pub use variables::spin_variable_name_error;
 
@@ -20,8 +22,8 @@ pub use grants::{
     DEFAULT_LENIENT, DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env,
 };
 pub use wasmhub_manifest::{
-    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, OutboundRule, Route, SocketHost,
-    SocketRule, Transport, WasiVersion, human_bytes,
+    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, Isolation, OutboundRule, Route,
+    SocketHost, SocketRule, Transport, WasiVersion, human_bytes,
 };
 
 /// One component of an app.
@@ -44,6 +46,10 @@ pub struct AppComponent {
     pub links: Vec<Link>,
     /// The WASI it runs with (0.3 is opt-in).
     pub wasi: WasiVersion,
+    /// Where its instances run: in the server's process, or in its tenant's workers.
+    pub isolation: Isolation,
+    /// The tenant whose worker processes it shares (its own name unless `tenant` says).
+    pub tenant: String,
 }
 
 /// A runtime link: the component's import `import` is served by component `target`'s export.
@@ -91,6 +97,8 @@ impl App {
         Self {
             name: name.clone(),
             components: vec![AppComponent {
+                tenant: name.clone(),
+                isolation: Isolation::default(),
                 name,
                 source: source.to_owned(),
                 route: Some(Route::everything()),
@@ -225,9 +233,26 @@ impl App {
                         })
                         .collect(),
                     wasi: c.wasi.as_ref().map(|w| *w.get_ref()).unwrap_or_default(),
+                    isolation: c
+                        .isolation
+                        .as_ref()
+                        .or(m.app.isolation.as_ref())
+                        .map(|i| *i.get_ref())
+                        .unwrap_or_default(),
+                    tenant: c
+                        .tenant
+                        .as_ref()
+                        .map_or_else(|| name.to_string(), |t| t.get_ref().to_string()),
                 }
             })
             .collect();
+        let mut components: Vec<AppComponent> = components;
+        let defaulted: Vec<bool> = m
+            .in_file_order()
+            .iter()
+            .map(|(_, c)| c.tenant.is_none())
+            .collect();
+        isolation::share_linked_tenants(&mut components, &defaulted);
         Ok(Self {
             name: m.app.name.to_string(),
             components,

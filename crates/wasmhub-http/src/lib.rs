@@ -31,6 +31,7 @@ mod state;
 mod store;
 mod ticket;
 mod usage;
+mod worker;
 
 pub use access::ACCESS_TARGET;
 pub use changes::Changes;
@@ -39,3 +40,4 @@ pub use options::ServeOptions;
 pub use prepared::{PreparedApp, prepare};
 pub use reload::{LoadApp, ReloadError, ReloadHandle, Reloaded, Reloader};
 pub use server::{Server, print_addresses, serve, serve_then, shutdown_signal};
+pub use worker::{Launcher, Pool, WORKER_SOCKET_FD, serve_worker};

@@ -32,6 +32,13 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// Open connections at once; the next client waits in the listen backlog until one ends.
     pub max_connections: usize,
+    /// How to start a tenant's worker process (`isolation = "process"`); `None` runs every
+    /// component in this process.
+    pub workers: Option<crate::Launcher>,
+    /// Restart a worker after it has been sent this many requests.
+    pub recycle_after: Option<u64>,
+    /// This process is a tenant's worker: request ids come from the server.
+    pub worker: bool,
 }
 
 impl Default for ServeOptions {
@@ -49,6 +56,9 @@ impl Default for ServeOptions {
             admin_remote: false,
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            workers: None,
+            recycle_after: None,
+            worker: false,
         }
     }
 }

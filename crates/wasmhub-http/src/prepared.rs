@@ -22,6 +22,8 @@ pub enum Handler {
     P2(ProxyPre<ServeState>),
     /// A `wasi:http/handler@0.3.x` component, through Wasmtime's handler.
     P3(Arc<crate::p3::Handler>),
+    /// A component of a tenant in worker processes (`isolation = "process"`): forwarded.
+    Worker(Arc<crate::worker::Pool>),
 }
 
 /// One served component: how it handles requests and what its instances are made from.
@@ -93,6 +95,7 @@ pub(crate) fn prepare_with(
     load: &mut dyn FnMut(&wasmhub_app::AppComponent) -> Result<wasmtime::component::Component>,
     lanes: Arc<Lanes>,
 ) -> Result<PreparedApp> {
+    app.check_isolation()?;
     let request_timeout = options.request_timeout;
     let mut linker: Linker<ServeState> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -121,6 +124,7 @@ pub(crate) fn prepare_with(
         )
     };
     let serve_budget = |c: &wasmhub_app::AppComponent| c.budget.with_serve_defaults();
+    let mut pools = crate::worker::Pools::default();
     let graph = Graph::build(engine, &app, &roots, load, &serve_budget)?;
     let mut served = Vec::new();
     for (i, c) in app.components.iter().enumerate() {
@@ -201,6 +205,12 @@ pub(crate) fn prepare_with(
                     .map_err(anyhow::Error::from)
                     .with_context(at)?,
             )
+        };
+        let handler = match &options.workers {
+            Some(launcher) if c.isolation == wasmhub_app::Isolation::Process => {
+                Handler::Worker(pools.get(&c.tenant, launcher, options.recycle_after))
+            }
+            _ => handler,
         };
         let one = Served {
             name: recipe.name.clone(),

@@ -26,7 +26,7 @@ pub async fn handle(
     mut req: Request<Incoming>,
 ) -> Response<HyperOutgoingBody> {
     let start = Instant::now();
-    let id = shared.next_id();
+    let id = shared.request_id(&mut req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let Some(served) = generation.app.route(&path) else {
@@ -63,7 +63,7 @@ pub async fn handle(
         usage: &usage,
         start,
     };
-    let resp = match dispatch(&shared, served, &call, req).await {
+    let mut resp = match dispatch(&shared, served, &call, req).await {
         Ok(mut resp) => {
             if let Ok(v) = header::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert(REQUEST_ID, v);
@@ -79,12 +79,18 @@ pub async fn handle(
         method: &method,
         path: &path,
     };
-    access.log(
-        &shared.metrics,
-        resp.status(),
-        start,
-        usage.for_access_line(),
-    );
+    // A worker's server writes the access line (a cut body's line comes from the worker),
+    // with the usage the worker sends along if its guest has finished.
+    if shared.options.worker {
+        crate::worker::send_usage(&mut resp, usage.for_access_line());
+    } else {
+        access.log(
+            &shared.metrics,
+            resp.status(),
+            start,
+            usage.for_access_line(),
+        );
+    }
     resp
 }
 
@@ -111,6 +117,7 @@ async fn dispatch(
     match &served.handler {
         Handler::P2(pre) => crate::p2::call(&shared.engine, call, pre, req, slots).await,
         Handler::P3(handler) => crate::p3::call(call, handler, req, slots).await,
+        Handler::Worker(pool) => crate::worker::call(call, pool, req, slots).await,
     }
 }
 

@@ -89,6 +89,12 @@ impl Server {
     /// Accepts connections until `shutdown` resolves, then drains in-flight requests.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
         wasmhub_core::ensure_ticking(&self.shared.engine);
+        // Tenants in worker processes start now rather than on their first request.
+        for served in self.shared.generation().app.served.iter().flatten() {
+            if let crate::prepared::Handler::Worker(pool) = &served.handler {
+                pool.start();
+            }
+        }
         if let Some(listener) = self.metrics.take() {
             tokio::spawn(crate::metrics_server::serve(
                 listener,

@@ -45,6 +45,16 @@ impl Shared {
         self.current.get()
     }
 
+    /// The request's id: a worker's comes from its server (and the header carrying it is
+    /// removed, so the guest sees what it would in process), else [`Shared::next_id`].
+    pub fn request_id<B>(&self, req: &mut hyper::Request<B>) -> Arc<str> {
+        let given = self.options.worker.then(|| {
+            let v = req.headers_mut().remove(crate::worker::ID_HEADER)?;
+            v.to_str().ok().map(Arc::from)
+        });
+        given.flatten().unwrap_or_else(|| self.next_id())
+    }
+
     /// A new request id: 16 hex digits, unique in this process.
     pub fn next_id(&self) -> Arc<str> {
         format!("{:016x}", self.next_id.fetch_add(1, Ordering::Relaxed)).into()

@@ -6,6 +6,7 @@ mod budget;
 mod build;
 mod error;
 mod grant;
+mod isolation;
 mod link;
 mod load;
 mod names;
@@ -19,6 +20,7 @@ pub use budget::{BudgetSection, ByteSize, Instances, Profile, Wall, human_bytes}
 pub use build::{BuildCommand, BuildSection, SetupSection, WatchGlob};
 pub use error::{ManifestError, line_of};
 pub use grant::{DirGrant, DirMode, EnvGrant, GrantParseError};
+pub use isolation::Isolation;
 pub use link::InterfaceName;
 pub use load::{Sources, load, load_with, parse, parse_with};
 pub use names::{ComponentName, Route};

@@ -59,6 +59,9 @@ pub struct AppSection {
     /// or outbound HTTP it is not granted (default: such calls are denied while running).
     #[serde(default)]
     pub strict: Option<Spanned<bool>>,
+    /// `isolation = "in-process" | "process"`: where components run unless they say.
+    #[serde(default)]
+    pub isolation: Option<Spanned<crate::Isolation>>,
 }
 
 /// `[component.NAME]`.
@@ -76,6 +79,13 @@ pub struct ComponentSection {
     /// `strict = true | false` for this component, over `[app]`'s.
     #[serde(default)]
     pub strict: Option<Spanned<bool>>,
+    /// `isolation = "in-process" | "process"` for this component, over `[app]`'s.
+    #[serde(default)]
+    pub isolation: Option<Spanned<crate::Isolation>>,
+    /// `tenant = "NAME"`: components of one tenant share its worker processes
+    /// (default: its own name; components joined by links and no `tenant` share one).
+    #[serde(default)]
+    pub tenant: Option<Spanned<ComponentName>>,
     /// `[component.NAME.grant]`: what it may touch.
     #[serde(default)]
     pub grant: GrantSection,

@@ -187,6 +187,8 @@ fn one(
         links.push(link(m, id, import, target, at)?);
     }
     Ok(AppComponent {
+        tenant: id.clone(),
+        isolation: wasmhub_app::Isolation::default(),
         name: id.clone(),
         wasi: sniff_wasi(&source),
         source,

@@ -36,6 +36,9 @@ enum Command {
     Deploy(DeployCommand),
     Host(HostCommand),
     Cluster(ClusterCommand),
+    /// One tenant's worker process, started by `serve` (isolation = "process").
+    #[command(name = "__worker", hide = true)]
+    Worker(crate::worker::WorkerCommand),
 }
 
 impl Cli {
@@ -43,17 +46,23 @@ impl Cli {
     pub fn default_log(&self) -> Option<&'static str> {
         matches!(
             self.command,
-            Command::Serve(_) | Command::Dev(_) | Command::Host(_)
+            Command::Serve(_) | Command::Dev(_) | Command::Host(_) | Command::Worker(_)
         )
         .then_some("info")
     }
 
-    /// Whether the verb is the long-running server.
+    /// Whether the verb is the long-running server (or one of its workers).
     pub fn serves(&self) -> bool {
         matches!(
             self.command,
-            Command::Serve(_) | Command::Dev(_) | Command::Host(_)
+            Command::Serve(_) | Command::Dev(_) | Command::Host(_) | Command::Worker(_)
         )
+    }
+
+    /// Whether this is a tenant's worker, which must stay single-threaded until its
+    /// lock-down (so it logs straight to stderr, without the log writer thread).
+    pub fn is_worker(&self) -> bool {
+        matches!(self.command, Command::Worker(_))
     }
 
     /// Runs the chosen verb; returns the process exit code.
@@ -76,6 +85,7 @@ impl Cli {
             Command::Deploy(c) => c.execute(),
             Command::Host(c) => c.execute(),
             Command::Cluster(c) => c.execute(),
+            Command::Worker(c) => c.execute(),
         }
     }
 }

@@ -269,6 +269,24 @@ impl StrictFlag {
     }
 }
 
+/// `--isolation`: where every component runs, over the manifest's `isolation`.
+#[derive(Args, Debug, Default, Clone, Copy)]
+pub struct IsolationFlag {
+    /// Run every component in-process (beside the server) or in a worker process of its
+    /// tenant ("process"). Default: each component's `isolation`, else "in-process".
+    #[arg(long = "isolation", value_name = "MODE")]
+    pub isolation: Option<wasmhub_app::Isolation>,
+}
+
+impl IsolationFlag {
+    /// Sets every component's isolation when the flag is given.
+    pub fn apply(&self, app: &mut App) {
+        if let Some(isolation) = self.isolation {
+            app.set_isolation(isolation);
+        }
+    }
+}
+
 /// Which WASI a lone component runs with.
 #[derive(Args, Debug, Default, Clone, Copy)]
 pub struct WasiFlag {

@@ -12,6 +12,7 @@ mod nats;
 mod oci;
 mod report;
 mod stores;
+mod worker;
 
 use clap::Parser;
 
@@ -38,10 +39,13 @@ fn main() {
         .ok()
         .or_else(|| cli.default_log().map(String::from))
     {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_writer(logwriter::install())
-            .init();
+        let fmt =
+            tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter));
+        if cli.is_worker() {
+            fmt.with_writer(std::io::stderr).init();
+        } else {
+            fmt.with_writer(logwriter::install()).init();
+        }
     }
     let result = cli.execute();
     // Lines logged so far go out before the error that follows them.

@@ -35,6 +35,7 @@ mod e2e {
     pub mod oci;
     pub mod polyglot;
     pub mod portability;
+    pub mod process_isolation;
     pub mod registry;
     pub mod reload;
     pub mod reload_load;

@@ -7,6 +7,7 @@ mod graph;
 mod hostile;
 mod http;
 mod invoke;
+mod isolation;
 mod kv;
 mod polyglot;
 mod sample;
@@ -33,9 +34,10 @@ pub fn bench(args: &[&str]) -> Result {
         ["graph"] => graph::run(),
         ["polyglot"] => polyglot::run(with_peers),
         ["wasi3"] => wasi3::run(),
+        ["isolation"] => isolation::run(),
         ["kv"] => kv::run(),
         _ => Err(
-            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | chaos | kv | dev) [--with-peers]"
+            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | isolation | chaos | kv | dev) [--with-peers]"
                 .into(),
         ),
     }

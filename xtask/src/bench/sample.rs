@@ -52,6 +52,28 @@ impl ProcStat {
         })
     }
 
+    /// `pid`'s figures plus its live children's (a server's worker processes).
+    pub fn of_tree(pid: u32) -> Result<Self> {
+        let mut all = Self::of(pid)?;
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| e.to_string())?;
+        let children = tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| {
+                c.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok())
+                    .collect::<Vec<_>>()
+            });
+        for child in children {
+            if let Ok(c) = Self::of(child) {
+                all.user += c.user;
+                all.sys += c.sys;
+                all.faults += c.faults;
+            }
+        }
+        Ok(all)
+    }
+
     /// User plus kernel seconds.
     pub fn cpu(&self) -> f64 {
         self.user + self.sys

@@ -329,7 +329,8 @@ impl Wrk<'_> {
 /// Starts `server`, waits for its first 200, runs wrk against it and stops it.
 pub(super) fn load(server: &Server) -> Result<Sample> {
     let running = Running::start(server, "/")?;
-    let before = ProcStat::of(running.pid())?;
+    // With the server's worker processes (isolation = "process"), if it has any.
+    let before = ProcStat::of_tree(running.pid())?;
     let wrk = Wrk {
         threads: 2,
         connections: 50,
@@ -338,7 +339,7 @@ pub(super) fn load(server: &Server) -> Result<Sample> {
         script: None,
     };
     let out = wrk.run(running.port)?;
-    let after = ProcStat::of(running.pid())?;
+    let after = ProcStat::of_tree(running.pid())?;
     let mut s = parse_wrk(&out, after.cpu() - before.cpu())?;
     let per_req = s.cpu_us_per_req / (after.cpu() - before.cpu()).max(1e-9) / 1e6;
     s.user_us_per_req = (after.user - before.user) * 1e6 * per_req;

@@ -9,7 +9,7 @@ use wasmhub_caps::{Audit, Capability, compact_imports, grant_rows};
 use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, thousands};
 use wasmtime::Engine;
 
-use crate::common::{CacheFlags, GrantFlags, StrictFlag, load_app};
+use crate::common::{CacheFlags, GrantFlags, IsolationFlag, StrictFlag, load_app};
 
 /// Validate an app manifest (or a component) exactly as `serve` would, without serving.
 ///
@@ -29,6 +29,8 @@ pub struct CheckCommand {
     strict: StrictFlag,
     #[command(flatten)]
     budget: crate::budget::ServeBudgetFlags,
+    #[command(flatten)]
+    isolation: IsolationFlag,
     /// An app manifest (.toml) or a component (.wasm).
     target: PathBuf,
 }
@@ -44,6 +46,7 @@ impl CheckCommand {
             &self.cache,
             self.strict,
             &self.budget,
+            self.isolation,
         )?;
         Ok(0)
     }
@@ -57,10 +60,12 @@ pub fn checked(
     cache: &CacheFlags,
     strict: StrictFlag,
     budget: &crate::budget::ServeBudgetFlags,
+    isolation: IsolationFlag,
 ) -> Result<App> {
     let mut app = load_app(target, grants)?;
     strict.apply(&mut app);
     budget.apply(&mut app);
+    isolation.apply(&mut app);
     let engine = check_engine(cache, &app)?;
     let compiled = cache.cache();
     println!("app \"{}\" ({})", app.name, target.display());
@@ -110,6 +115,7 @@ fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppCompone
         c.name,
         c.source.display()
     );
+    println!("  isolation: {}, tenant \"{}\"", c.isolation, c.tenant);
     let loaded = load_component(engine, cache, &c.source)
         .with_context(|| format!("component \"{}\"", c.name))?;
     let ty = loaded.component.component_type();

@@ -55,6 +55,7 @@ impl DeployCommand {
             &self.cache,
             StrictFlag::default(),
             &crate::budget::ServeBudgetFlags::default(),
+            crate::common::IsolationFlag::default(),
         )?;
         let manifest = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;

@@ -10,7 +10,7 @@ use wasmhub_core::{EngineKind, Metering};
 use wasmhub_http::ServeOptions;
 
 use crate::budget::ServeBudgetFlags;
-use crate::common::{CacheFlags, GrantFlags, StrictFlag, WasiFlag, load_app};
+use crate::common::{CacheFlags, GrantFlags, IsolationFlag, StrictFlag, WasiFlag, load_app};
 
 /// Serve wasi:http components: one component, or an app manifest (wasmhub.toml or spin.toml).
 ///
@@ -34,6 +34,8 @@ pub struct ServeCommand {
     strict: StrictFlag,
     #[command(flatten)]
     budget: ServeBudgetFlags,
+    #[command(flatten)]
+    isolation: IsolationFlag,
     /// Address to listen on; port 0 picks a free port (printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -69,6 +71,10 @@ pub struct ServeCommand {
     /// Let --admin-addr be an address other than loopback (anyone who reaches it can reload).
     #[arg(long, requires = "admin_addr")]
     admin_allow_remote: bool,
+    /// Restart a tenant's worker process (isolation = "process") after it has been sent
+    /// N requests. Default: never.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    recycle_after: Option<u64>,
     /// A component (.wasm) or an app manifest (.toml).
     target: PathBuf,
 }
@@ -76,6 +82,44 @@ pub struct ServeCommand {
 impl ServeCommand {
     /// Serves until a signal arrives.
     pub fn execute(self) -> Result<i32> {
+        let (mut options, load, cache) = self.into_parts()?;
+        // Components with isolation = "process" (now or after a reload) run in workers.
+        options.workers = Some(crate::worker::launcher());
+        let app = load()?;
+        let metering = Metering::for_app(&app);
+        // The async runtime starts its threads while the engine reserves its pools.
+        let (engine, rt) = std::thread::scope(|s| {
+            let rt = s.spawn(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+            });
+            let engine = cache.engine(EngineKind::Serve {
+                max_instances: options.max_instances,
+                metering,
+            });
+            let rt = rt.join().expect("the runtime builder does not panic");
+            (engine, rt)
+        });
+        let (engine, rt) = (engine?, rt?);
+        let reloader = wasmhub_http::Reloader::new(load, cache.cache(), metering);
+        let prepared = reloader.prepare_first(&engine, app, &options)?;
+        tracing::info!(
+            "memory reset between requests: {}",
+            wasmhub_core::reset_mode()
+        );
+        rt.block_on(wasmhub_http::serve(
+            engine,
+            prepared,
+            options,
+            Some(reloader),
+        ))?;
+        Ok(0)
+    }
+
+    /// What `serve` and its workers share: the options, how the app is read (at start and
+    /// at each reload: the manifest, or the component and flags) and the compile cache.
+    pub fn into_parts(self) -> Result<(ServeOptions, wasmhub_http::LoadApp, CacheFlags)> {
         self.state.apply()?;
         let options = ServeOptions {
             addr: self.addr,
@@ -89,15 +133,16 @@ impl ServeCommand {
             admin_remote: self.admin_allow_remote,
             header_timeout: self.header_timeout,
             max_connections: self.max_connections.max(1),
+            recycle_after: self.recycle_after,
             ..ServeOptions::default()
         };
         let (target, grants, strict, wasi) = (self.target, self.grants, self.strict, self.wasi);
-        let budget = self.budget;
-        // Read at start and again at each reload: the manifest, or the component and flags.
+        let (budget, isolation) = (self.budget, self.isolation);
         let load = move || -> Result<wasmhub_app::App> {
             let mut app = load_app(&target, grants.clone())?;
             strict.apply(&mut app);
             budget.apply(&mut app);
+            isolation.apply(&mut app);
             if wasi.is_wasi3() {
                 if crate::graph::is_manifest(&target) {
                     anyhow::bail!(
@@ -110,36 +155,7 @@ impl ServeCommand {
             }
             Ok(app)
         };
-        let app = load()?;
-        let metering = Metering::for_app(&app);
-        // The async runtime starts its threads while the engine reserves its pools.
-        let (engine, rt) = std::thread::scope(|s| {
-            let rt = s.spawn(|| {
-                tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-            });
-            let engine = self.cache.engine(EngineKind::Serve {
-                max_instances: options.max_instances,
-                metering,
-            });
-            let rt = rt.join().expect("the runtime builder does not panic");
-            (engine, rt)
-        });
-        let (engine, rt) = (engine?, rt?);
-        let reloader = wasmhub_http::Reloader::new(Box::new(load), self.cache.cache(), metering);
-        let prepared = reloader.prepare_first(&engine, app, &options)?;
-        tracing::info!(
-            "memory reset between requests: {}",
-            wasmhub_core::reset_mode()
-        );
-        rt.block_on(wasmhub_http::serve(
-            engine,
-            prepared,
-            options,
-            Some(reloader),
-        ))?;
-        Ok(0)
+        Ok((options, Box::new(load), self.cache))
     }
 }
 

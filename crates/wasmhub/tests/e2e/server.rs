@@ -61,6 +61,7 @@ impl Served {
             .cmd()
             .arg("serve")
             .args(["--addr", "127.0.0.1:0"])
+            .args(isolation(args))
             .args(args)
             .env("WASMHUB_LOG", "info")
             .envs(env.iter().copied())
@@ -149,6 +150,15 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `--isolation MODE` from `WASMHUB_TEST_ISOLATION` (`cargo xtask test` runs the serve
+/// tests once more with `process`), unless the test chose its own.
+pub fn isolation(args: &[&str]) -> Vec<String> {
+    match std::env::var("WASMHUB_TEST_ISOLATION") {
+        Ok(mode) if !args.contains(&"--isolation") => vec!["--isolation".into(), mode],
+        _ => Vec::new(),
     }
 }
 

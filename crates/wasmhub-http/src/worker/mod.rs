@@ -1,0 +1,54 @@
+//! `isolation = "process"`: each tenant's components run in worker processes (the same
+//! binary, re-executed), which the server supervises and forwards requests to over a Unix
+//! socket pair (HTTP/2). Routing, limits, the access log and metrics stay in the server.
+//!
+//! - [`Launcher`]: how the binary re-executes itself as a tenant's worker (the one place
+//!   a worker's process is configured: arguments, environment, and later its sandbox).
+//! - `spawn`: one worker process and its socket.
+//! - `pool`: a tenant's worker: started on demand, respawned with backoff when it dies,
+//!   recycled after N requests.
+//! - `forward`: one request from the server to a worker, and back.
+//! - `serve`: the worker's side: the served request path on its socket.
+
+mod forward;
+mod pool;
+mod serve;
+mod spawn;
+mod usage;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub(crate) use forward::call;
+pub use pool::Pool;
+pub(crate) use pool::Pools;
+pub use serve::serve_worker;
+pub use spawn::WORKER_SOCKET_FD;
+pub(crate) use usage::send as send_usage;
+
+/// The header carrying the server's request id to a worker (removed there).
+pub(crate) const ID_HEADER: &str = "x-wasmhub-worker-request-id";
+
+/// Makes the command that starts a worker for one tenant (the binary re-executed as its
+/// hidden worker subcommand). The server adds the socket (inherited as
+/// [`WORKER_SOCKET_FD`]) and spawns it.
+#[derive(Clone)]
+pub struct Launcher(Arc<dyn Fn(&str) -> std::process::Command + Send + Sync>);
+
+impl Launcher {
+    /// A launcher from `make(tenant)`.
+    pub fn new(make: impl Fn(&str) -> std::process::Command + Send + Sync + 'static) -> Self {
+        Self(Arc::new(make))
+    }
+
+    /// The command for `tenant`'s worker.
+    pub(crate) fn command(&self, tenant: &str) -> std::process::Command {
+        (self.0)(tenant)
+    }
+}
+
+impl fmt::Debug for Launcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Launcher")
+    }
+}

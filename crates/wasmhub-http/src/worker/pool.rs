@@ -1,0 +1,282 @@
+//! A tenant's worker: started on its first request, respawned with backoff when it dies
+//! (its in-flight requests fail, no one else's), recycled after N requests, and let go
+//! (it finishes its requests, then exits) when its generation of the app is dropped.
+
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::client::conn::http2::SendRequest;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::sync::{Notify, oneshot, watch};
+use wasmtime_wasi_http::p2::body::HyperIncomingBody;
+
+use super::Launcher;
+use super::spawn::Child;
+
+/// The first wait before a respawn; doubled for each worker that dies young.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait before a respawn.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// A worker that lived this long resets the backoff.
+const HEALTHY: Duration = Duration::from_secs(10);
+/// How long a request waits for a worker to come (back) up.
+const START_WAIT: Duration = Duration::from_secs(30);
+
+/// Why a request did not reach its worker or did not come back.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PoolError {
+    /// No worker came up in time.
+    #[error("no worker of tenant \"{0}\" came up within {START_WAIT:?}")]
+    NoWorker(Arc<str>),
+    /// The connection to the worker failed (it died, or was killed, mid-request).
+    #[error("the worker of tenant \"{tenant}\" (pid {pid}) failed the request")]
+    Lost {
+        /// The tenant.
+        tenant: Arc<str>,
+        /// The worker's process id.
+        pid: u32,
+        /// What hyper saw.
+        #[source]
+        source: hyper::Error,
+    },
+}
+
+/// One worker's connection.
+#[derive(Clone)]
+struct Conn {
+    sender: SendRequest<HyperIncomingBody>,
+    pid: u32,
+    served: Arc<AtomicU64>,
+}
+
+struct Inner {
+    tenant: Arc<str>,
+    launcher: Launcher,
+    recycle_after: Option<u64>,
+    conn: watch::Sender<Option<Conn>>,
+    recycle: Notify,
+}
+
+/// A tenant's worker process, supervised.
+pub struct Pool {
+    inner: Arc<Inner>,
+    /// Taken by the supervising task when it starts; its sender's drop stops it.
+    stop: Mutex<Option<oneshot::Receiver<()>>>,
+    _stopper: oneshot::Sender<()>,
+}
+
+impl Pool {
+    fn new(tenant: &str, launcher: Launcher, recycle_after: Option<u64>) -> Self {
+        let (stopper, stop) = oneshot::channel();
+        Self {
+            inner: Arc::new(Inner {
+                tenant: tenant.into(),
+                launcher,
+                recycle_after,
+                conn: watch::Sender::new(None),
+                recycle: Notify::new(),
+            }),
+            stop: Mutex::new(Some(stop)),
+            _stopper: stopper,
+        }
+    }
+
+    /// The tenant it runs.
+    pub(crate) fn tenant(&self) -> &str {
+        &self.inner.tenant
+    }
+
+    /// Starts the supervising task, once (the first request, or the server's start).
+    pub(crate) fn start(&self) {
+        let stop = self.stop.lock().ok().and_then(|mut s| s.take());
+        if let Some(stop) = stop {
+            tokio::spawn(supervise(self.inner.clone(), stop));
+        }
+    }
+
+    /// Sends `req` to the worker (waiting for one to come up) and returns its response.
+    pub(crate) async fn send(
+        &self,
+        req: Request<HyperIncomingBody>,
+    ) -> Result<Response<Incoming>, PoolError> {
+        self.start();
+        let mut rx = self.inner.conn.subscribe();
+        let wait = async {
+            let conn = rx.wait_for(Option::is_some).await.ok()?;
+            conn.clone()
+        };
+        let Ok(Some(conn)) = tokio::time::timeout(START_WAIT, wait).await else {
+            return Err(PoolError::NoWorker(self.inner.tenant.clone()));
+        };
+        let n = conn.served.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.inner.recycle_after == Some(n) {
+            self.inner.recycle.notify_one();
+        }
+        let Conn {
+            mut sender, pid, ..
+        } = conn;
+        let lost = |source| PoolError::Lost {
+            tenant: self.inner.tenant.clone(),
+            pid,
+            source,
+        };
+        sender.ready().await.map_err(lost)?;
+        sender.send_request(req).await.map_err(lost)
+    }
+}
+
+/// One pool per tenant, for one generation of the app.
+#[derive(Default)]
+pub(crate) struct Pools(HashMap<String, Arc<Pool>>);
+
+impl Pools {
+    /// `tenant`'s pool, made on first use.
+    pub(crate) fn get(
+        &mut self,
+        tenant: &str,
+        launcher: &Launcher,
+        recycle_after: Option<u64>,
+    ) -> Arc<Pool> {
+        self.0
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Arc::new(Pool::new(tenant, launcher.clone(), recycle_after)))
+            .clone()
+    }
+}
+
+/// How one worker's life ended.
+enum End {
+    Exited(std::io::Result<std::process::ExitStatus>),
+    Recycle,
+    Stop,
+}
+
+/// Keeps one worker running for `inner` until `stop` fires.
+async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let born = Instant::now();
+        let mut child = match start(&inner).await {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!(tenant = %inner.tenant, error = ?e, "cannot start a worker; retrying in {backoff:?}");
+                if sleep_or_stop(backoff, &mut stop).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let pid = child.pid;
+        let end = tokio::select! {
+            status = &mut child.exited => End::Exited(status.unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into()))),
+            () = inner.recycle.notified() => End::Recycle,
+            _ = &mut stop => End::Stop,
+        };
+        match end {
+            End::Exited(status) => {
+                inner.conn.send_if_modified(|c| take_if(c, pid));
+                let how = status.map_or_else(|e| e.to_string(), describe);
+                if born.elapsed() >= HEALTHY {
+                    backoff = MIN_BACKOFF;
+                }
+                tracing::warn!(tenant = %inner.tenant, pid, "worker ended ({how}); its in-flight requests failed; respawning in {backoff:?}");
+                if sleep_or_stop(backoff, &mut stop).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            End::Recycle => {
+                tracing::info!(tenant = %inner.tenant, pid, "recycling the worker after {} requests", inner.recycle_after.unwrap_or(0));
+                // The next worker takes over below; this one finishes its requests and
+                // exits once its connection is let go.
+                tokio::spawn(let_go(child));
+            }
+            End::Stop => {
+                inner.conn.send_replace(None);
+                let_go(child).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Spawns a worker, connects to it and publishes the connection.
+async fn start(inner: &Inner) -> anyhow::Result<Child> {
+    let (child, socket) = super::spawn::spawn(&inner.launcher, &inner.tenant)?;
+    let io = TokioIo::new(tokio::net::UnixStream::from_std(socket)?);
+    let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(16 << 20)
+        .handshake(io)
+        .await?;
+    let pid = child.pid;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(pid, error = %e, "worker connection ended");
+        }
+    });
+    let served = Arc::default();
+    inner.conn.send_replace(Some(Conn {
+        sender,
+        pid,
+        served,
+    }));
+    Ok(child)
+}
+
+/// Clears the published connection if it is still `pid`'s.
+fn take_if(conn: &mut Option<Conn>, pid: u32) -> bool {
+    if conn.as_ref().is_some_and(|c| c.pid == pid) {
+        *conn = None;
+        return true;
+    }
+    false
+}
+
+/// Waits for a worker whose connection is let go to finish its requests and exit; kills
+/// it if it has not after a minute.
+async fn let_go(mut child: Child) {
+    if tokio::time::timeout(Duration::from_secs(60), &mut child.exited)
+        .await
+        .is_err()
+    {
+        child.kill();
+        let _ = child.exited.await;
+    }
+}
+
+/// Sleeps `wait`; true if `stop` fired first.
+async fn sleep_or_stop(wait: Duration, stop: &mut oneshot::Receiver<()>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(wait) => false,
+        _ = stop => true,
+    }
+}
+
+/// `exit status 1`, or `killed by signal 9 (SIGKILL)`.
+fn describe(status: std::process::ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+        _ => status.to_string(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGSYS => "SIGSYS: a system call the sandbox forbids",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGTERM => "SIGTERM",
+        _ => "another signal",
+    }
+}

@@ -1,0 +1,46 @@
+//! The worker's side: its tenant's components served on its socket to the server (HTTP/2),
+//! through the same request path as in-process serving.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use wasmtime::Engine;
+
+use crate::body::Held;
+use crate::request::handle;
+use crate::shared::Shared;
+use crate::{PreparedApp, ServeOptions};
+
+/// Serves `app` on `socket` (the server's connection) until the server lets it go; call
+/// it on the runtime started after the worker's lock-down. Starts the epoch ticker.
+pub async fn serve_worker(
+    engine: Engine,
+    app: PreparedApp,
+    mut options: ServeOptions,
+    socket: std::os::unix::net::UnixStream,
+) -> Result<()> {
+    wasmhub_core::ensure_ticking(&engine);
+    options.worker = true;
+    let max_header = u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX);
+    let shared = Arc::new(Shared::new(engine, app, options));
+    socket.set_nonblocking(true)?;
+    let stream = tokio::net::UnixStream::from_std(socket).context("the worker's socket")?;
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move {
+            let generation = shared.generation();
+            let response = handle(shared, &generation, req).await;
+            Ok::<_, Infallible>(response.map(|body| Held::new(body, generation)))
+        }
+    });
+    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .max_header_list_size(max_header)
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(16 << 20)
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+        .context("the connection to the server failed")
+}

@@ -1,0 +1,111 @@
+//! `wasmhub __worker`: one tenant's worker process (`isolation = "process"`), started by
+//! `serve` (never by hand), and the launcher `serve` starts it with.
+//!
+//! Start-up, in this order (the order is what the sandbox needs):
+//! 1. read the app exactly as `serve` does (same flags) and keep the tenant's components;
+//! 2. build the engine and prepare them: code from the compile cache (the server has
+//!    just compiled it), granted directories opened, memory pools set up;
+//! 3. [`lock_down`]: the process is still single-threaded here;
+//! 4. only then a current-thread runtime and the epoch ticker, serving the socket the
+//!    server passed as descriptor [`wasmhub_http::WORKER_SOCKET_FD`].
+//!
+//! After step 3 the worker opens no file and no socket: everything it needs is already
+//! open (its code is mapped, its preopens and its socket are descriptors).
+
+use std::ffi::OsString;
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use wasmhub_app::{App, Isolation};
+use wasmhub_core::{EngineKind, Metering};
+
+use crate::commands::ServeCommand;
+
+/// One tenant's worker process (started by `serve` for isolation = "process").
+#[derive(Parser)]
+pub struct WorkerCommand {
+    /// The tenant whose components this worker runs.
+    #[arg(long)]
+    tenant: String,
+    #[command(flatten)]
+    serve: ServeCommand,
+}
+
+impl WorkerCommand {
+    /// Prepares the tenant's components, locks down, then serves the server's socket
+    /// until the server lets it go.
+    pub fn execute(self) -> Result<i32> {
+        let tenant = self.tenant;
+        let (options, load, cache) = self.serve.into_parts()?;
+        let mut app = load()?;
+        keep_tenant(&mut app, &tenant)?;
+        let engine = cache.engine(EngineKind::Serve {
+            max_instances: options.max_instances,
+            metering: Metering::for_app(&app),
+        })?;
+        let prepared = wasmhub_http::prepare(&engine, cache.cache().as_ref(), app, &options)
+            .with_context(|| format!("the worker of tenant \"{tenant}\" cannot prepare it"))?;
+        // SAFETY: `serve` spawned this process with its socket at this descriptor, which
+        // nothing else in this process owns.
+        let socket = unsafe { UnixStream::from_raw_fd(wasmhub_http::WORKER_SOCKET_FD) };
+        lock_down(&tenant)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(wasmhub_http::serve_worker(
+            engine, prepared, options, socket,
+        ))?;
+        Ok(0)
+    }
+}
+
+/// The sandbox's lock-down, entered by the worker itself: after its engine, code, memory
+/// pools and preopens are set up, while it is still single-threaded (no runtime, no
+/// ticker, no log writer thread yet), before it serves anything.
+///
+/// This is the one place the worker's sandbox is entered (`wasmhub-sandbox`'s `enter`
+/// with the tenant's policy); today it does nothing, so process mode isolates tenants
+/// from each other's memory and crashes but not yet from the host.
+fn lock_down(tenant: &str) -> Result<()> {
+    tracing::debug!(tenant, "worker ready; lock-down not yet in place");
+    Ok(())
+}
+
+/// Keeps `tenant`'s components routed (run in this process) and no other's.
+fn keep_tenant(app: &mut App, tenant: &str) -> Result<()> {
+    if app.tenant_members(tenant).is_empty() {
+        anyhow::bail!("the app has no tenant \"{tenant}\" (it changed since the server read it)");
+    }
+    for c in &mut app.components {
+        if c.tenant != tenant {
+            c.route = None;
+        }
+        c.isolation = Isolation::InProcess;
+    }
+    Ok(())
+}
+
+/// How `serve` starts a tenant's worker: this binary, as `__worker --tenant NAME` with
+/// the flags `serve` was given. The one place the worker's command is made (the sandbox's
+/// namespaces and cgroup are added where `wasmhub_http` spawns it).
+pub fn launcher() -> wasmhub_http::Launcher {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "wasmhub".into());
+    let serve_args: Vec<OsString> = std::env::args_os()
+        .skip_while(|a| a != "serve")
+        .skip(1)
+        .collect();
+    let log = std::env::var("WASMHUB_LOG").unwrap_or_else(|_| "info".into());
+    wasmhub_http::Launcher::new(move |tenant| {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("__worker")
+            .args(["--tenant", tenant])
+            .args(&serve_args)
+            .env("WASMHUB_LOG", &log)
+            .stdin(std::process::Stdio::null())
+            // Its stdout is the server's log: `serve` prints its addresses there.
+            .stdout(std::process::Stdio::null());
+        cmd
+    })
+}

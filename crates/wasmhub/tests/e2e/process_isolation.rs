@@ -1,0 +1,213 @@
+//! `isolation = "process"`: tenants in worker processes; a worker's crash stays with its
+//! tenant; `check` shows each component's isolation and tenant.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use test_programs_artifacts::{ECHO_HTTP, FETCH_HTTP, HELLO_HTTP, MISBEHAVE_HTTP};
+
+use super::harness::{Hub, assert_fails_with, g};
+use super::server::{Served, manifest, request, toml_path};
+
+/// Two tenants in worker processes: `bad` (misbehave) and `echo`.
+fn two_tenants(hub: &Hub) -> String {
+    manifest(
+        hub,
+        &format!(
+            r#"[app]
+name = "tenants"
+isolation = "process"
+
+[component.bad]
+source = {bad}
+route = "/bad/..."
+
+[component.echo]
+source = {echo}
+route = "/echo/..."
+tenant = "others"
+
+[component.hello]
+source = {hello}
+route = "/hello"
+tenant = "others"
+"#,
+            bad = toml_path(g(MISBEHAVE_HTTP)),
+            echo = toml_path(g(ECHO_HTTP)),
+            hello = toml_path(g(HELLO_HTTP)),
+        ),
+    )
+}
+
+#[test]
+fn check_shows_each_components_isolation_and_tenant() {
+    let hub = Hub::new();
+    let app = two_tenants(&hub);
+    let r = hub.run(&["check", &app]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("  isolation: process, tenant \"bad\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("  isolation: process, tenant \"others\""),
+        "{}",
+        r.stdout
+    );
+    let r = hub.run(&["check", "--isolation", "in-process", &app]);
+    assert!(
+        r.stdout
+            .contains("  isolation: in-process, tenant \"others\""),
+        "{}",
+        r.stdout
+    );
+    let lone = hub.run(&["check", g(HELLO_HTTP)]);
+    assert!(
+        lone.stdout
+            .contains("  isolation: in-process, tenant \"hello-http\""),
+        "{}",
+        lone.stdout
+    );
+}
+
+#[test]
+fn what_workers_cannot_do_yet_is_refused_by_name() {
+    let hub = Hub::new();
+    let app = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"a\"\n\n[component.fetch]\nsource = {}\nroute = \"/...\"\n\
+             isolation = \"process\"\n[component.fetch.grant]\noutbound = [\"http://127.0.0.1:1\"]\n",
+            toml_path(g(FETCH_HTTP))
+        ),
+    );
+    let r = hub.run(&["check", &app]);
+    assert_fails_with(&r, "component \"fetch\" is granted outbound HTTP");
+    assert_fails_with(&r, "isolation = \"in-process\"");
+    let typo = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"a\"\nisolation = \"vm\"\n\n[component.h]\nsource = {}\n",
+            toml_path(g(HELLO_HTTP))
+        ),
+    );
+    let r = hub.run(&["check", &typo]);
+    assert_fails_with(&r, "wasmhub.toml:3: unknown isolation `vm`");
+}
+
+/// The pid of the server's worker for `tenant`.
+fn worker_of(served: &Served, tenant: &str) -> u32 {
+    let until = Instant::now() + Duration::from_secs(30);
+    let needle = format!("__worker\0--tenant\0{tenant}\0");
+    loop {
+        let children = std::fs::read_dir(format!("/proc/{}/task", served.child.id()))
+            .unwrap()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| {
+                c.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok())
+                    .collect::<Vec<_>>()
+            });
+        for pid in children {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&needle) {
+                return pid;
+            }
+        }
+        assert!(Instant::now() < until, "no worker for tenant {tenant}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until process `pid` has ended and been reaped.
+fn gone(pid: u32) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < until, "worker {pid} is still there");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_killed_worker_fails_only_its_own_requests_and_comes_back() {
+    let hub = Hub::new();
+    let app = two_tenants(&hub);
+    let served = Served::start(&hub, &[&app]);
+    assert_eq!(served.get("/bad/ok").status, 200);
+    // Load on the other tenant's routes for the whole test: every answer must be 200.
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = served.addr;
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                statuses.push(request(addr, "POST", "/echo/x", b"still here").status);
+                statuses.push(request(addr, "GET", "/hello", b"").status);
+            }
+            statuses
+        })
+    };
+    // A request that loops until its deadline is in flight in `bad`'s worker when it dies.
+    let looping = std::thread::spawn(move || request(addr, "GET", "/bad/loop", b""));
+    std::thread::sleep(Duration::from_secs(1));
+    let victim = worker_of(&served, "bad");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let lost = looping.join().unwrap();
+    assert_eq!(lost.status, 502, "{}", lost.text());
+    let id = lost
+        .header("x-request-id")
+        .expect("a request id")
+        .to_owned();
+    assert!(lost.text().contains(&id), "{}", lost.text());
+    served.wait_log("killed by signal 9 (SIGKILL)");
+    // The tenant comes back.
+    let until = Instant::now() + Duration::from_secs(30);
+    while served.get("/bad/ok").status != 200 {
+        assert!(
+            Instant::now() < until,
+            "tenant bad did not recover: {}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    gone(victim);
+    stop.store(true, Ordering::Relaxed);
+    let statuses = load.join().unwrap();
+    assert!(!statuses.is_empty());
+    assert!(
+        statuses.iter().all(|&s| s == 200),
+        "the other tenant saw {:?}",
+        statuses.iter().filter(|&&s| s != 200).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_worker_is_recycled_after_n_requests_without_failing_one() {
+    let hub = Hub::new();
+    let served = Served::start(
+        &hub,
+        &[
+            "--isolation",
+            "process",
+            "--recycle-after",
+            "3",
+            g(HELLO_HTTP),
+        ],
+    );
+    let first = worker_of(&served, "hello-http");
+    for _ in 0..7 {
+        let r = served.get("/");
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    served.wait_log("recycling the worker after 3 requests");
+    gone(first);
+    assert_eq!(served.get("/").status, 200);
+}
