@@ -20,8 +20,8 @@ pub use grants::{
     DEFAULT_LENIENT, DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env,
 };
 pub use wasmhub_manifest::{
-    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, OutboundRule, Route, SocketHost,
-    SocketRule, Transport, WasiVersion, human_bytes,
+    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, OutboundRule, Reuse, Route,
+    SocketHost, SocketRule, Transport, WasiVersion, human_bytes,
 };
 
 /// One component of an app.
@@ -44,6 +44,8 @@ pub struct AppComponent {
     pub links: Vec<Link>,
     /// The WASI it runs with (0.3 is opt-in).
     pub wasi: WasiVersion,
+    /// How many requests one of its instances may serve (1: a fresh instance per request).
+    pub reuse: Reuse,
 }
 
 /// A runtime link: the component's import `import` is served by component `target`'s export.
@@ -99,6 +101,7 @@ impl App {
                 origin: None,
                 links: Vec::new(),
                 wasi: WasiVersion::default(),
+                reuse: Reuse::default(),
             }],
             request_shape: RequestShape::Plain,
             unavailable: Default::default(),
@@ -225,6 +228,7 @@ impl App {
                         })
                         .collect(),
                     wasi: c.wasi.as_ref().map(|w| *w.get_ref()).unwrap_or_default(),
+                    reuse: c.reuse.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
                 }
             })
             .collect();

@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// Open connections at once; the next client waits in the listen backlog until one ends.
     pub max_connections: usize,
+    /// How long an idle instance of a component with `reuse` is kept for its next request.
+    pub reuse_idle: Duration,
 }
 
 impl Default for ServeOptions {
@@ -49,6 +51,7 @@ impl Default for ServeOptions {
             admin_remote: false,
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            reuse_idle: crate::reuse::IDLE,
         }
     }
 }

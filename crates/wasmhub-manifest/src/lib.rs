@@ -10,6 +10,7 @@ mod link;
 mod load;
 mod names;
 mod outbound;
+mod reuse;
 mod schema;
 mod socket;
 mod state;
@@ -23,6 +24,7 @@ pub use link::InterfaceName;
 pub use load::{Sources, load, load_with, parse, parse_with};
 pub use names::{ComponentName, Route};
 pub use outbound::{OutboundRule, Port};
+pub use reuse::{MAX_REUSE, Reuse};
 pub use schema::{
     AppSection, ComponentSection, FileGrantEntry, GrantSection, Manifest, SocketsGrant,
 };

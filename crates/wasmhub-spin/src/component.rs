@@ -189,6 +189,7 @@ fn one(
     Ok(AppComponent {
         name: id.clone(),
         wasi: sniff_wasi(&source),
+        reuse: wasmhub_app::Reuse::default(),
         source,
         route,
         grants,
