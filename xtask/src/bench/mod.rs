@@ -32,7 +32,7 @@ pub fn bench(args: &[&str]) -> Result {
         ["dev"] => dev::run(),
         ["graph"] => graph::run(),
         ["polyglot"] => polyglot::run(with_peers),
-        ["wasi3"] => wasi3::run(),
+        ["wasi3"] => wasi3::run(with_peers),
         ["kv"] => kv::run(),
         _ => Err(
             "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | chaos | kv | dev) [--with-peers]"
