@@ -22,7 +22,7 @@ pub use grants::{
     DEFAULT_LENIENT, DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env,
 };
 pub use wasmhub_manifest::{
-    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, Isolation, OutboundRule, Route,
+    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, Isolation, OutboundRule, Reuse, Route,
     SocketHost, SocketRule, Transport, WasiVersion, human_bytes,
 };
 
@@ -50,6 +50,8 @@ pub struct AppComponent {
     pub isolation: Isolation,
     /// The tenant whose worker processes it shares (its own name unless `tenant` says).
     pub tenant: String,
+    /// How many requests one of its instances may serve (1: a fresh instance per request).
+    pub reuse: Reuse,
 }
 
 /// A runtime link: the component's import `import` is served by component `target`'s export.
@@ -107,6 +109,7 @@ impl App {
                 origin: None,
                 links: Vec::new(),
                 wasi: WasiVersion::default(),
+                reuse: Reuse::default(),
             }],
             request_shape: RequestShape::Plain,
             unavailable: Default::default(),
@@ -243,6 +246,7 @@ impl App {
                         .tenant
                         .as_ref()
                         .map_or_else(|| name.to_string(), |t| t.get_ref().to_string()),
+                    reuse: c.reuse.as_ref().map(|r| *r.get_ref()).unwrap_or_default(),
                 }
             })
             .collect();

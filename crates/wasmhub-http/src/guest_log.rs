@@ -98,20 +98,24 @@ fn write_lines(lines: Receiver<Line>, dropped: impl Fn() -> u64) {
     }
 }
 
-/// The request id a log line carries: known when the store is made (WASI 0.2), or set when
-/// the request reaches an instance made before it (WASI 0.3).
+/// The request id a log line carries: known when the store is made (a fresh WASI 0.2
+/// instance), or set as each request reaches an instance made before it (WASI 0.3, reuse).
 #[derive(Clone)]
 pub enum RequestId {
     Known(Arc<str>),
-    Later(Arc<std::sync::OnceLock<Arc<str>>>),
+    /// A reused instance's: the id of the request it took last.
+    Current(Arc<std::sync::Mutex<Arc<str>>>),
 }
 
 impl RequestId {
     /// The id, or `-` before it is known.
-    pub fn get(&self) -> &str {
+    pub fn get(&self) -> Arc<str> {
         match self {
-            Self::Known(id) => id,
-            Self::Later(cell) => cell.get().map_or("-", |id| id),
+            Self::Known(id) => id.clone(),
+            Self::Current(id) => id
+                .lock()
+                .map(|id| id.clone())
+                .unwrap_or_else(|_| "-".into()),
         }
     }
 }
@@ -147,7 +151,7 @@ struct LineWriter {
 impl LineWriter {
     fn emit(&self, line: &[u8]) {
         sink().push(Line {
-            request_id: self.log.request_id.get().into(),
+            request_id: self.log.request_id.get(),
             component: self.log.component.clone(),
             stream: self.log.stream,
             text: String::from_utf8_lossy(line).trim_end().to_owned(),

@@ -22,6 +22,7 @@ mod prepared;
 mod reload;
 mod request;
 mod respond;
+mod reuse;
 mod server;
 mod shared;
 mod side;

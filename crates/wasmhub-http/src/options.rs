@@ -39,6 +39,8 @@ pub struct ServeOptions {
     pub recycle_after: Option<u64>,
     /// This process is a tenant's worker: request ids come from the server.
     pub worker: bool,
+    /// How long an idle instance of a component with `reuse` is kept for its next request.
+    pub reuse_idle: Duration,
 }
 
 impl Default for ServeOptions {
@@ -59,6 +61,7 @@ impl Default for ServeOptions {
             workers: None,
             recycle_after: None,
             worker: false,
+            reuse_idle: crate::reuse::IDLE,
         }
     }
 }

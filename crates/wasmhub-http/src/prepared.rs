@@ -16,10 +16,11 @@ use crate::state::ServeState;
 use crate::store::Recipe;
 use wasmhub_host::Lanes;
 
-/// How a served component handles requests: a fresh instance per request either way.
+/// How a served component handles requests: a fresh instance per request either way,
+/// unless it opts into reuse.
 pub enum Handler {
     /// A `wasi:http/incoming-handler@0.2.x` component.
-    P2(ProxyPre<ServeState>),
+    P2(crate::p2::P2),
     /// A `wasi:http/handler@0.3.x` component, through Wasmtime's handler.
     P3(Arc<crate::p3::Handler>),
     /// A component of a tenant in worker processes (`isolation = "process"`): forwarded.
@@ -194,17 +195,25 @@ pub(crate) fn prepare_with(
         // A lone component's grants carry no name: metrics label its denials with this one.
         recipe.ungranted.denials().name_as(&c.name);
         let deadline = deadline(&budget, request_timeout);
+        let reuse = crate::reuse::Policy::of(c.reuse, exports_p3, options.reuse_idle);
         let handler = if exports_p3 {
             let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
                 .map_err(anyhow::Error::from)
                 .with_context(at)?;
-            Handler::P3(crate::p3::handler(engine, pre, recipe.clone(), deadline))
+            Handler::P3(crate::p3::handler(
+                engine,
+                pre,
+                recipe.clone(),
+                deadline,
+                reuse,
+            ))
         } else {
-            Handler::P2(
-                ProxyPre::new(instance_pre)
+            Handler::P2(crate::p2::P2 {
+                pre: ProxyPre::new(instance_pre)
                     .map_err(anyhow::Error::from)
                     .with_context(at)?,
-            )
+                pool: reuse.map(crate::reuse::Pool::new),
+            })
         };
         let handler = match &options.workers {
             Some(launcher) if c.isolation == wasmhub_app::Isolation::Process => {

@@ -42,10 +42,13 @@ impl Ticket {
         (ticket, rx)
     }
 
-    /// Reports the instance's usage and how it ended (a failure is logged and counted here).
-    pub fn finish(self, usage: wasmhub_core::Usage, result: Outcome) {
-        self.failures.metrics.usage(usage.fuel, usage.peak_memory);
-        self.usage.finish(usage, &self.id, &self.failures.component);
+    /// Reports the instance's usage (none for a request of a reused instance, whose usage
+    /// is not its own alone) and how it ended (a failure is logged and counted here).
+    pub fn finish(self, usage: Option<wasmhub_core::Usage>, result: Outcome) {
+        if let Some(usage) = usage {
+            self.failures.metrics.usage(usage.fuel, usage.peak_memory);
+            self.usage.finish(usage, &self.id, &self.failures.component);
+        }
         if let Err(e) = &result {
             self.failures.log(failure_kind(e), e);
         }

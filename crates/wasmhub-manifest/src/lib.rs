@@ -11,6 +11,7 @@ mod link;
 mod load;
 mod names;
 mod outbound;
+mod reuse;
 mod schema;
 mod socket;
 mod state;
@@ -25,6 +26,7 @@ pub use link::InterfaceName;
 pub use load::{Sources, load, load_with, parse, parse_with};
 pub use names::{ComponentName, Route};
 pub use outbound::{OutboundRule, Port};
+pub use reuse::{MAX_REUSE, Reuse};
 pub use schema::{
     AppSection, ComponentSection, FileGrantEntry, GrantSection, Manifest, SocketsGrant,
 };

@@ -76,6 +76,10 @@ pub struct ComponentSection {
     /// `wasi = "0.3"` opts into WASI 0.3 (native async); default "0.2".
     #[serde(default)]
     pub wasi: Option<Spanned<crate::WasiVersion>>,
+    /// `reuse = N` lets one instance serve up to N requests (state carries between them);
+    /// default 1: a fresh instance per request.
+    #[serde(default)]
+    pub reuse: Option<Spanned<crate::Reuse>>,
     /// `strict = true | false` for this component, over `[app]`'s.
     #[serde(default)]
     pub strict: Option<Spanned<bool>>,

@@ -191,6 +191,7 @@ fn one(
         isolation: wasmhub_app::Isolation::default(),
         name: id.clone(),
         wasi: sniff_wasi(&source),
+        reuse: wasmhub_app::Reuse::default(),
         source,
         route,
         grants,

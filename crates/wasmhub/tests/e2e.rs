@@ -39,6 +39,7 @@ mod e2e {
     pub mod registry;
     pub mod reload;
     pub mod reload_load;
+    pub mod reuse;
     pub mod run;
     pub mod serve;
     pub mod server;

@@ -33,7 +33,7 @@ pub fn bench(args: &[&str]) -> Result {
         ["dev"] => dev::run(),
         ["graph"] => graph::run(),
         ["polyglot"] => polyglot::run(with_peers),
-        ["wasi3"] => wasi3::run(),
+        ["wasi3"] => wasi3::run(with_peers),
         ["isolation"] => isolation::run(),
         ["kv"] => kv::run(),
         _ => Err(

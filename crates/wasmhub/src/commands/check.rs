@@ -169,6 +169,13 @@ fn audit_component(engine: &Engine, cache: Option<&CompileCache>, c: &AppCompone
             ""
         }
     );
+    if c.route.is_some() && c.reuse.is_reused() {
+        println!(
+            "  reuse: one instance serves up to {} requests: state can carry from one request \
+             to the next (globals, memory, open handles); an instance that fails is never reused",
+            c.reuse
+        );
+    }
     print_capabilities(&audit, c);
     for warning in &audit.unused {
         println!("  warning: {warning}");

@@ -14,7 +14,9 @@ use crate::common::{CacheFlags, GrantFlags, IsolationFlag, StrictFlag, WasiFlag,
 
 /// Serve wasi:http components: one component, or an app manifest (wasmhub.toml or spin.toml).
 ///
-/// Every request gets a fresh, isolated instance. A lone component is served on every
+/// Every request gets a fresh, isolated instance unless a component opts into reuse
+/// (`--reuse N`, or `reuse = N` in the manifest): then one instance serves up to N
+/// requests and state can carry from one request to the next. A lone component is served on every
 /// path with the grants given here (default: none); a manifest routes paths to its
 /// components, each with the grants it declares. Guest stdout/stderr go to the log with
 /// the request id. Stops on SIGINT/SIGTERM after draining in-flight requests. Reloads
@@ -36,6 +38,14 @@ pub struct ServeCommand {
     budget: ServeBudgetFlags,
     #[command(flatten)]
     isolation: IsolationFlag,
+    /// Let one instance of a lone component serve up to N requests (default 1: a fresh
+    /// instance per request). State left in the instance then carries from one request to
+    /// the next; an instance that fails is never reused. Manifests: reuse = N.
+    #[arg(long, value_name = "N")]
+    reuse: Option<wasmhub_app::Reuse>,
+    /// How long an idle instance of a component with reuse is kept for its next request.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    reuse_idle: Duration,
     /// Address to listen on; port 0 picks a free port (printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -134,10 +144,12 @@ impl ServeCommand {
             header_timeout: self.header_timeout,
             max_connections: self.max_connections.max(1),
             recycle_after: self.recycle_after,
+            reuse_idle: self.reuse_idle,
             ..ServeOptions::default()
         };
         let (target, grants, strict, wasi) = (self.target, self.grants, self.strict, self.wasi);
-        let (budget, isolation) = (self.budget, self.isolation);
+        let (budget, isolation, reuse) = (self.budget, self.isolation, self.reuse);
+        // Read at start and again at each reload: the manifest, or the component and flags.
         let load = move || -> Result<wasmhub_app::App> {
             let mut app = load_app(&target, grants.clone())?;
             strict.apply(&mut app);
@@ -152,6 +164,16 @@ impl ServeCommand {
                     );
                 }
                 app.components[0].wasi = wasmhub_app::WasiVersion::P3;
+            }
+            if let Some(reuse) = reuse {
+                if crate::graph::is_manifest(&target) {
+                    anyhow::bail!(
+                        "--reuse applies to a lone component; let a manifest's component reuse \
+                         its instances with reuse = N under [component.NAME] in {}",
+                        target.display()
+                    );
+                }
+                app.components[0].reuse = reuse;
             }
             Ok(app)
         };
