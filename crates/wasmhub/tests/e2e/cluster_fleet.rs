@@ -188,12 +188,13 @@ pub struct Answer {
     pub server: Option<String>,
 }
 
-/// `GET path` on a fresh connection (10 s timeouts); an error instead of a panic.
+/// `GET path` on a fresh connection (30 s timeouts: a key-value call may wait out a NATS
+/// leader election, 20 s at most); an error instead of a panic.
 pub fn get(addr: SocketAddr, path: &str) -> Result<Answer, String> {
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(10)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let wait = Duration::from_secs(30);
+    let mut s = TcpStream::connect_timeout(&addr, wait).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.set_write_timeout(Some(wait)).unwrap();
     write!(
         s,
         "GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n"
