@@ -120,6 +120,11 @@ fn kill_9_of_the_leading_nats_node_loses_no_request_and_no_acknowledged_write() 
     let killed = Instant::now();
     cluster.kill(leader);
     std::thread::sleep(Duration::from_secs(8));
+    // Writes resume once the bucket has a new leader: a few seconds, longer on a loaded
+    // machine. Wait for one, then let the load go on a while (counted below).
+    let resumed = get(proxy.addr, &incr).unwrap();
+    assert_eq!(resumed.status, 200, "{resumed:?}");
+    std::thread::sleep(Duration::from_secs(3));
     let answers = load.stop();
     assert_none_failed(&answers);
     let acked = acknowledged(&answers);
