@@ -2,6 +2,7 @@
 //! and in a worker process (`--isolation process`), under the same wrk as `bench serve`;
 //! server CPU includes the worker's.
 
+use super::sample;
 use super::serve::{self, Sample};
 use crate::util::{self, Result};
 use crate::{guests, setup};
@@ -30,13 +31,32 @@ pub fn run() -> Result {
         "\nwrk -t2 -c50 -d10s --latency, hello handler, fresh instance per request, medians of {} rounds",
         serve::ROUNDS
     );
-    println!("| server | req/s | p50 ms | p99 ms | CPU us/req |\n|---|---:|---:|---:|---:|");
-    for (server, s) in servers.iter().zip(&m) {
+    let starts_and_rss = servers
+        .iter()
+        .map(|server| Ok((serve::cold_start(server)?, rss_after_load(server)?)))
+        .collect::<Result<Vec<_>>>()?;
+    println!(
+        "| server | req/s | p50 ms | p99 ms | CPU us/req | cold start ms | server RSS MiB | tenant worker RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for ((server, s), (cold, (own, workers))) in servers.iter().zip(&m).zip(&starts_and_rss) {
         println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.0} |",
-            server.name, s.rps, s.p50_ms, s.p99_ms, s.cpu_us_per_req
+            "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {cold:.1} | {own:.1} | {} |",
+            server.name,
+            s.rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.cpu_us_per_req,
+            if *workers > 0.0 {
+                format!("{workers:.1}")
+            } else {
+                "-".into()
+            }
         );
     }
+    println!(
+        "(cold start: spawn to the first 200, median of 10; in process mode that first request waits for its tenant's worker. \
+         RSS after 3 s of load: the server's own, and its tenant's worker processes' together.)"
+    );
     for (lang, i) in [("Rust", 0), ("JS", 2)] {
         println!(
             "{lang}: process / in-process throughput {:.2}x (target >= 0.75x), p99 {:+.2} ms (target <= +1 ms)",
@@ -45,4 +65,22 @@ pub fn run() -> Result {
         );
     }
     Ok(())
+}
+
+/// The server's resident memory and its worker processes' (MiB), after 3 s of load.
+fn rss_after_load(server: &serve::Server) -> Result<(f64, f64)> {
+    let running = serve::Running::start(server, "/")?;
+    serve::Wrk {
+        threads: 2,
+        connections: 50,
+        seconds: 3,
+        path: "/",
+        script: None,
+    }
+    .run(running.port)?;
+    let workers = sample::descendants(running.pid())
+        .into_iter()
+        .map(sample::rss_mib)
+        .sum();
+    Ok((sample::rss_mib(running.pid()), workers))
 }

@@ -52,20 +52,12 @@ impl ProcStat {
         })
     }
 
-    /// `pid`'s figures plus its live children's (a server's worker processes).
+    /// `pid`'s figures plus its live descendants' (a server's worker processes, which run
+    /// under a keeper process of their own).
     pub fn of_tree(pid: u32) -> Result<Self> {
         let mut all = Self::of(pid)?;
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| e.to_string())?;
-        let children = tasks
-            .flatten()
-            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-            .flat_map(|c| {
-                c.split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok())
-                    .collect::<Vec<_>>()
-            });
-        for child in children {
-            if let Ok(c) = Self::of(child) {
+        for d in descendants(pid) {
+            if let Ok(c) = Self::of(d) {
                 all.user += c.user;
                 all.sys += c.sys;
                 all.faults += c.faults;
@@ -78,6 +70,40 @@ impl ProcStat {
     pub fn cpu(&self) -> f64 {
         self.user + self.sys
     }
+}
+
+/// Every live process below `pid` (children, their children, ...).
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut next = vec![pid];
+    while let Some(p) = next.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for c in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                found.push(c);
+                next.push(c);
+            }
+        }
+    }
+    found
+}
+
+/// `pid`'s resident memory in MiB (`VmRSS`), 0 if it is gone.
+pub(crate) fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 pub(crate) fn parse_wrk(out: &str, cpu_seconds: f64) -> Result<Sample> {

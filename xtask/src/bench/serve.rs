@@ -348,7 +348,8 @@ pub(super) fn load(server: &Server) -> Result<Sample> {
     Ok(s)
 }
 
-fn cold_start(server: &Server) -> Result<f64> {
+/// Median time from spawn to the first 200 on `/`, over [`COLD_STARTS`] starts.
+pub(super) fn cold_start(server: &Server) -> Result<f64> {
     let mut times = Vec::new();
     for _ in 0..COLD_STARTS {
         let port = free_port()?;
