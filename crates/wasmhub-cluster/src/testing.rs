@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream};
 
+pub mod fleet;
+
 /// How long a started cluster may take to elect leaders.
 const READY_WITHIN: Duration = Duration::from_secs(60);
 

@@ -2,6 +2,7 @@
 
 mod budget;
 mod chaos;
+mod cluster;
 mod dev;
 mod graph;
 mod hostile;
@@ -30,6 +31,7 @@ pub fn bench(args: &[&str]) -> Result {
         ["serve"] => serve::run(with_peers),
         ["budget"] => budget::run(),
         ["chaos"] => chaos::run(),
+        ["cluster"] => cluster::run(),
         ["dev"] => dev::run(),
         ["graph"] => graph::run(),
         ["polyglot"] => polyglot::run(with_peers),
@@ -37,7 +39,7 @@ pub fn bench(args: &[&str]) -> Result {
         ["isolation"] => isolation::run(),
         ["kv"] => kv::run(),
         _ => Err(
-            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | isolation | chaos | kv | dev) [--with-peers]"
+            "usage: cargo xtask bench (invoke | serve | budget | graph | polyglot | wasi3 | isolation | chaos | kv | cluster | dev) [--with-peers]"
                 .into(),
         ),
     }

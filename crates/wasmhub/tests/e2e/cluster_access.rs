@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wasmhub_cluster::testing::NatsServer;
 
-use super::cluster_fleet::{HostProc, get};
+use super::cluster_fleet::{HostOnHub, HostProc, get};
 use super::harness::Hub;
 use super::kv::run_bounded;
 

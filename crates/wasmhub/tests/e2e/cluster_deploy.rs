@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use test_programs_artifacts::{HELLO_HTTP, VERSION_HTTP};
 
 use super::cluster_fleet::{
-    Haproxy, HostProc, Load, assert_none_failed, deploy, get, status, wait_status,
+    Haproxy, HostOnHub, HostProc, Load, ProxyOnHub, assert_none_failed, deploy, get, status,
+    wait_status,
 };
 use super::cluster_kv::nats;
 use super::harness::{Hub, g};

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::cluster_deploy::fleet;
-use super::cluster_fleet::{Haproxy, HostProc, Load, Sent, assert_none_failed, deploy, get};
+use super::cluster_fleet::{
+    Haproxy, HostOnHub, HostProc, Load, ProxyOnHub, Sent, assert_none_failed, deploy, get,
+};
 use super::cluster_kv::nats;
 use super::harness::Hub;
 

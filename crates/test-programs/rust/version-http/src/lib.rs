@@ -2,7 +2,8 @@
 //! granted), so two grants of one build answer differently (the reload tests). A path
 //! ending in `slow` answers `start VERSION` at once, then waits for the request body to
 //! end (the client decides how long the request lives), then ends with `end VERSION`,
-//! reading the variable again.
+//! reading the variable again. A path ending in `wait` sleeps 20 ms (or `?ms=N`) before
+//! answering, like a handler waiting on a database (the cluster capacity bench).
 
 use guest_support::answer;
 use wasip2::http::types::{
@@ -19,7 +20,16 @@ fn version() -> String {
 impl wasip2::exports::http::incoming_handler::Guest for Version {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let path = request.path_with_query().unwrap_or_default();
-        let path = path.split_once('?').map_or(path.as_str(), |(p, _)| p);
+        let (path, query) = path.split_once('?').unwrap_or((path.as_str(), ""));
+        if path.ends_with("wait") {
+            let ms: u64 = query
+                .strip_prefix("ms=")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20);
+            wasip2::clocks::monotonic_clock::subscribe_duration(ms * 1_000_000).block();
+            answer(out, 200, &version());
+            return;
+        }
         if !path.ends_with("slow") {
             answer(out, 200, &version());
             return;
