@@ -22,8 +22,8 @@ pub use grants::{
     DEFAULT_LENIENT, DEFAULT_ON, GrantSite, Granted, Grants, Origin, describe_dir, describe_env,
 };
 pub use wasmhub_manifest::{
-    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, Isolation, OutboundRule, Reuse, Route,
-    SocketHost, SocketRule, Transport, WasiVersion, human_bytes,
+    ComponentName, DirGrant, DirMode, EnvGrant, InterfaceName, Isolation, OutboundRule, Reuse,
+    Route, SocketHost, SocketRule, Transport, WasiVersion, human_bytes,
 };
 
 /// One component of an app.
