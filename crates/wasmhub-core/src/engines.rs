@@ -58,10 +58,20 @@ impl Engines {
         let (p2, p3) = engines_needed(app);
         Ok(Self {
             p2: p2
-                .then(|| make(Metering { wasi3: false, ..metering }))
+                .then(|| {
+                    make(Metering {
+                        wasi3: false,
+                        ..metering
+                    })
+                })
                 .transpose()?,
             p3: p3
-                .then(|| make(Metering { wasi3: true, ..metering }))
+                .then(|| {
+                    make(Metering {
+                        wasi3: true,
+                        ..metering
+                    })
+                })
                 .transpose()?,
         })
     }

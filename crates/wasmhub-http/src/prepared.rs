@@ -170,7 +170,10 @@ pub(crate) fn prepare_with(
         };
         let at = || wasmhub_host::describe_component(c);
         let part = &parts[part_of[i]];
-        let (engine, graph) = (&part.engine, part.graph.as_ref().context("a graph per engine")?);
+        let (engine, graph) = (
+            &part.engine,
+            part.graph.as_ref().context("a graph per engine")?,
+        );
         let linker = part.linker.as_ref().context("a linker per engine")?;
         let component = graph
             .component(i)

@@ -28,7 +28,11 @@ pub struct Server {
 
 impl Server {
     /// Binds the address; the app has already been checked, so binding is the last step that can fail.
-    pub async fn bind(engine: impl Into<Engines>, app: PreparedApp, options: ServeOptions) -> Result<Self> {
+    pub async fn bind(
+        engine: impl Into<Engines>,
+        app: PreparedApp,
+        options: ServeOptions,
+    ) -> Result<Self> {
         let listener = TcpListener::bind(options.addr)
             .await
             .with_context(|| format!("cannot listen on {}; pick another --addr", options.addr))?;

@@ -114,9 +114,9 @@ impl ServeCommand {
             (engines, rt)
         });
         let (engines, rt) = (engines?, rt?);
-        tracing::info!("{}", engines.describe());
         let reloader = wasmhub_http::Reloader::new(load, cache.cache(), metering);
         let prepared = reloader.prepare_first(&engines, app, &options)?;
+        tracing::info!("{}", engines.describe());
         tracing::info!(
             "memory reset between requests: {}",
             wasmhub_core::reset_mode()

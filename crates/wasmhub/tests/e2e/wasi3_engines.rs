@@ -14,7 +14,11 @@ fn mixed(old_wasi3: bool) -> String {
         "[app]\nname = \"mixed\"\n\n[component.new]\nsource = {}\nroute = \"/v3/...\"\n\
          wasi = \"0.3\"\n\n[component.old]\nsource = {}\nroute = \"/v2/...\"\n{}",
         toml_path(g(HELLO_HTTP3)),
-        toml_path(if old_wasi3 { g(HELLO_HTTP3) } else { g(HELLO_HTTP) }),
+        toml_path(if old_wasi3 {
+            g(HELLO_HTTP3)
+        } else {
+            g(HELLO_HTTP)
+        }),
         if old_wasi3 { "wasi = \"0.3\"\n" } else { "" },
     )
 }
