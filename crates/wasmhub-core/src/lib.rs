@@ -4,6 +4,7 @@
 
 mod cache;
 mod engine;
+mod engines;
 mod incremental;
 mod limiter;
 mod load;
@@ -15,6 +16,7 @@ mod ticker;
 
 pub use cache::{CacheOutcome, CompileCache, sha256_hex};
 pub use engine::{DEFAULT_STACK, EngineKind, Metering, new_engine, new_engine_with};
+pub use engines::{Engines, engines_needed, joins_versions};
 pub use incremental::{IncrementalStats, IncrementalStore};
 pub use limiter::{MAX_TABLE_ELEMENTS, MemoryMeter, TABLE_ELEMENT_BYTES};
 pub use load::{LoadError, Loaded, load_component};

@@ -38,7 +38,7 @@ pub use access::ACCESS_TARGET;
 pub use changes::Changes;
 pub use health::ReadyCheck;
 pub use options::ServeOptions;
-pub use prepared::{PreparedApp, prepare};
+pub use prepared::{PreparedApp, prepare, prepare_on};
 pub use reload::{LoadApp, ReloadError, ReloadHandle, Reloaded, Reloader};
 pub use server::{Server, print_addresses, serve, serve_then, shutdown_signal};
 pub use worker::{

@@ -31,6 +31,8 @@ type Answered = Result<Result<Response<HyperOutgoingBody>, ErrorCode>, ()>;
 /// A 0.2 component's handler: its pre-linked instance, and its idle instances when it
 /// opts into reuse.
 pub struct P2 {
+    /// The engine its instances run on.
+    pub engine: Engine,
     /// What a fresh instance is made from.
     pub pre: ProxyPre<ServeState>,
     /// Its idle instances, when its instances are reused.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use wasmhub_app::App;
-use wasmhub_core::CompileCache;
+use wasmhub_core::{CompileCache, Engines};
 use wasmhub_host::Graph;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
@@ -72,46 +72,46 @@ fn deadline(budget: &wasmhub_app::Budget, request_timeout: Duration) -> Duration
         .map_or(request_timeout, |d| d.min(request_timeout))
 }
 
-/// Compiles (or maps from the cache) and pre-links every routed component; fails before
-/// any socket is bound if one cannot be served.
+/// Compiles (or maps from the cache) and pre-links every routed component on one engine;
+/// fails before any socket is bound if one cannot be served.
 pub fn prepare(
     engine: &Engine,
     cache: Option<&CompileCache>,
     app: App,
     options: &crate::ServeOptions,
 ) -> Result<PreparedApp> {
+    prepare_on(&Engines::from(engine.clone()), cache, app, options)
+}
+
+/// [`prepare`], each component on its engine of `engines`.
+pub fn prepare_on(
+    engines: &Engines,
+    cache: Option<&CompileCache>,
+    app: App,
+    options: &crate::ServeOptions,
+) -> Result<PreparedApp> {
     let serve_budget = |c: &wasmhub_app::AppComponent| c.budget.with_serve_defaults();
-    let mut load = |c: &wasmhub_app::AppComponent| {
+    let mut load = |engine: &Engine, c: &wasmhub_app::AppComponent| {
         wasmhub_host::load_checked(engine, cache, c, &serve_budget(c))
     };
-    prepare_with(engine, app, options, &mut load, Arc::default())
+    prepare_with(engines, app, options, &mut load, Arc::default())
 }
+
+/// Loads a component's code on the given engine.
+pub(crate) type Load<'a> =
+    dyn FnMut(&Engine, &wasmhub_app::AppComponent) -> Result<wasmtime::component::Component> + 'a;
 
 /// [`prepare`], with each component's code from `load` and instances paced in `lanes`
 /// (a reload passes the running generation's, and code it already holds).
 pub(crate) fn prepare_with(
-    engine: &Engine,
+    engines: &Engines,
     app: App,
     options: &crate::ServeOptions,
-    load: &mut dyn FnMut(&wasmhub_app::AppComponent) -> Result<wasmtime::component::Component>,
+    load: &mut Load<'_>,
     lanes: Arc<Lanes>,
 ) -> Result<PreparedApp> {
     app.check_isolation()?;
     let request_timeout = options.request_timeout;
-    let mut linker: Linker<ServeState> = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    if app
-        .components
-        .iter()
-        .any(|c| c.wasi == wasmhub_app::WasiVersion::P3)
-    {
-        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
-        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
-        wasmhub_state::add_wasi3_to_linker(&mut linker)?;
-    }
-    wasmhub_host::link_ungranted(&mut linker)?;
-    wasmhub_state::add_to_linker(&mut linker)?;
     let runs = |c: &wasmhub_app::AppComponent| !app.unavailable.contains_key(&c.name);
     let roots: Vec<usize> = (0..app.components.len())
         .filter(|&i| app.components[i].route.is_some() && runs(&app.components[i]))
@@ -126,7 +126,42 @@ pub(crate) fn prepare_with(
     };
     let serve_budget = |c: &wasmhub_app::AppComponent| c.budget.with_serve_defaults();
     let mut pools = crate::worker::Pools::default();
-    let graph = Graph::build(engine, &app, &roots, load, &serve_budget)?;
+    // One graph (and linker) per engine: components linked to each other share one.
+    let mut parts: Vec<Part> = Vec::new();
+    let mut part_of = vec![usize::MAX; app.components.len()];
+    for &r in &roots {
+        let engine = engines.pick(&app, &app.components[r])?;
+        let at = match parts.iter().position(|p| Engine::same(&p.engine, engine)) {
+            Some(at) => at,
+            None => {
+                parts.push(Part {
+                    engine: engine.clone(),
+                    roots: Vec::new(),
+                    linker: None,
+                    graph: None,
+                });
+                parts.len() - 1
+            }
+        };
+        parts[at].roots.push(r);
+        part_of[r] = at;
+    }
+    let has3 = app
+        .components
+        .iter()
+        .any(|c| c.wasi == wasmhub_app::WasiVersion::P3);
+    for part in &mut parts {
+        let engine = part.engine.clone();
+        part.linker = Some(serve_linker(&engine, has3 && engines.is_wasi3(&engine))?);
+        let mut load_here = |c: &wasmhub_app::AppComponent| load(&engine, c);
+        part.graph = Some(Graph::build(
+            &engine,
+            &app,
+            &part.roots,
+            &mut load_here,
+            &serve_budget,
+        )?);
+    }
     let mut served = Vec::new();
     for (i, c) in app.components.iter().enumerate() {
         let Some(route) = c.route.as_ref().filter(|_| runs(c)) else {
@@ -134,6 +169,12 @@ pub(crate) fn prepare_with(
             continue;
         };
         let at = || wasmhub_host::describe_component(c);
+        let part = &parts[part_of[i]];
+        let (engine, graph) = (
+            &part.engine,
+            part.graph.as_ref().context("a graph per engine")?,
+        );
+        let linker = part.linker.as_ref().context("a linker per engine")?;
         let component = graph
             .component(i)
             .context("a routed component was not loaded")?;
@@ -170,7 +211,7 @@ pub(crate) fn prepare_with(
                 g.define(i, &mut own_linker).with_context(at)?;
                 &own_linker
             }
-            None => &linker,
+            None => linker,
         };
         let instance_pre = linker
             .instantiate_pre(component)
@@ -216,6 +257,7 @@ pub(crate) fn prepare_with(
             ))
         } else {
             Handler::P2(crate::p2::P2 {
+                engine: engine.clone(),
                 pre: ProxyPre::new(instance_pre)
                     .map_err(anyhow::Error::from)
                     .with_context(at)?,
@@ -239,6 +281,30 @@ pub(crate) fn prepare_with(
         served.push(Some(one));
     }
     Ok(PreparedApp { app, served })
+}
+
+/// The routed components that run on one engine, and what they are linked with.
+struct Part {
+    engine: Engine,
+    roots: Vec<usize>,
+    linker: Option<Linker<ServeState>>,
+    graph: Option<Arc<Graph>>,
+}
+
+/// The host functions every served component may import on `engine`; WASI 0.3's when
+/// `wasi3` (the engine must support concurrency).
+fn serve_linker(engine: &Engine, wasi3: bool) -> Result<Linker<ServeState>> {
+    let mut linker: Linker<ServeState> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    if wasi3 {
+        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+        wasmhub_state::add_wasi3_to_linker(&mut linker)?;
+    }
+    wasmhub_host::link_ungranted(&mut linker)?;
+    wasmhub_state::add_to_linker(&mut linker)?;
+    Ok(linker)
 }
 
 impl PreparedApp {

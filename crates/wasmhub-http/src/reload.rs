@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use wasmhub_app::{App, AppComponent};
-use wasmhub_core::{CompileCache, Metering};
+use wasmhub_core::{CompileCache, Engines, Metering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -63,8 +63,9 @@ impl Reloaded {
 /// What the running generation was made from: its components' fingerprints and code.
 #[derive(Default)]
 struct Known {
-    /// Compiled code by the sha256 of its bytes (the engine never changes while serving).
-    code: HashMap<String, Component>,
+    /// Compiled code by engine (WASI 0.3's or not) and the sha256 of its bytes (the
+    /// engines never change while serving).
+    code: HashMap<(bool, String), Component>,
     /// Each component's fingerprint, by name.
     prints: Fingerprints,
 }
@@ -86,7 +87,8 @@ struct Built {
 }
 
 impl Reloader {
-    /// Reloads with `load`, through `cache`, on an engine set up for `metering`.
+    /// Reloads with `load`, through `cache`, on engines set up for `metering` (`wasi3`: a
+    /// WASI 0.3 engine is among them).
     pub fn new(load: LoadApp, cache: Option<CompileCache>, metering: Metering) -> Self {
         Self {
             load,
@@ -100,12 +102,12 @@ impl Reloader {
     /// remembering its code for later reloads.
     pub fn prepare_first(
         &self,
-        engine: &Engine,
+        engines: &Engines,
         app: App,
         options: &crate::ServeOptions,
     ) -> anyhow::Result<PreparedApp> {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let built = self.build(engine, options, &known, app, Arc::default())?;
+        let built = self.build(engines, options, &known, app, Arc::default())?;
         *known = built.known;
         Ok(built.app)
     }
@@ -133,7 +135,7 @@ impl Reloader {
                     return Err(ReloadError::NeedsRestart(why));
                 }
                 let lanes = before.app.lanes().unwrap_or_default();
-                self.build(&shared.engine, &shared.options, &known, app, lanes)
+                self.build(&shared.engines, &shared.options, &known, app, lanes)
                     .map_err(ReloadError::Invalid)
             });
         let mut built = match built {
@@ -168,7 +170,7 @@ impl Reloader {
     /// Prepares `app`, reusing from `known` the code of components whose bytes it holds.
     fn build(
         &self,
-        engine: &Engine,
+        engines: &Engines,
         options: &crate::ServeOptions,
         known: &Known,
         app: App,
@@ -177,25 +179,26 @@ impl Reloader {
         let mut code = HashMap::new();
         let mut digests = BTreeMap::new();
         let mut loaded = Vec::new();
-        let mut load = |c: &AppComponent| -> anyhow::Result<Component> {
+        let mut load = |engine: &Engine, c: &AppComponent| -> anyhow::Result<Component> {
+            let wasi3 = engines.is_wasi3(engine);
             let budget = c.budget.with_serve_defaults();
             wasmhub_host::check_size_of(c, &budget)?;
             // Unreadable: loading it below says why, naming the component.
             if let Ok(bytes) = std::fs::read(&c.source) {
                 let digest = wasmhub_core::sha256_hex(&bytes);
-                if let Some(component) = known.code.get(&digest) {
-                    code.insert(digest.clone(), component.clone());
+                if let Some(component) = known.code.get(&(wasi3, digest.clone())) {
+                    code.insert((wasi3, digest.clone()), component.clone());
                     digests.insert(c.name.clone(), digest);
                     return Ok(component.clone());
                 }
             }
             let fresh = wasmhub_host::load_checked_code(engine, self.cache.as_ref(), c, &budget)?;
-            code.insert(fresh.digest.clone(), fresh.component.clone());
+            code.insert((wasi3, fresh.digest.clone()), fresh.component.clone());
             digests.insert(c.name.clone(), fresh.digest);
             loaded.push(c.name.clone());
             Ok(fresh.component)
         };
-        let prepared = prepare_with(engine, app, options, &mut load, lanes)?;
+        let prepared = prepare_with(engines, app, options, &mut load, lanes)?;
         prepared.ensure_routed()?;
         let prints = fingerprints(&prepared.app, &digests);
         Ok(Built {

@@ -115,7 +115,7 @@ async fn dispatch(
         )
     })?;
     match &served.handler {
-        Handler::P2(p2) => crate::p2::call(&shared.engine, call, p2, req, slots).await,
+        Handler::P2(p2) => crate::p2::call(&p2.engine, call, p2, req, slots).await,
         Handler::P3(handler) => crate::p3::call(call, handler, req, slots).await,
         Handler::Worker(pool) => crate::worker::call(call, pool, req, slots).await,
     }

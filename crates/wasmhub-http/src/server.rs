@@ -9,7 +9,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use wasmtime::Engine;
+use wasmhub_core::Engines;
 
 use crate::health::{Health, ReadyCheck};
 use crate::reload::{ReloadHandle, Reloader};
@@ -28,7 +28,11 @@ pub struct Server {
 
 impl Server {
     /// Binds the address; the app has already been checked, so binding is the last step that can fail.
-    pub async fn bind(engine: Engine, app: PreparedApp, options: ServeOptions) -> Result<Self> {
+    pub async fn bind(
+        engine: impl Into<Engines>,
+        app: PreparedApp,
+        options: ServeOptions,
+    ) -> Result<Self> {
         let listener = TcpListener::bind(options.addr)
             .await
             .with_context(|| format!("cannot listen on {}; pick another --addr", options.addr))?;
@@ -88,7 +92,9 @@ impl Server {
 
     /// Accepts connections until `shutdown` resolves, then drains in-flight requests.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        wasmhub_core::ensure_ticking(&self.shared.engine);
+        for engine in self.shared.engines.all() {
+            wasmhub_core::ensure_ticking(engine);
+        }
         // Tenants in worker processes start now rather than on their first request.
         for served in self.shared.generation().app.served.iter().flatten() {
             if let crate::prepared::Handler::Worker(pool) = &served.handler {
@@ -166,7 +172,7 @@ impl Server {
 /// Binds, prints the address, and serves until SIGINT or SIGTERM; with a `reloader`,
 /// reloads on SIGHUP and on the admin listener's `POST /-/reload`.
 pub async fn serve(
-    engine: Engine,
+    engine: impl Into<Engines>,
     app: PreparedApp,
     options: ServeOptions,
     reloader: Option<Reloader>,
@@ -177,7 +183,7 @@ pub async fn serve(
 /// [`serve`], handing `ready` a [`ReloadHandle`] (with a `reloader`) once the address is
 /// printed, before the first connection is accepted.
 pub async fn serve_then(
-    engine: Engine,
+    engine: impl Into<Engines>,
     app: PreparedApp,
     options: ServeOptions,
     reloader: Option<Reloader>,

@@ -1,10 +1,10 @@
-//! What every request shares: the engine, the current generation of the app, the options,
+//! What every request shares: the engines, the current generation of the app, the options,
 //! the host's instance cap and the metrics.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use wasmtime::Engine;
+use wasmhub_core::Engines;
 
 use crate::ServeOptions;
 use crate::generation::{Current, Generation};
@@ -14,8 +14,8 @@ use crate::slots::Limit;
 
 /// Everything requests share.
 pub struct Shared {
-    /// The one engine.
-    pub engine: Engine,
+    /// The engines components run on.
+    pub engines: Engines,
     /// The app's current generation, every routed component pre-linked.
     pub current: Current,
     /// How the server listens and what it allows each request.
@@ -29,9 +29,9 @@ pub struct Shared {
 
 impl Shared {
     /// Shares `app` under `options`.
-    pub fn new(engine: Engine, app: PreparedApp, options: ServeOptions) -> Self {
+    pub fn new(engines: impl Into<Engines>, app: PreparedApp, options: ServeOptions) -> Self {
         Self {
-            engine,
+            engines: engines.into(),
             current: Current::new(app),
             instances: Limit::new(options.max_instances),
             options,

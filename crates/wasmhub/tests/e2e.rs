@@ -52,4 +52,5 @@ mod e2e {
     pub mod templates;
     pub mod wasi3;
     pub mod wasi3_chain;
+    pub mod wasi3_engines;
 }

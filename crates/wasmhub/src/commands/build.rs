@@ -33,14 +33,14 @@ impl BuildCommand {
         let built = build(&manifest, &selected)?;
         wasmhub_state::look_only();
         let app = load_app(&manifest, GrantFlags::default())?;
-        let engine = crate::commands::check::check_engine(&self.cache, &app)?;
+        let engines = crate::commands::check::check_engines(&self.cache, &app)?;
         let cache = self.cache.cache();
         println!(
             "built {built} component{}; checking app \"{}\"",
             if built == 1 { "" } else { "s" },
             app.name
         );
-        crate::commands::check::prepare_and_report(&engine, cache.as_ref(), app)?;
+        crate::commands::check::prepare_and_report(&engines, cache.as_ref(), app)?;
         Ok(0)
     }
 }

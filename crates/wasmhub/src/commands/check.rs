@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use wasmhub_app::{App, AppComponent, human_bytes};
 use wasmhub_caps::{Audit, Capability, compact_imports, grant_rows};
-use wasmhub_core::{CompileCache, EngineKind, Metering, load_component, ms, thousands};
+use wasmhub_core::{CompileCache, EngineKind, Engines, Metering, load_component, ms, thousands};
 use wasmtime::Engine;
 
 use crate::common::{CacheFlags, GrantFlags, IsolationFlag, StrictFlag, load_app};
@@ -66,24 +66,25 @@ pub fn checked(
     strict.apply(&mut app);
     budget.apply(&mut app);
     isolation.apply(&mut app);
-    let engine = check_engine(cache, &app)?;
+    let engines = check_engines(cache, &app)?;
+    let engine = engines.widest();
     let compiled = cache.cache();
     println!("app \"{}\" ({})", app.name, target.display());
     for c in &app.components {
-        audit_component(&engine, compiled.as_ref(), c)?;
+        audit_component(engine, compiled.as_ref(), c)?;
     }
-    crate::graph::print_links(&engine, compiled.as_ref(), &app)?;
+    crate::graph::print_links(engine, compiled.as_ref(), &app)?;
     crate::stores::print_stores(&app)?;
     println!();
-    prepare_and_report(&engine, compiled.as_ref(), app.clone())?;
+    prepare_and_report(&engines, compiled.as_ref(), app.clone())?;
     Ok(app)
 }
 
 /// Prepares `app` exactly as `serve` would (compile, check, pre-link) and says whether it
 /// can be served.
-pub fn prepare_and_report(engine: &Engine, cache: Option<&CompileCache>, app: App) -> Result<()> {
+pub fn prepare_and_report(engines: &Engines, cache: Option<&CompileCache>, app: App) -> Result<()> {
     let options = wasmhub_http::ServeOptions::default();
-    let prepared = wasmhub_http::prepare(engine, cache, app, &options)?;
+    let prepared = wasmhub_http::prepare_on(engines, cache, app, &options)?;
     if prepared.is_routed() {
         println!("ok: app \"{}\" can be served", prepared.app.name);
     } else {
@@ -96,11 +97,14 @@ pub fn prepare_and_report(engine: &Engine, cache: Option<&CompileCache>, app: Ap
     Ok(())
 }
 
-/// The engine `check` (and `build`, after building) prepares `app` with.
-pub fn check_engine(cache: &CacheFlags, app: &App) -> Result<Engine> {
-    cache.engine(EngineKind::Serve {
-        max_instances: wasmhub_http::ServeOptions::default().max_instances,
-        metering: Metering::for_app(app),
+/// The engines `check` (and `build`, after building) prepares `app` with: `serve`'s, so
+/// the code they compile is cached for it.
+pub fn check_engines(cache: &CacheFlags, app: &App) -> Result<Engines> {
+    Engines::build(app, Metering::for_app(app), |metering| {
+        cache.engine(EngineKind::Serve {
+            max_instances: wasmhub_http::ServeOptions::default().max_instances,
+            metering,
+        })
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Parser;
 use wasmhub_app::App;
-use wasmhub_core::{EngineKind, Metering};
+use wasmhub_core::{EngineKind, Engines, Metering};
 use wasmhub_http::ServeOptions;
 use wasmhub_manifest::Sources;
 
@@ -57,22 +57,24 @@ impl DevCommand {
         };
         let app = load()?;
         let metering = Metering::for_app(&app);
-        let engine = self.cache.engine(EngineKind::Serve {
-            max_instances: ServeOptions::default().max_instances,
-            metering,
+        let engines = Engines::build(&app, metering, |metering| {
+            self.cache.engine(EngineKind::Serve {
+                max_instances: ServeOptions::default().max_instances,
+                metering,
+            })
         })?;
         let options = ServeOptions {
             addr: self.addr,
             ..ServeOptions::default()
         };
         let reloader = wasmhub_http::Reloader::new(Box::new(load), self.cache.cache(), metering);
-        let prepared = reloader.prepare_first(&engine, app, &options)?;
+        let prepared = reloader.prepare_first(&engines, app, &options)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         let handle = rt.handle().clone();
         rt.block_on(wasmhub_http::serve_then(
-            engine,
+            engines,
             prepared,
             options,
             Some(reloader),

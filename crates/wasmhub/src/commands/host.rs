@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use wasmhub_core::{EngineKind, Metering, new_engine};
+use wasmhub_core::{EngineKind, Engines, Metering, new_engine};
 use wasmhub_http::{ReadyCheck, Reloader, ServeOptions, Server};
 
 use crate::commands::serve::parse_duration;
@@ -160,13 +160,15 @@ impl HostCommand {
             admin_remote: self.admin_allow_remote,
             ..ServeOptions::default()
         };
-        let engine = new_engine(EngineKind::Serve {
-            max_instances: options.max_instances,
-            metering,
+        let engines = Engines::build(&app, metering, |metering| {
+            new_engine(EngineKind::Serve {
+                max_instances: options.max_instances,
+                metering,
+            })
         })?;
         let reloader = Reloader::new(Box::new(load), self.cache.cache(), metering);
         let prepared = reloader
-            .prepare_first(&engine, app, &options)
+            .prepare_first(&engines, app, &options)
             .with_context(|| {
                 format!(
                     "revision {revision} of app \"{}\" cannot be served",
@@ -182,7 +184,7 @@ impl HostCommand {
         rt.block_on(async move {
             let ready = status.clone();
             let check: ReadyCheck = Arc::new(move || Status::of(&ready).ready());
-            let server = Server::bind(engine, prepared, options)
+            let server = Server::bind(engines, prepared, options)
                 .await?
                 .reload_with(reloader)
                 .ready_when(check);

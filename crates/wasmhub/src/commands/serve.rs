@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Parser;
-use wasmhub_core::{EngineKind, Metering};
+use wasmhub_core::{EngineKind, Engines, Metering};
 use wasmhub_http::ServeOptions;
 
 use crate::budget::ServeBudgetFlags;
@@ -105,29 +105,32 @@ impl ServeCommand {
             wasmhub_sandbox::require_root()?;
         }
         let metering = Metering::for_app(&app);
-        // The async runtime starts its threads while the engine reserves its pools.
-        let (engine, rt) = std::thread::scope(|s| {
+        // The async runtime starts its threads while the engines reserve their pools.
+        let (engines, rt) = std::thread::scope(|s| {
             let rt = s.spawn(|| {
                 tokio::runtime::Builder::new_multi_thread()
                     .enable_all()
                     .build()
             });
-            let engine = cache.engine(EngineKind::Serve {
-                max_instances: options.max_instances,
-                metering,
+            let engines = Engines::build(&app, metering, |metering| {
+                cache.engine(EngineKind::Serve {
+                    max_instances: options.max_instances,
+                    metering,
+                })
             });
             let rt = rt.join().expect("the runtime builder does not panic");
-            (engine, rt)
+            (engines, rt)
         });
-        let (engine, rt) = (engine?, rt?);
+        let (engines, rt) = (engines?, rt?);
         let reloader = wasmhub_http::Reloader::new(load, cache.cache(), metering);
-        let prepared = reloader.prepare_first(&engine, app, &options)?;
+        let prepared = reloader.prepare_first(&engines, app, &options)?;
+        tracing::info!("{}", engines.describe());
         tracing::info!(
             "memory reset between requests: {}",
             wasmhub_core::reset_mode()
         );
         rt.block_on(wasmhub_http::serve(
-            engine,
+            engines,
             prepared,
             options,
             Some(reloader),
