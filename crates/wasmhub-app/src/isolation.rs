@@ -70,6 +70,8 @@ fn not_yet(c: &AppComponent) -> Option<&'static str> {
         Some("outbound HTTP (outbound = [...])")
     } else if !g.connect.is_empty() || !g.bind.is_empty() {
         Some("sockets (sockets = { connect, bind })")
+    } else if !g.dirs.is_empty() {
+        Some("files (files = [...])")
     } else if !g.keyvalue.is_empty() {
         Some("key-value stores (keyvalue = [...])")
     } else if g.inherit_stdio {

@@ -52,6 +52,12 @@ pub fn wasi_builder(grants: &Grants, denials: Arc<Denials>) -> Result<WasiCtxBui
 pub struct Preopens(WasiFilesystemCtx);
 
 impl Preopens {
+    /// No directory at all (a sandboxed worker's: it opens no file, and every path its
+    /// guest names fails in WASI without a system call).
+    pub fn none() -> Self {
+        Self(WasiFilesystemCtx::default())
+    }
+
     /// Opens the directories `grants` list (or the no-files root when they list none).
     pub fn open(grants: &Grants) -> Result<Self, GrantError> {
         let mut b = WasiCtxBuilder::new();

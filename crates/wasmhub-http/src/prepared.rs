@@ -221,9 +221,16 @@ pub(crate) fn prepare_with(
         let recipe = Arc::new(Recipe {
             name: c.name.as_str().into(),
             grants: c.grants.clone(),
-            preopens: wasmhub_caps::Preopens::open(&c.grants)
-                .map_err(anyhow::Error::from)
-                .with_context(at)?,
+            // A sandboxed worker holds no directory (isolation = "process" refuses file
+            // grants): not even the no-files root, which its seccomp filter would not let
+            // it use.
+            preopens: if options.worker {
+                wasmhub_caps::Preopens::none()
+            } else {
+                wasmhub_caps::Preopens::open(&c.grants)
+                    .map_err(anyhow::Error::from)
+                    .with_context(at)?
+            },
             budget,
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
             ungranted: wasmhub_host::Ungranted::of(&c.grants),

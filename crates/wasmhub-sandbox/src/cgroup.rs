@@ -82,6 +82,13 @@ impl TenantCgroup {
             .unwrap_or(0))
     }
 
+    /// True when no process is left in the groups (unreadable counts as not empty).
+    pub fn is_empty(&self) -> bool {
+        self.procs_files()
+            .iter()
+            .all(|p| fs::read_to_string(p).is_ok_and(|procs| procs.trim().is_empty()))
+    }
+
     /// Removes the groups; every worker of the tenant must have ended.
     pub fn remove(self) -> Result<(), SandboxError> {
         for d in [&self.memory, &self.pids] {

@@ -1,4 +1,4 @@
-//! [`enter`]: the worker's own lock-down, in the namespaces [`crate::configure`] made.
+//! [`enter`]: the worker's own lock-down, inside the namespaces [`crate::configure`] made.
 
 use landlock::{ABI, Access, AccessFs, AccessNet, Ruleset, RulesetAttr, Scope};
 
@@ -6,21 +6,25 @@ use crate::error::check;
 use crate::{Policy, SandboxError};
 
 /// Locks the calling worker down for good; call it after the Wasmtime engine and memory
-/// pools are set up and before any thread or async runtime is started.
+/// pools are set up and everything the worker needs is open, before any thread or async
+/// runtime is started.
 ///
-/// In order: refuses to run outside a user namespace of its own (so it can never pivot the
-/// host's root) or with a second thread; points 0, 1 and 2 at /dev/null unless kept;
-/// makes an empty read-only tmpfs the root (`pivot_root`, old root detached); closes every
-/// descriptor not in [`Policy::keep_fds`] except this process's own `/proc/self/pagemap`
-/// (Wasmtime's pooling allocator opens it at `Engine::new` and scans it with
-/// `PAGEMAP_SCAN` to reset only dirtied pages; it shows nothing but this process's page
-/// table); drops all capabilities; sets `no_new_privs` and not-dumpable; enforces Landlock
-/// with no rules (all filesystem and TCP access, abstract Unix sockets and signals outside
-/// the worker; the best ABI the kernel has); installs the seccomp allowlist
-/// (`src/seccomp.rs`), which kills the process on any other system call. Descriptors made
-/// before (e.g. a runtime's epoll) are closed.
+/// In order: refuses to run unless it is pid 1 of a pid namespace of its own (a worker
+/// started with [`crate::configure`]), root and single-threaded; points 0, 1 and 2 at
+/// /dev/null unless kept; becomes the tenant: drops its supplementary groups, gid and uid
+/// to [`Policy::host_id`], then unshares a user namespace (root inside mapped to that id,
+/// `setgroups` denied) and a mount namespace owned by it, and sets its parent-death signal
+/// again (an id change clears it); makes an empty read-only tmpfs the root (`pivot_root`,
+/// old root detached); closes every descriptor not in [`Policy::keep_fds`] except this
+/// process's own `/proc/self/pagemap` (Wasmtime's pooling allocator opens it at
+/// `Engine::new` and scans it with `PAGEMAP_SCAN` to reset only dirtied pages; it shows
+/// nothing but this process's page table); drops all capabilities; sets `no_new_privs` and
+/// not-dumpable; enforces Landlock with no rules (all filesystem and TCP access, abstract
+/// Unix sockets and signals outside the worker; the best ABI the kernel has); installs the
+/// seccomp allowlist (`src/seccomp.rs`), which kills the process on any other system call.
+/// Descriptors made before (e.g. a runtime's epoll) are closed.
 pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
-    refuse_host_namespaces()?;
+    refuse_unless_fresh_worker()?;
     let pagemaps = own_pagemap_fds()?;
     let null = open_dev_null()?;
     for fd in 0..3 {
@@ -32,6 +36,7 @@ pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
             )?;
         }
     }
+    become_tenant(policy.host_id)?;
     empty_root()?;
     let mut keep: Vec<libc::c_int> = policy.keep_fds.clone();
     keep.extend([0, 1, 2]);
@@ -53,18 +58,16 @@ pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
     crate::seccomp::install()
 }
 
-/// Fails unless this process has a user namespace of its own and is single-threaded.
-fn refuse_host_namespaces() -> Result<(), SandboxError> {
-    let map = std::fs::read_to_string("/proc/self/uid_map").map_err(|source| SandboxError::Os {
-        step: "read /proc/self/uid_map",
-        source,
-    })?;
-    let identity = map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"];
-    if identity {
+/// Fails unless this process is pid 1 of its own pid namespace (so never the supervisor or
+/// a test runner), root and single-threaded.
+fn refuse_unless_fresh_worker() -> Result<(), SandboxError> {
+    // SAFETY: getpid cannot fail.
+    if unsafe { libc::getpid() } != 1 {
         return Err(SandboxError::Policy(
-            "enter must run in a worker started with wasmhub_sandbox::configure (this process is in the host's user namespace)".into(),
+            "enter must run in a worker started with wasmhub_sandbox::configure (this process is not pid 1 of a pid namespace of its own)".into(),
         ));
     }
+    crate::error::require_root()?;
     let threads = std::fs::read_dir("/proc/self/task")
         .map_err(|source| SandboxError::Os {
             step: "list /proc/self/task",
@@ -77,6 +80,75 @@ fn refuse_host_namespaces() -> Result<(), SandboxError> {
         )));
     }
     Ok(())
+}
+
+/// Drops to `host_id` on the host and becomes root of a new user namespace (mapped to that
+/// id alone) with a mount namespace of its own; keeps the keeper's parent-death signal.
+fn become_tenant(host_id: u32) -> Result<(), SandboxError> {
+    // The keeper's pid as the host's /proc sees it (getppid says 0 across the pid namespace).
+    let keeper = parent_pid()?;
+    // SAFETY: plain system calls with integer arguments.
+    unsafe {
+        check(
+            libc::setgroups(0, std::ptr::null()).into(),
+            "drop supplementary groups",
+        )?;
+        check(
+            libc::setresgid(host_id, host_id, host_id).into(),
+            "switch to the tenant's host gid",
+        )?;
+        check(
+            libc::setresuid(host_id, host_id, host_id).into(),
+            "switch to the tenant's host uid",
+        )?;
+        // A uid change clears "dumpable", which would make /proc/self/*_map root's.
+        check(
+            libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0).into(),
+            "set dumpable for the id maps",
+        )?;
+        check(
+            libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS).into(),
+            "unshare the user and mount namespaces",
+        )?;
+    }
+    let write = |path: &str, data: String, step| {
+        std::fs::write(path, data).map_err(|source| SandboxError::Os { step, source })
+    };
+    write("/proc/self/setgroups", "deny".into(), "deny setgroups")?;
+    write(
+        "/proc/self/uid_map",
+        format!("0 {host_id} 1\n"),
+        "write the uid map",
+    )?;
+    write(
+        "/proc/self/gid_map",
+        format!("0 {host_id} 1\n"),
+        "write the gid map",
+    )?;
+    // SAFETY: prctl with integer arguments.
+    check(
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) }.into(),
+        "set the parent-death signal again",
+    )?;
+    // The keeper may have died while the signal was cleared: then end here.
+    if parent_pid()? != keeper {
+        return Err(SandboxError::Policy(
+            "the worker's keeper ended while it locked down".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The parent's pid in the host's /proc (field 4 of /proc/self/stat).
+fn parent_pid() -> Result<u32, SandboxError> {
+    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|source| SandboxError::Os {
+        step: "read /proc/self/stat",
+        source,
+    })?;
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| SandboxError::Policy(format!("unreadable /proc/self/stat: {stat}")))
 }
 
 /// The descriptors open on this process's own page map.
@@ -103,15 +175,12 @@ fn open_dev_null() -> Result<libc::c_int, SandboxError> {
     check(fd.into(), "open /dev/null").map(|fd| fd as libc::c_int)
 }
 
-/// A mount namespace of our own whose root is an empty read-only tmpfs.
+/// An empty read-only tmpfs as the root of this process's own mount namespace.
 fn empty_root() -> Result<(), SandboxError> {
     // SAFETY: mount-family calls on static NUL-terminated strings.
     unsafe {
-        // Our own copy of the mounts, so nothing below reaches the supervisor's namespace.
-        check(
-            libc::unshare(libc::CLONE_NEWNS).into(),
-            "unshare the mount namespace",
-        )?;
+        // The mount namespace is our own ([`become_tenant`]): nothing below reaches the
+        // supervisor's.
         check(
             libc::mount(
                 std::ptr::null(),

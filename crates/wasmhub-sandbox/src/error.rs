@@ -33,6 +33,11 @@ pub enum SandboxError {
     /// The seccomp filter could not be built or installed.
     #[error("sandbox: seccomp filter could not be {0}")]
     Seccomp(&'static str, #[source] seccompiler::Error),
+    /// The process is not root: namespaces, the id switch and cgroups need it.
+    #[error(
+        "sandbox: a sandboxed worker needs root (this process runs as uid {0}): serve as root for isolation = \"process\", or use isolation = \"in-process\""
+    )]
+    NotRoot(u32),
     /// The policy is invalid (e.g. a tenant name that is not a file name).
     #[error("sandbox: invalid policy: {0}")]
     Policy(String),
@@ -45,6 +50,18 @@ impl SandboxError {
             step,
             source: io::Error::last_os_error(),
         }
+    }
+}
+
+/// Fails with [`SandboxError::NotRoot`] unless this process is root (as the supervisor
+/// that calls [`crate::configure`] and the worker that calls [`crate::enter`] must be).
+pub fn require_root() -> Result<(), SandboxError> {
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid == 0 {
+        Ok(())
+    } else {
+        Err(SandboxError::NotRoot(euid))
     }
 }
 

@@ -1,13 +1,17 @@
 //! Starting a worker in new namespaces: [`configure`] and what runs between fork and exec.
 //!
-//! `unshare(CLONE_NEWUSER)` fails in a multi-threaded process and `CLONE_NEWPID` only moves
-//! the caller's children, so the forked child (single-threaded, before exec) joins the
-//! tenant's cgroup, drops to the policy's host id, unshares, maps root inside to that id,
-//! and forks once more: the grandchild is pid 1 of the new pid namespace and execs the
-//! worker; the child stays behind as its *keeper*. The keeper closes every descriptor,
-//! waits for the worker and ends the same way (exit code or signal), so the supervisor's
-//! `Child` reports the worker's fate; killing the keeper kills the worker
+//! `CLONE_NEWPID` only moves the caller's children, so the forked child (single-threaded,
+//! before exec) joins the tenant's cgroup, unshares the pid, net, ipc, uts and cgroup
+//! namespaces and forks once more: the grandchild is pid 1 of the new pid namespace and
+//! execs the worker; the child stays behind as its *keeper*. The keeper closes every
+//! descriptor, waits for the worker and ends the same way (exit code or signal), so the
+//! supervisor's `Child` reports the worker's fate; killing the keeper kills the worker
 //! (`PR_SET_PDEATHSIG`). Only async-signal-safe calls run here: no allocation, no locks.
+//!
+//! The worker still runs as root in the host's user and mount namespaces: it must read the
+//! app, its code and the compile cache (root's, not readable by others) before it locks
+//! down. [`crate::enter`] drops it to the tenant's host uid and adds the user and mount
+//! namespaces once everything it needs is open.
 
 use std::ffi::CString;
 use std::io;
@@ -16,35 +20,27 @@ use std::process::Command;
 
 use crate::{Policy, SandboxError, TenantCgroup};
 
-/// The namespaces a worker gets: its own users, pids, network, mounts, ipc, hostname, cgroups.
-const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
-    | libc::CLONE_NEWPID
+/// The namespaces a worker starts in: its own pids, network, ipc, hostname and cgroups.
+/// (Users and mounts come in [`crate::enter`], after the worker has read what it needs.)
+const NAMESPACES: libc::c_int = libc::CLONE_NEWPID
     | libc::CLONE_NEWNET
-    | libc::CLONE_NEWNS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWCGROUP;
 
-/// Makes `cmd` start the worker in new namespaces as the policy's host id, inside `cgroup`.
+/// Makes `cmd` start the worker in new pid, net, ipc, uts and cgroup namespaces, inside
+/// `cgroup`, still root; the worker must then call [`crate::enter`] itself.
 ///
 /// The spawned `Child` is the worker's keeper: its exit status is the worker's (a worker
 /// killed by seccomp ends its `Child` with SIGSYS, an OOM kill with SIGKILL) and killing it
-/// kills the worker. The worker must still call [`crate::enter`] itself. If the caller is
-/// not root, the worker keeps the caller's uid outside (and `cgroup` must be writable).
+/// kills the worker. Needs root: fails with [`SandboxError::NotRoot`] otherwise.
 pub fn configure(
     cmd: &mut Command,
     policy: &Policy,
     cgroup: Option<&TenantCgroup>,
 ) -> Result<(), SandboxError> {
     policy.validate()?;
-    // SAFETY: geteuid/getegid cannot fail.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let root = euid == 0;
-    let (uid, gid) = if root {
-        (policy.host_id, policy.host_id)
-    } else {
-        (euid, egid)
-    };
+    crate::error::require_root()?;
     let plan = Plan {
         procs: cgroup
             .map(|c| {
@@ -55,9 +51,6 @@ pub fn configure(
             .flatten()
             .collect::<Result<_, _>>()
             .map_err(|_| SandboxError::Policy("cgroup path contains a NUL byte".into()))?,
-        drop_to: root.then_some((uid, gid)),
-        uid_map: format!("0 {uid} 1\n").into_bytes(),
-        gid_map: format!("0 {gid} 1\n").into_bytes(),
     };
     // SAFETY: `Plan::run` only makes async-signal-safe system calls on memory prepared
     // before the fork; it allocates nothing and takes no lock.
@@ -68,9 +61,6 @@ pub fn configure(
 /// Everything the forked child needs, prepared before the fork.
 struct Plan {
     procs: Vec<CString>,
-    drop_to: Option<(u32, u32)>,
-    uid_map: Vec<u8>,
-    gid_map: Vec<u8>,
 }
 
 impl Plan {
@@ -79,20 +69,8 @@ impl Plan {
         for p in &self.procs {
             write_file(p, b"0")?; // "0" is the writer: join the tenant's groups before forking
         }
-        // SAFETY: plain system calls on values and static strings.
-        unsafe {
-            if let Some((uid, gid)) = self.drop_to {
-                os(libc::setgroups(0, std::ptr::null()))?;
-                os(libc::setresgid(gid, gid, gid))?;
-                os(libc::setresuid(uid, uid, uid))?;
-                // A uid change clears "dumpable", which would make /proc/self/*_map root's.
-                os(libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0))?;
-            }
-            os(libc::unshare(NAMESPACES))?;
-        }
-        write_file(c"/proc/self/setgroups", b"deny")?;
-        write_file(c"/proc/self/uid_map", &self.uid_map)?;
-        write_file(c"/proc/self/gid_map", &self.gid_map)?;
+        // SAFETY: a plain system call on a constant.
+        unsafe { os(libc::unshare(NAMESPACES))? };
         // SAFETY: as above; after fork only async-signal-safe calls follow.
         unsafe {
             let keeper = os(libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) as i32)?;

@@ -2,8 +2,9 @@
 //! entered exactly the worker's sandbox (`configure` + `enter`, the same calls a worker
 //! makes) after running a real component, and must be refused or end the worker by SIGSYS
 //! or an OOM kill; the same attempt in the same program outside the sandbox must work.
-//! A third run per case starts the worker with `configure` only (namespaces, host uid,
-//! cgroups, no `enter`) and checks what that outer wall alone stops. The `inspect` case
+//! A third run per case starts the worker with `configure` only (pid, net, ipc, uts and
+//! cgroup namespaces and the tenant's cgroups; still root, no `enter`) and checks what that
+//! outer wall alone stops. The `inspect` case
 //! looks at a running worker from /proc and checks each lock-down property directly.
 //!
 //! `cargo test -p wasmhub-sandbox --test escape [-- CASE...]`; needs root (skips otherwise).

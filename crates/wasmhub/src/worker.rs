@@ -4,7 +4,8 @@
 //! Start-up, in this order (the order is what the sandbox needs):
 //! 1. read the app exactly as `serve` does (same flags) and keep the tenant's components;
 //! 2. build the engine and prepare them: code from the compile cache (the server has
-//!    just compiled it), granted directories opened, memory pools set up;
+//!    just compiled it), memory pools set up (no directories: `process` refuses file
+//!    grants for now);
 //! 3. [`lock_down`]: the process is still single-threaded here;
 //! 4. only then a current-thread runtime and the epoch ticker, serving the socket the
 //!    server passed as descriptor [`wasmhub_http::WORKER_SOCKET_FD`].
@@ -38,7 +39,9 @@ impl WorkerCommand {
     /// until the server lets it go.
     pub fn execute(self) -> Result<i32> {
         let tenant = self.tenant;
-        let (options, load, cache) = self.serve.into_parts()?;
+        let (mut options, load, cache) = self.serve.into_parts()?;
+        // Prepared for a worker: no directories (see `lock_down`).
+        options.worker = true;
         let mut app = load()?;
         keep_tenant(&mut app, &tenant)?;
         let engine = cache.engine(EngineKind::Serve {
@@ -63,14 +66,43 @@ impl WorkerCommand {
 
 /// The sandbox's lock-down, entered by the worker itself: after its engine, code, memory
 /// pools and preopens are set up, while it is still single-threaded (no runtime, no
-/// ticker, no log writer thread yet), before it serves anything.
+/// ticker; its log goes straight to descriptor 2, no writer thread), before it serves
+/// anything.
 ///
-/// This is the one place the worker's sandbox is entered (`wasmhub-sandbox`'s `enter`
-/// with the tenant's policy); today it does nothing, so process mode isolates tenants
-/// from each other's memory and crashes but not yet from the host.
+/// This is the one place the worker's sandbox is entered: `wasmhub_sandbox::enter` with
+/// the tenant's policy (the one the server started it with): the tenant's host uid in user
+/// and mount namespaces of its own, an empty root, every descriptor but the log (2) and the
+/// socket ([`wasmhub_http::WORKER_SOCKET_FD`]) closed, no capabilities, `no_new_privs`,
+/// Landlock and the seccomp allowlist. From here on any other system call ends the worker
+/// by SIGSYS.
 fn lock_down(tenant: &str) -> Result<()> {
-    tracing::debug!(tenant, "worker ready; lock-down not yet in place");
+    let mut policy = wasmhub_http::worker_policy(tenant);
+    // Code loaded from the compile cache stays mapped from its file, whose descriptor
+    // Wasmtime owns (and closes when the code is dropped): keep those open.
+    policy.keep_fds.extend(mapped_file_fds());
+    wasmhub_sandbox::enter(&policy)
+        .with_context(|| format!("the worker of tenant \"{tenant}\" cannot lock down"))?;
     Ok(())
+}
+
+/// The descriptors open on files this process has mapped (its code from the cache).
+fn mapped_file_fds() -> Vec<i32> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mapped: std::collections::HashSet<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.starts_with('/'))
+        .collect();
+    std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            mapped.contains(target.to_str()?).then_some(fd)
+        })
+        .collect()
 }
 
 /// Keeps `tenant`'s components routed (run in this process) and no other's.
@@ -89,7 +121,7 @@ fn keep_tenant(app: &mut App, tenant: &str) -> Result<()> {
 
 /// How `serve` starts a tenant's worker: this binary, as `__worker --tenant NAME` with
 /// the flags `serve` was given. The one place the worker's command is made (the sandbox's
-/// namespaces and cgroup are added where `wasmhub_http` spawns it).
+/// namespaces and cgroup are added where `wasmhub_http` spawns it; it needs root).
 pub fn launcher() -> wasmhub_http::Launcher {
     let exe = std::env::current_exe().unwrap_or_else(|_| "wasmhub".into());
     let serve_args: Vec<OsString> = std::env::args_os()

@@ -4,7 +4,8 @@
 //!
 //! - [`Launcher`]: how the binary re-executes itself as a tenant's worker (the one place
 //!   a worker's process is configured: arguments, environment, and later its sandbox).
-//! - `spawn`: one worker process and its socket.
+//! - `spawn`: one worker process and its socket, started in the sandbox (`wasmhub-sandbox`:
+//!   namespaces, the tenant's cgroup; the worker enters the rest itself).
 //! - `pool`: a tenant's worker: started on demand, respawned with backoff when it dies,
 //!   recycled after N requests.
 //! - `forward`: one request from the server to a worker, and back.
@@ -23,7 +24,7 @@ pub(crate) use forward::call;
 pub use pool::Pool;
 pub(crate) use pool::Pools;
 pub use serve::serve_worker;
-pub use spawn::WORKER_SOCKET_FD;
+pub use spawn::{TENANT_MAX_TASKS, TENANT_MEMORY_LIMIT, WORKER_SOCKET_FD, worker_policy};
 pub(crate) use usage::send as send_usage;
 
 /// The header carrying the server's request id to a worker (removed there).

@@ -181,7 +181,8 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
         match end {
             End::Exited(status) => {
                 inner.conn.send_if_modified(|c| take_if(c, pid));
-                let how = status.map_or_else(|e| e.to_string(), describe);
+                let oom = child.out_of_memory();
+                let how = status.map_or_else(|e| e.to_string(), |s| describe(s, oom));
                 if born.elapsed() >= HEALTHY {
                     backoff = MIN_BACKOFF;
                 }
@@ -199,7 +200,7 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
             }
             End::Stop => {
                 inner.conn.send_replace(None);
-                let_go(child).await;
+                let_go(child).await.remove_cgroup().await;
                 return;
             }
         }
@@ -241,15 +242,16 @@ fn take_if(conn: &mut Option<Conn>, pid: u32) -> bool {
 }
 
 /// Waits for a worker whose connection is let go to finish its requests and exit; kills
-/// it if it has not after a minute.
-async fn let_go(mut child: Child) {
+/// it if it has not after a minute. Returns it, ended.
+async fn let_go(mut child: Child) -> Child {
     if tokio::time::timeout(Duration::from_secs(60), &mut child.exited)
         .await
         .is_err()
     {
         child.kill();
-        let _ = child.exited.await;
+        let _ = (&mut child.exited).await;
     }
+    child
 }
 
 /// Sleeps `wait`; true if `stop` fired first.
@@ -260,10 +262,14 @@ async fn sleep_or_stop(wait: Duration, stop: &mut oneshot::Receiver<()>) -> bool
     }
 }
 
-/// `exit status 1`, or `killed by signal 9 (SIGKILL)`.
-fn describe(status: std::process::ExitStatus) -> String {
+/// `exit status 1`, or `killed by signal 9 (SIGKILL)` (the keeper ends as its worker did;
+/// `oom`: the tenant's memory limit ended a process meanwhile).
+fn describe(status: std::process::ExitStatus, oom: bool) -> String {
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
+        (None, Some(libc::SIGKILL)) if oom => {
+            "killed by signal 9 (SIGKILL: out of memory, the tenant's memory limit)".to_string()
+        }
         (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
         _ => status.to_string(),
     }

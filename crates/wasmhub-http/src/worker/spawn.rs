@@ -1,23 +1,49 @@
-//! One worker process: a socket pair, the child's end inherited as a fixed descriptor.
+//! One worker process: a socket pair, the child's end inherited as a fixed descriptor, the
+//! process started in the sandbox's namespaces and its tenant's cgroup.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
+use wasmhub_sandbox::{Policy, TenantCgroup};
 
 use super::Launcher;
 
 /// The descriptor a worker finds its socket on.
 pub const WORKER_SOCKET_FD: i32 = 3;
 
+/// The memory (RAM, no swap) all of one tenant's workers may use together; past it the
+/// kernel's OOM killer ends a worker, whose requests fail (502) before it is respawned.
+pub const TENANT_MEMORY_LIMIT: u64 = 1 << 30;
+
+/// The tasks (keepers, workers and their threads: main, epoch ticker, blocking pool) all of
+/// one tenant's workers may have together; past it a fork or a new thread fails.
+pub const TENANT_MAX_TASKS: u64 = 256;
+
+/// The sandbox policy of `tenant`'s workers: the same on the server's side (which starts
+/// them with it) and in the worker (which enters it). Keeps descriptor 2 (the log) and the
+/// worker's socket.
+pub fn worker_policy(tenant: &str) -> Policy {
+    let mut policy = Policy::new(tenant);
+    policy.memory_limit_bytes = TENANT_MEMORY_LIMIT;
+    policy.max_processes = TENANT_MAX_TASKS;
+    policy.keep_fds = vec![2, WORKER_SOCKET_FD];
+    policy
+}
+
 /// A running worker process: its pid, and its exit status once it has ended (waited for
 /// on a thread of its own).
 pub(crate) struct Child {
-    /// Its process id.
+    /// Its process id (the keeper's: the worker is its only child).
     pub(crate) pid: u32,
     /// Resolves with its exit status.
     pub(crate) exited: oneshot::Receiver<io::Result<std::process::ExitStatus>>,
+    /// Its tenant's cgroup.
+    cgroup: TenantCgroup,
+    /// The tenant's OOM kills when it started.
+    oom_kills: u64,
 }
 
 impl Child {
@@ -28,14 +54,41 @@ impl Child {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
+
+    /// True if the tenant's memory limit ended a process since this one started.
+    pub(crate) fn out_of_memory(&self) -> bool {
+        self.cgroup.oom_kills().is_ok_and(|n| n > self.oom_kills)
+    }
+
+    /// Removes the tenant's cgroup once its processes are gone; left in place (and
+    /// reused) while another generation's worker of the tenant still runs in it.
+    pub(crate) async fn remove_cgroup(self) {
+        let Child { pid, cgroup, .. } = self;
+        // The worker dies with its keeper, a moment later.
+        for _ in 0..50 {
+            if cgroup.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if cgroup.is_empty()
+            && let Err(e) = cgroup.remove()
+        {
+            tracing::debug!(pid, error = %e, "the tenant's cgroup stays");
+        }
+    }
 }
 
 /// Starts `tenant`'s worker; the server's end of its socket and the child.
 ///
 /// This is the one place a worker process is configured: the launcher's command, its
-/// socket, and a parent-death signal (a worker never outlives its server). The sandbox's
-/// namespaces and cgroup are added to `cmd` here.
+/// socket, a parent-death signal (a worker never outlives its server), and the sandbox:
+/// the tenant's cgroup (created, limits set) and its namespaces (`wasmhub_sandbox::configure`;
+/// the worker enters the rest itself). Needs root.
 pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<(Child, UnixStream)> {
+    let policy = worker_policy(tenant);
+    let cgroup = TenantCgroup::create(&policy).map_err(io::Error::other)?;
+    let oom_kills = cgroup.oom_kills().unwrap_or(0);
     let (ours, theirs) = UnixStream::pair()?;
     let theirs: OwnedFd = theirs.into();
     let fd = theirs.as_raw_fd();
@@ -57,6 +110,8 @@ pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<(Child, Uni
             Ok(())
         });
     }
+    // After the socket's set-up above: the keeper forks from there.
+    wasmhub_sandbox::configure(&mut cmd, &policy, Some(&cgroup)).map_err(io::Error::other)?;
     let mut child = cmd.spawn()?;
     drop(theirs);
     ours.set_nonblocking(true)?;
@@ -67,5 +122,11 @@ pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<(Child, Uni
         .spawn(move || {
             let _ = tx.send(child.wait());
         })?;
-    Ok((Child { pid, exited }, ours))
+    let child = Child {
+        pid,
+        exited,
+        cgroup,
+        oom_kills,
+    };
+    Ok((child, ours))
 }

@@ -37,8 +37,8 @@ enum Outcome {
 pub enum Mode {
     /// A plain child process: every attempt must work (the test has teeth).
     Outside,
-    /// Started with `configure` (namespaces, host uid, cgroup) but never calls `enter`:
-    /// the outer wall alone, as if the seccomp filter were bypassed.
+    /// Started with `configure` (pid, net, ipc, uts and cgroup namespaces, the tenant's
+    /// cgroups) but never calls `enter`: the outer wall alone.
     Namespaces,
     /// `configure` and `enter`: exactly the worker's sandbox.
     Inside,
@@ -63,21 +63,19 @@ impl Mode {
     }
 }
 
-/// What `case` must come to in `mode`; `None` where that wall is not the one that stops it
-/// (namespaces alone leave /etc/passwd readable and /bin/sh executable: `enter` stops those).
+/// What `case` must come to in `mode`; `None` where that wall is not the one that stops it.
+/// `configure` alone leaves the worker root in the host's user and mount namespaces (it
+/// must still read its code): files, Unix sockets by path, /proc/PID/mem, exec and mount
+/// are stopped by `enter`, which drops it to the tenant's host uid in an empty root.
 fn expected(case: &str, mode: Mode) -> Option<Outcome> {
     Some(match (mode, case) {
         (Mode::Outside, _) | (_, "work" | "inspect") => Outcome::Ok,
         (_, "memory") => Outcome::Oom,
         (Mode::Inside, _) => Outcome::Signal(libc::SIGSYS),
-        // The host uid the worker runs as cannot enter the test's private directories.
-        (Mode::Namespaces, "compile-cache" | "key-value" | "unix") => Outcome::Errno(libc::EACCES),
         // Its network namespace has only a loopback that is down.
         (Mode::Namespaces, "inet") => Outcome::Errno(libc::ENETUNREACH),
         // Its pid namespace holds no other process.
         (Mode::Namespaces, "signal" | "ptrace") => Outcome::Errno(libc::ESRCH),
-        // The host's /proc still lists the victim, but the worker has no capability over it.
-        (Mode::Namespaces, "proc-mem") => Outcome::Errno(libc::EACCES),
         // The tenant's pids cgroup.
         (Mode::Namespaces, "fork-bomb") => Outcome::Errno(libc::EAGAIN),
         (Mode::Namespaces, _) => return None,
@@ -194,7 +192,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
     let p = dir.path();
     // The supervisor's data is private to it (as wasmhub's cache and state directories
-    // should be): the namespaces-only worker, another uid, must not traverse it.
+    // are): a worker that entered, another uid on the host, must not traverse it.
     std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     for d in ["cache", "kv", "mnt"] {
         std::fs::create_dir(p.join(d)).unwrap();
@@ -286,6 +284,8 @@ fn run(fx: &Fixture, case: &str, mode: Mode, sandbox: Option<(&Policy, &TenantCg
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     if let Some((policy, cgroup)) = sandbox {
+        // The worker enters with the same policy (its tenant names its host id).
+        cmd.env("ESCAPE_TENANT", &policy.tenant);
         wasmhub_sandbox::configure(&mut cmd, policy, Some(cgroup)).expect("configure");
     }
     let mut child = cmd.spawn().expect("spawn worker");

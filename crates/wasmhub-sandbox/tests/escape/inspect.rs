@@ -12,9 +12,10 @@ use super::driver::Mode;
 /// Every property, in the order reported.
 const ALL: &[&str] = &[
     "namespaces",
-    "host-uid",
     "tenant-cgroup",
     "keeper-holds-nothing",
+    "user-mount-namespaces",
+    "host-uid",
     "empty-root",
     "descriptors-closed",
     "no-capabilities",
@@ -26,7 +27,7 @@ const ALL: &[&str] = &[
 pub fn expected(mode: Mode) -> Vec<&'static str> {
     match mode {
         Mode::Outside => Vec::new(),
-        Mode::Namespaces => ALL[..4].to_vec(),
+        Mode::Namespaces => ALL[..3].to_vec(),
         Mode::Inside => ALL.to_vec(),
     }
 }
@@ -53,16 +54,14 @@ pub fn properties(child: u32, mode: Mode, policy: Option<&Policy>) -> Vec<&'stat
             .unwrap_or_default()
     };
     let mut shown = Vec::new();
-    let namespaces = ["user", "pid", "net", "mnt", "ipc", "uts", "cgroup"]
-        .iter()
-        .all(|ns| link(&proc.join("ns").join(ns)) != link(&Path::new("/proc/self/ns").join(ns)));
-    if namespaces {
+    let own = |kinds: &[&str]| {
+        kinds
+            .iter()
+            .all(|ns| link(&proc.join("ns").join(ns)) != link(&Path::new("/proc/self/ns").join(ns)))
+    };
+    // configure's namespaces.
+    if own(&["pid", "net", "ipc", "uts", "cgroup"]) {
         shown.push("namespaces");
-    }
-    if let Some(p) = policy
-        && field("Uid:").iter().all(|u| *u == p.host_id.to_string())
-    {
-        shown.push("host-uid");
     }
     if let Some(p) = policy {
         let cgroups = fs::read_to_string(proc.join("cgroup")).unwrap();
@@ -82,6 +81,16 @@ pub fn properties(child: u32, mode: Mode, policy: Option<&Policy>) -> Vec<&'stat
             .is_none()
     {
         shown.push("keeper-holds-nothing");
+    }
+    // enter's namespaces and identity.
+    if own(&["user", "mnt"]) {
+        shown.push("user-mount-namespaces");
+    }
+    if let Some(p) = policy
+        && field("Uid:").iter().all(|u| *u == p.host_id.to_string())
+        && field("Gid:").iter().all(|g| *g == p.host_id.to_string())
+    {
+        shown.push("host-uid");
     }
     if fs::read_dir(proc.join("root")).unwrap().next().is_none() {
         shown.push("empty-root");

@@ -48,7 +48,8 @@ impl WasiView for State {
 pub fn main(case: &str, mode: Mode, sock: RawFd) -> ! {
     let engine = engine();
     if mode == Mode::Inside {
-        let mut policy = wasmhub_sandbox::Policy::new("escape");
+        let tenant = std::env::var("ESCAPE_TENANT").expect("ESCAPE_TENANT is not set");
+        let mut policy = wasmhub_sandbox::Policy::new(tenant);
         policy.keep_fds = vec![1, 2, sock];
         if let Err(e) = wasmhub_sandbox::enter(&policy) {
             eprintln!("enter failed: {e}: {:?}", std::error::Error::source(&e));

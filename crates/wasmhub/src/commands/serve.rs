@@ -96,6 +96,14 @@ impl ServeCommand {
         // Components with isolation = "process" (now or after a reload) run in workers.
         options.workers = Some(crate::worker::launcher());
         let app = load()?;
+        if app
+            .components
+            .iter()
+            .any(|c| c.isolation == wasmhub_app::Isolation::Process)
+        {
+            // The sandbox's namespaces, id switch and cgroups need root.
+            wasmhub_sandbox::require_root()?;
+        }
         let metering = Metering::for_app(&app);
         // The async runtime starts its threads while the engines reserve their pools.
         let (engines, rt) = std::thread::scope(|s| {

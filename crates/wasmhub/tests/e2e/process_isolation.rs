@@ -97,21 +97,32 @@ fn what_workers_cannot_do_yet_is_refused_by_name() {
     assert_fails_with(&r, "wasmhub.toml:3: unknown isolation `vm`");
 }
 
-/// The pid of the server's worker for `tenant`.
+/// The children of process `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The pid of the server's worker for `tenant` (a child of its keeper, the server's child).
 fn worker_of(served: &Served, tenant: &str) -> u32 {
     let until = Instant::now() + Duration::from_secs(30);
     let needle = format!("__worker\0--tenant\0{tenant}\0");
     loop {
-        let children = std::fs::read_dir(format!("/proc/{}/task", served.child.id()))
-            .unwrap()
-            .flatten()
-            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-            .flat_map(|c| {
-                c.split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok())
-                    .collect::<Vec<_>>()
-            });
-        for pid in children {
+        let keepers = children(served.child.id());
+        for pid in keepers
+            .iter()
+            .flat_map(|&k| children(k))
+            .chain(keepers.clone())
+        {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             if String::from_utf8_lossy(&cmdline).contains(&needle) {
                 return pid;
@@ -209,5 +220,43 @@ fn a_worker_is_recycled_after_n_requests_without_failing_one() {
     }
     served.wait_log("recycling the worker after 3 requests");
     gone(first);
+    assert_eq!(served.get("/").status, 200);
+}
+
+#[test]
+fn a_worker_is_locked_down_as_seen_from_outside() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: process isolation needs root");
+        return;
+    }
+    let hub = Hub::new();
+    let served = Served::start(&hub, &["--isolation", "process", g(HELLO_HTTP)]);
+    assert_eq!(served.get("/").status, 200);
+    let worker = worker_of(&served, "hello-http");
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("Seccomp:"), ["2"], "{status}");
+    assert_eq!(field("NoNewPrivs:"), ["1"], "{status}");
+    let uids = field("Uid:");
+    assert!(
+        uids.len() == 4 && uids.iter().all(|u| u != "0" && u == &uids[0]),
+        "{status}"
+    );
+    assert!(field("CapEff:").iter().all(|c| c.chars().all(|d| d == '0')));
+    // Its own user, pid, net and mount namespaces; an empty root; no file of the server's.
+    let ns = |pid: &str, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    for kind in ["user", "pid", "net", "mnt"] {
+        assert_ne!(ns(&worker.to_string(), kind), ns("self", kind), "{kind}");
+    }
+    let root = std::fs::read_dir(format!("/proc/{worker}/root")).unwrap();
+    assert_eq!(root.count(), 0, "the worker's root is not empty");
+    // It still serves.
     assert_eq!(served.get("/").status, 200);
 }
