@@ -2,6 +2,7 @@
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use wasmhub_app::{DirMode, EnvGrant, Grants};
@@ -99,8 +100,21 @@ pub fn wasi_builder_without_dirs(grants: &Grants, denials: Arc<Denials>) -> Wasi
     b
 }
 
+/// Set in a sandboxed worker: it opens no directory (see [`open_no_directories`]).
+static NO_DIRECTORIES: AtomicBool = AtomicBool::new(false);
+
+/// From now on this process gives no component a directory, not even the no-files root: a
+/// sandboxed worker's, whose file system is empty and whose seccomp filter ends it on any
+/// file system call (`isolation = "process"` refuses file grants).
+pub fn open_no_directories() {
+    NO_DIRECTORIES.store(true, Ordering::Relaxed);
+}
+
 /// Preopens the directories `grants` list, or the no-files root when they list none.
 fn open_dirs(b: &mut WasiCtxBuilder, grants: &Grants) -> Result<(), GrantError> {
+    if NO_DIRECTORIES.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     if grants.dirs.is_empty()
         && let Some(root) = no_files_root()
     {

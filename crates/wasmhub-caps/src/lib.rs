@@ -10,7 +10,9 @@ mod sockets;
 
 pub use audit::{Audit, NotGranted, Refusal, grant_rows};
 pub use denials::{DENIABLE, DenialSink, Denials, Denied, report_denials_to};
-pub use grants::{GrantError, Preopens, wasi_builder, wasi_builder_without_dirs};
+pub use grants::{
+    GrantError, Preopens, open_no_directories, wasi_builder, wasi_builder_without_dirs,
+};
 pub use imports::{Capability, ImportNeed, classify_import, compact_imports};
 pub use sockets::SocketPolicy;
 pub use wasmhub_app::{

@@ -1,4 +1,4 @@
-//! A tenant's cgroup v1 `memory` and `pids` groups: `/sys/fs/cgroup/{memory,pids}/wasmhub/<tenant>`.
+//! A tenant's cgroup v1 `memory` and `pids` groups: `/sys/fs/cgroup/{memory,pids}/wasmhub/<policy's tenant name>`.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -165,6 +165,16 @@ pub(crate) fn install() -> Result<(), SandboxError> {
             libc::AT_EMPTY_PATH as u64,
         )?])?],
     );
+    // statx: only on a descriptor (AT_EMPTY_PATH, flags are its third argument), which is
+    // how Rust's `File::metadata` asks (a linked component's code file, at its first call).
+    rules.insert(
+        libc::SYS_statx,
+        vec![rule(vec![cond(
+            2,
+            SeccompCmpOp::MaskedEq(libc::AT_EMPTY_PATH as u64),
+            libc::AT_EMPTY_PATH as u64,
+        )?])?],
+    );
     // tgkill: only this process's own threads (abort() raising SIGABRT; not seen).
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() } as u64;

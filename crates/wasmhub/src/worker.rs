@@ -39,6 +39,8 @@ impl WorkerCommand {
     /// until the server lets it go.
     pub fn execute(self) -> Result<i32> {
         let tenant = self.tenant;
+        // Nothing in this process opens a directory: after lock-down it could not.
+        wasmhub_caps::open_no_directories();
         let (mut options, load, cache) = self.serve.into_parts()?;
         // Prepared for a worker: no directories (see `lock_down`).
         options.worker = true;
@@ -76,7 +78,14 @@ impl WorkerCommand {
 /// Landlock and the seccomp allowlist. From here on any other system call ends the worker
 /// by SIGSYS.
 fn lock_down(tenant: &str) -> Result<()> {
-    let mut policy = wasmhub_http::worker_policy(tenant);
+    // The server names the sandbox it made for this worker (cgroup and host uid).
+    let name = std::env::var(wasmhub_http::WORKER_SANDBOX_ENV).with_context(|| {
+        format!(
+            "{} is not set: workers are started by serve",
+            wasmhub_http::WORKER_SANDBOX_ENV
+        )
+    })?;
+    let mut policy = wasmhub_http::worker_policy(&name);
     // Code loaded from the compile cache stays mapped from its file, whose descriptor
     // Wasmtime owns (and closes when the code is dropped): keep those open.
     policy.keep_fds.extend(mapped_file_fds());

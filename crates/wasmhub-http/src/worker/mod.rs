@@ -24,7 +24,10 @@ pub(crate) use forward::call;
 pub use pool::Pool;
 pub(crate) use pool::Pools;
 pub use serve::serve_worker;
-pub use spawn::{TENANT_MAX_TASKS, TENANT_MEMORY_LIMIT, WORKER_SOCKET_FD, worker_policy};
+pub use spawn::{
+    TENANT_MAX_TASKS, TENANT_MEMORY_LIMIT, WORKER_SANDBOX_ENV, WORKER_SOCKET_FD, sandbox_name,
+    worker_policy,
+};
 pub(crate) use usage::send as send_usage;
 
 /// The header carrying the server's request id to a worker (removed there).

@@ -22,11 +22,21 @@ pub const TENANT_MEMORY_LIMIT: u64 = 1 << 30;
 /// one tenant's workers may have together; past it a fork or a new thread fails.
 pub const TENANT_MAX_TASKS: u64 = 256;
 
-/// The sandbox policy of `tenant`'s workers: the same on the server's side (which starts
-/// them with it) and in the worker (which enters it). Keeps descriptor 2 (the log) and the
-/// worker's socket.
-pub fn worker_policy(tenant: &str) -> Policy {
-    let mut policy = Policy::new(tenant);
+/// The variable a worker finds its sandbox's name in (see [`sandbox_name`]).
+pub const WORKER_SANDBOX_ENV: &str = "WASMHUB_WORKER_SANDBOX";
+
+/// The name of this server's sandbox for `tenant` (its cgroup `wasmhub/NAME` and the host
+/// uid derived from it): the server's pid and the tenant, so two servers with a tenant of
+/// the same name never share limits, a uid, or a cgroup one of them removes.
+pub fn sandbox_name(tenant: &str) -> String {
+    format!("{}-{tenant}", std::process::id())
+}
+
+/// The sandbox policy named `name` ([`sandbox_name`]): the same on the server's side (which
+/// starts workers with it) and in the worker (which enters it, reading the name from
+/// [`WORKER_SANDBOX_ENV`]). Keeps descriptor 2 (the log) and the worker's socket.
+pub fn worker_policy(name: &str) -> Policy {
+    let mut policy = Policy::new(name);
     policy.memory_limit_bytes = TENANT_MEMORY_LIMIT;
     policy.max_processes = TENANT_MAX_TASKS;
     policy.keep_fds = vec![2, WORKER_SOCKET_FD];
@@ -86,13 +96,15 @@ impl Child {
 /// the tenant's cgroup (created, limits set) and its namespaces (`wasmhub_sandbox::configure`;
 /// the worker enters the rest itself). Needs root.
 pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<(Child, UnixStream)> {
-    let policy = worker_policy(tenant);
+    let name = sandbox_name(tenant);
+    let policy = worker_policy(&name);
     let cgroup = TenantCgroup::create(&policy).map_err(io::Error::other)?;
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
     let (ours, theirs) = UnixStream::pair()?;
     let theirs: OwnedFd = theirs.into();
     let fd = theirs.as_raw_fd();
     let mut cmd = launcher.command(tenant);
+    cmd.env(WORKER_SANDBOX_ENV, &name);
     // SAFETY: between fork and exec only async-signal-safe calls: dup2, fcntl, prctl.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
