@@ -91,13 +91,13 @@ const PROCESS_MODULES: &[&str] = &[
     "e2e::spin_v2::",
     "e2e::polyglot::",
     "e2e::process_isolation::",
+    "e2e::caps_http::",
 ];
 
 /// Tests of those modules that cannot pass in process mode, and why.
 const PROCESS_SKIPS: &[&str] = &[
-    // Refused at start: outbound HTTP, sockets, files and key-value are not in workers yet.
+    // Refused at start: sockets, files and key-value are not in workers yet.
     "e2e::graph_budgets::a_spinning_link_target_with_a_deadline_does_not_delay_other_requests",
-    "e2e::graph::the_same_call_over_http_between_two_serve_processes",
     "e2e::polyglot::js_and_python_http_handlers_serve_like_rust",
     "e2e::spin::spin_key_value_on_granted_stores_access_denied_on_others",
     "e2e::spin::spin_outbound_only_to_allowed_hosts_with_templates",
@@ -106,7 +106,9 @@ const PROCESS_SKIPS: &[&str] = &[
     "e2e::spin::spin_variables_defaults_invalid_name_and_undefined",
     "e2e::spin_v2::spin_v2_key_value_on_a_granted_store_access_denied_on_others",
     "e2e::spin_v2::spin_v2_variables_default_invalid_name_and_undefined",
-    // Guest failures and instances are counted in the worker, not on the server's /metrics.
+    // Guest failures, instances and denials are counted in the worker, not on the server's
+    // /metrics.
+    "e2e::caps_http::outbound_is_denied_at_the_call_unless_granted_and_refused_under_strict",
     "e2e::serve::prometheus_metrics",
     "e2e::wasi3::a_wasi3_body_stream_holds_its_instance_until_it_ends_and_stops_at_its_deadline",
     // Counts code loads in the server's log; workers load the code again (from the cache).

@@ -58,7 +58,7 @@ pub enum IsolationError {
         at: String,
         /// The component.
         name: String,
-        /// What it is granted (`outbound HTTP (outbound = [...])`).
+        /// What it is granted (`sockets (sockets = { connect, bind })`).
         feature: &'static str,
     },
 }
@@ -66,9 +66,7 @@ pub enum IsolationError {
 /// What a process-isolated component may not be granted yet, each with how it reads.
 fn not_yet(c: &AppComponent) -> Option<&'static str> {
     let g = &c.grants;
-    if !g.outbound.is_empty() {
-        Some("outbound HTTP (outbound = [...])")
-    } else if !g.connect.is_empty() || !g.bind.is_empty() {
+    if !g.connect.is_empty() || !g.bind.is_empty() {
         Some("sockets (sockets = { connect, bind })")
     } else if !g.dirs.is_empty() {
         Some("files (files = [...])")
@@ -269,15 +267,18 @@ mod tests {
     #[test]
     fn grants_workers_cannot_honour_are_refused_by_name() {
         let mut a = app(&[("a", "a", Isolation::Process)]);
+        // Outbound HTTP is sent by the server for a worker: allowed.
         a.components[0].grants.outbound.push(crate::Granted::new(
             "https://example.com".parse().unwrap(),
             crate::Origin::Flag("--outbound".into()),
         ));
+        a.check_isolation().unwrap();
+        a.components[0].grants.connect.push(crate::Granted::new(
+            "tcp://127.0.0.1:5432".parse().unwrap(),
+            crate::Origin::Flag("--connect".into()),
+        ));
         let err = a.check_isolation().unwrap_err().to_string();
-        assert!(
-            err.contains("component \"a\" is granted outbound HTTP"),
-            "{err}"
-        );
+        assert!(err.contains("component \"a\" is granted sockets"), "{err}");
         a.set_isolation(Isolation::InProcess);
         a.check_isolation().unwrap();
     }

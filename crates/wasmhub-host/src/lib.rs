@@ -26,7 +26,7 @@ pub use linker::{
     MissingImport, MissingReason, add_wasi3, admit, check_imports, cli_linker, uses_wasi3,
 };
 pub use load::{check_size_of, describe_component, load_checked, load_checked_code};
-pub use outbound::Outbound;
+pub use outbound::{Outbound, Sent, Via, allows, send_through};
 pub use pace::{Lane, Lanes, PAUSE, SHORT_TICKS};
 pub use run::{RunError, run_command};
 pub use signature::{func_signature, type_name, type_text};

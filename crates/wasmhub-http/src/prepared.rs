@@ -266,7 +266,7 @@ pub(crate) fn prepare_with(
         };
         let handler = match &options.workers {
             Some(launcher) if c.isolation == wasmhub_app::Isolation::Process => {
-                Handler::Worker(pools.get(&c.tenant, launcher, options.recycle_after))
+                Handler::Worker(pools.get(&app, &c.tenant, launcher, options.recycle_after))
             }
             _ => handler,
         };

@@ -8,7 +8,8 @@
 //!    grants for now);
 //! 3. [`lock_down`]: the process is still single-threaded here;
 //! 4. only then a current-thread runtime and the epoch ticker, serving the socket the
-//!    server passed as descriptor [`wasmhub_http::WORKER_SOCKET_FD`].
+//!    server passed as descriptor [`wasmhub_http::WORKER_SOCKET_FD`]; its guests' granted
+//!    outgoing requests go to the server on [`wasmhub_http::WORKER_OUTBOUND_FD`].
 //!
 //! After step 3 the worker opens no file and no socket: everything it needs is already
 //! open (its code is mapped, its preopens and its socket are descriptors).
@@ -20,7 +21,7 @@ use std::os::unix::net::UnixStream;
 use anyhow::{Context, Result};
 use clap::Parser;
 use wasmhub_app::{App, Isolation};
-use wasmhub_core::{EngineKind, Metering};
+use wasmhub_core::{EngineKind, Engines, Metering};
 
 use crate::commands::ServeCommand;
 
@@ -39,6 +40,13 @@ impl WorkerCommand {
     /// until the server lets it go.
     pub fn execute(self) -> Result<i32> {
         let tenant = self.tenant;
+        // Before anything here opens a file (which could take a free descriptor's number).
+        for fd in [
+            wasmhub_http::WORKER_SOCKET_FD,
+            wasmhub_http::WORKER_OUTBOUND_FD,
+        ] {
+            ensure_socket(fd)?;
+        }
         // Nothing in this process opens a directory: after lock-down it could not.
         wasmhub_caps::open_no_directories();
         let (mut options, load, cache) = self.serve.into_parts()?;
@@ -46,21 +54,27 @@ impl WorkerCommand {
         options.worker = true;
         let mut app = load()?;
         keep_tenant(&mut app, &tenant)?;
-        let engine = cache.engine(EngineKind::Serve {
-            max_instances: options.max_instances,
-            metering: Metering::for_app(&app),
+        // The same engines as the server's: 0.2 components on one without concurrency
+        // support, 0.3 ones on their own.
+        let engines = Engines::build(&app, Metering::for_app(&app), |metering| {
+            cache.engine(EngineKind::Serve {
+                max_instances: options.max_instances,
+                metering,
+            })
         })?;
-        let prepared = wasmhub_http::prepare(&engine, cache.cache().as_ref(), app, &options)
+        let prepared = wasmhub_http::prepare_on(&engines, cache.cache().as_ref(), app, &options)
             .with_context(|| format!("the worker of tenant \"{tenant}\" cannot prepare it"))?;
         // SAFETY: `serve` spawned this process with its socket at this descriptor, which
         // nothing else in this process owns.
         let socket = unsafe { UnixStream::from_raw_fd(wasmhub_http::WORKER_SOCKET_FD) };
+        // SAFETY: likewise, its outbound socket.
+        let outbound = unsafe { UnixStream::from_raw_fd(wasmhub_http::WORKER_OUTBOUND_FD) };
         lock_down(&tenant)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         rt.block_on(wasmhub_http::serve_worker(
-            engine, prepared, options, socket,
+            engines, prepared, options, socket, outbound,
         ))?;
         Ok(0)
     }
@@ -74,7 +88,7 @@ impl WorkerCommand {
 /// This is the one place the worker's sandbox is entered: `wasmhub_sandbox::enter` with
 /// the tenant's policy (the one the server started it with): the tenant's host uid in user
 /// and mount namespaces of its own, an empty root, every descriptor but the log (2) and the
-/// socket ([`wasmhub_http::WORKER_SOCKET_FD`]) closed, no capabilities, `no_new_privs`,
+/// sockets ([`wasmhub_http::WORKER_SOCKET_FD`], [`wasmhub_http::WORKER_OUTBOUND_FD`]) closed, no capabilities, `no_new_privs`,
 /// Landlock and the seccomp allowlist. From here on any other system call ends the worker
 /// by SIGSYS.
 fn lock_down(tenant: &str) -> Result<()> {
@@ -91,6 +105,22 @@ fn lock_down(tenant: &str) -> Result<()> {
     policy.keep_fds.extend(mapped_file_fds());
     wasmhub_sandbox::enter(&policy)
         .with_context(|| format!("the worker of tenant \"{tenant}\" cannot lock down"))?;
+    Ok(())
+}
+
+/// Fails unless descriptor `fd` is a socket (the server passes its sockets there).
+fn ensure_socket(fd: i32) -> Result<()> {
+    // SAFETY: fstat into a zeroed struct; a closed descriptor is an error, not UB.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let is_socket =
+        unsafe { libc::fstat(fd, &mut st) } == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+    if !is_socket {
+        let what = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .map_or_else(|e| e.to_string(), |p| p.display().to_string());
+        anyhow::bail!(
+            "descriptor {fd} is not the server's socket but {what}: workers are started by serve"
+        );
+    }
     Ok(())
 }
 

@@ -9,9 +9,11 @@
 //! - `pool`: a tenant's worker: started on demand, respawned with backoff when it dies,
 //!   recycled after N requests.
 //! - `forward`: one request from the server to a worker, and back.
+//! - `outbound`: a worker's guests' outgoing requests, sent by the server if granted.
 //! - `serve`: the worker's side: the served request path on its socket.
 
 mod forward;
+mod outbound;
 mod pool;
 mod serve;
 mod spawn;
@@ -21,6 +23,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub(crate) use forward::call;
+pub use outbound::WORKER_OUTBOUND_FD;
 pub use pool::Pool;
 pub(crate) use pool::Pools;
 pub use serve::serve_worker;

@@ -15,6 +15,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::{Notify, oneshot, watch};
 use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 
+use wasmhub_app::{App, OutboundRule};
+
 use super::Launcher;
 use super::spawn::Child;
 
@@ -58,6 +60,8 @@ struct Inner {
     tenant: Arc<str>,
     launcher: Launcher,
     recycle_after: Option<u64>,
+    /// What its guests may reach (the union of its components' grants).
+    outbound: Arc<[OutboundRule]>,
     conn: watch::Sender<Option<Conn>>,
     recycle: Notify,
 }
@@ -71,13 +75,19 @@ pub struct Pool {
 }
 
 impl Pool {
-    fn new(tenant: &str, launcher: Launcher, recycle_after: Option<u64>) -> Self {
+    fn new(
+        tenant: &str,
+        launcher: Launcher,
+        recycle_after: Option<u64>,
+        outbound: Arc<[OutboundRule]>,
+    ) -> Self {
         let (stopper, stop) = oneshot::channel();
         Self {
             inner: Arc::new(Inner {
                 tenant: tenant.into(),
                 launcher,
                 recycle_after,
+                outbound,
                 conn: watch::Sender::new(None),
                 recycle: Notify::new(),
             }),
@@ -135,16 +145,25 @@ impl Pool {
 pub(crate) struct Pools(HashMap<String, Arc<Pool>>);
 
 impl Pools {
-    /// `tenant`'s pool, made on first use.
+    /// `tenant`'s pool in `app`, made on first use.
     pub(crate) fn get(
         &mut self,
+        app: &App,
         tenant: &str,
         launcher: &Launcher,
         recycle_after: Option<u64>,
     ) -> Arc<Pool> {
         self.0
             .entry(tenant.to_owned())
-            .or_insert_with(|| Arc::new(Pool::new(tenant, launcher.clone(), recycle_after)))
+            .or_insert_with(|| {
+                let outbound = app
+                    .tenant_members(tenant)
+                    .into_iter()
+                    .flat_map(|i| app.components[i].grants.outbound.iter())
+                    .map(|g| g.value.clone())
+                    .collect();
+                Arc::new(Pool::new(tenant, launcher.clone(), recycle_after, outbound))
+            })
             .clone()
     }
 }
@@ -209,7 +228,16 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
 
 /// Spawns a worker, connects to it and publishes the connection.
 async fn start(inner: &Inner) -> anyhow::Result<Child> {
-    let (child, socket) = super::spawn::spawn(&inner.launcher, &inner.tenant)?;
+    let super::spawn::Spawned {
+        child,
+        socket,
+        outbound,
+    } = super::spawn::spawn(&inner.launcher, &inner.tenant)?;
+    tokio::spawn(super::outbound::serve(
+        outbound,
+        inner.outbound.clone(),
+        inner.tenant.clone(),
+    ));
     let io = TokioIo::new(tokio::net::UnixStream::from_std(socket)?);
     let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())

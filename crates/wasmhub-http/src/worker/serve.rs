@@ -6,25 +6,32 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use wasmtime::Engine;
+use wasmhub_core::Engines;
 
 use crate::body::Held;
 use crate::request::handle;
 use crate::shared::Shared;
 use crate::{PreparedApp, ServeOptions};
 
-/// Serves `app` on `socket` (the server's connection) until the server lets it go; call
-/// it on the runtime started after the worker's lock-down. Starts the epoch ticker.
+/// Serves `app` on `socket` (the server's connection) until the server lets it go, its
+/// guests' granted outgoing requests sent through `outbound`; call it on the runtime
+/// started after the worker's lock-down. Starts the epoch ticker.
 pub async fn serve_worker(
-    engine: Engine,
+    engines: Engines,
     app: PreparedApp,
     mut options: ServeOptions,
     socket: std::os::unix::net::UnixStream,
+    outbound: std::os::unix::net::UnixStream,
 ) -> Result<()> {
-    wasmhub_core::ensure_ticking(&engine);
+    super::outbound::connect(outbound)
+        .await
+        .context("the worker's outbound socket")?;
+    for engine in engines.all() {
+        wasmhub_core::ensure_ticking(engine);
+    }
     options.worker = true;
     let max_header = u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX);
-    let shared = Arc::new(Shared::new(engine, app, options));
+    let shared = Arc::new(Shared::new(engines, app, options));
     socket.set_nonblocking(true)?;
     let stream = tokio::net::UnixStream::from_std(socket).context("the worker's socket")?;
     let service = hyper::service::service_fn(move |req| {

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use wasmhub_sandbox::{Policy, TenantCgroup};
 
 use super::Launcher;
+use super::outbound::WORKER_OUTBOUND_FD;
 
 /// The descriptor a worker finds its socket on.
 pub const WORKER_SOCKET_FD: i32 = 3;
@@ -34,12 +35,12 @@ pub fn sandbox_name(tenant: &str) -> String {
 
 /// The sandbox policy named `name` ([`sandbox_name`]): the same on the server's side (which
 /// starts workers with it) and in the worker (which enters it, reading the name from
-/// [`WORKER_SANDBOX_ENV`]). Keeps descriptor 2 (the log) and the worker's socket.
+/// [`WORKER_SANDBOX_ENV`]). Keeps descriptor 2 (the log) and the worker's sockets.
 pub fn worker_policy(name: &str) -> Policy {
     let mut policy = Policy::new(name);
     policy.memory_limit_bytes = TENANT_MEMORY_LIMIT;
     policy.max_processes = TENANT_MAX_TASKS;
-    policy.keep_fds = vec![2, WORKER_SOCKET_FD];
+    policy.keep_fds = vec![2, WORKER_SOCKET_FD, WORKER_OUTBOUND_FD];
     policy
 }
 
@@ -89,44 +90,68 @@ impl Child {
     }
 }
 
-/// Starts `tenant`'s worker; the server's end of its socket and the child.
+/// Starts `tenant`'s worker: the child and the server's ends of its sockets.
 ///
 /// This is the one place a worker process is configured: the launcher's command, its
 /// socket, a parent-death signal (a worker never outlives its server), and the sandbox:
 /// the tenant's cgroup (created, limits set) and its namespaces (`wasmhub_sandbox::configure`;
 /// the worker enters the rest itself). Needs root.
-pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<(Child, UnixStream)> {
+pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<Spawned> {
     let name = sandbox_name(tenant);
     let policy = worker_policy(&name);
     let cgroup = TenantCgroup::create(&policy).map_err(io::Error::other)?;
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
     let (ours, theirs) = UnixStream::pair()?;
+    let (outbound, their_outbound) = UnixStream::pair()?;
     let theirs: OwnedFd = theirs.into();
-    let fd = theirs.as_raw_fd();
+    let their_outbound: OwnedFd = their_outbound.into();
+    let fds = [
+        (theirs.as_raw_fd(), WORKER_SOCKET_FD),
+        (their_outbound.as_raw_fd(), WORKER_OUTBOUND_FD),
+    ];
     let mut cmd = launcher.command(tenant);
     cmd.env(WORKER_SANDBOX_ENV, &name);
-    // SAFETY: between fork and exec only async-signal-safe calls: dup2, fcntl, prctl.
+    // SAFETY: between fork and exec only async-signal-safe calls: prctl.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-            if fd == WORKER_SOCKET_FD {
-                let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            } else if libc::dup2(fd, WORKER_SOCKET_FD) < 0 {
-                return Err(io::Error::last_os_error());
-            }
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            // The keeper (this process, after the sandbox's fork below) dies with the server.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(())
         });
     }
-    // After the socket's set-up above: the keeper forks from there.
     wasmhub_sandbox::configure(&mut cmd, &policy, Some(&cgroup)).map_err(io::Error::other)?;
+    // SAFETY: between fork and exec only async-signal-safe calls: fcntl, dup2, fstat.
+    // Registered after the sandbox's: runs in the worker itself, just before exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            // Each socket to its fixed descriptor: first out of the way of both targets,
+            // then there (dup2 leaves the copy open across exec).
+            let mut high = [0; 2];
+            for (i, (fd, _)) in fds.iter().enumerate() {
+                high[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 10);
+                if high[i] < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            for (i, (_, target)) in fds.iter().enumerate() {
+                if libc::dup2(high[i], *target) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let mut st: libc::stat = std::mem::zeroed();
+                if libc::fstat(*target, &mut st) < 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK
+                {
+                    return Err(io::Error::from_raw_os_error(libc::ENOTSOCK));
+                }
+            }
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn()?;
-    drop(theirs);
+    drop((theirs, their_outbound));
     ours.set_nonblocking(true)?;
+    outbound.set_nonblocking(true)?;
     let pid = child.id();
     let (tx, exited) = oneshot::channel();
     std::thread::Builder::new()
@@ -140,5 +165,19 @@ pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<(Child, Uni
         cgroup,
         oom_kills,
     };
-    Ok((child, ours))
+    Ok(Spawned {
+        child,
+        socket: ours,
+        outbound,
+    })
+}
+
+/// A started worker and the server's ends of its sockets.
+pub(crate) struct Spawned {
+    /// The process.
+    pub(crate) child: Child,
+    /// Requests to it.
+    pub(crate) socket: UnixStream,
+    /// Its guests' outgoing requests, to the server.
+    pub(crate) outbound: UnixStream,
 }

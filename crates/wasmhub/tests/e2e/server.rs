@@ -150,6 +150,10 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // What the server saw, beside the failed assertion.
+            eprintln!("--- the server's log ---\n{}", self.log());
+        }
     }
 }
 
