@@ -58,6 +58,25 @@ impl<B: Body + Unpin, G: Unpin> Body for Held<B, G> {
     }
 }
 
+/// A guard that runs its function once, when dropped: with [`Held`], code that runs as a
+/// body ends, fails or is dropped.
+pub struct OnDrop<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> OnDrop<F> {
+    /// A guard that runs `f` when dropped.
+    pub fn new(f: F) -> Self {
+        Self(Some(f))
+    }
+}
+
+impl<F: FnOnce()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
 /// What the access log needs to say a response body was cut.
 pub struct CutLog {
     /// The request id.
@@ -233,5 +252,20 @@ mod tests {
         assert_eq!(Arc::strong_count(&guard), 2, "released while in flight");
         assert!(held.frame().await.is_none());
         assert_eq!(Arc::strong_count(&guard), 1, "held past the end");
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = ran.clone();
+        let on_end = OnDrop::new(move || {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        let mut held = Held::new(body("x"), on_end);
+        held.frame().await.unwrap().unwrap();
+        assert_eq!(ran.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert!(held.frame().await.is_none());
+        drop(held);
+        assert_eq!(
+            ran.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "run once"
+        );
     }
 }

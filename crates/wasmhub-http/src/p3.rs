@@ -21,10 +21,11 @@ use wasmtime_wasi_http::handler::{
 };
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 
+use crate::body::{Held, OnDrop};
 use crate::call::{Answer, Call};
 use crate::failure::{DeadlineExceeded, classify, failure_kind};
 use crate::guest_log::RequestId;
-use crate::reuse::{Fate, OnEnd, Policy};
+use crate::reuse::{Fate, Policy};
 use crate::slots::Slots;
 use crate::state::ServeState;
 use crate::store::{Recipe, new_store};
@@ -316,10 +317,10 @@ async fn call_reused(
         Ok(Ok(resp)) => {
             let fate = fate.unwrap_or_default();
             let resp = resp.map(|body| {
-                OnEnd::new(body, move || {
+                let on_end = OnDrop::new(move || {
                     ticket.finish(None, fate.failure().map_or(Ok(()), Err));
-                })
-                .boxed_unsync()
+                });
+                Held::new(body, on_end).boxed_unsync()
             });
             return Ok(call.settle(resp, ended));
         }

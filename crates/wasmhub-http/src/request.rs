@@ -114,11 +114,25 @@ async fn dispatch(
             ),
         )
     })?;
-    match &served.handler {
+    let answer = match &served.handler {
         Handler::P2(p2) => crate::p2::call(&p2.engine, call, p2, req, slots).await,
         Handler::P3(handler) => crate::p3::call(call, handler, req, slots).await,
-        Handler::Worker(pool) => crate::worker::call(call, pool, req, slots).await,
+        Handler::Worker(pool) => return crate::worker::call(call, pool, req, slots).await,
+    };
+    if answer.is_ok() {
+        let_the_guest_finish().await;
     }
+    answer
+}
+
+/// Lets the guest's task run once before its response head goes out. The head leaves the
+/// instance before the guest has written its body: sent at once, it goes alone, and the
+/// body and its end follow in writes of their own (each a wakeup of this task and a segment
+/// to the client). One turn later a small body has usually ended, and hyper sends head,
+/// body and end in one write. (wrk on the 0.3 hello handler with `--reuse 128`: 1.9 writes
+/// per response become 1.2; the 0.2 and fresh 0.3 paths lose wakeups the same way.)
+async fn let_the_guest_finish() {
+    tokio::task::yield_now().await;
 }
 
 /// 503 naming the cap that was full; the log line names the flag or key that raises it.

@@ -3,16 +3,11 @@
 //! has been idle for [`IDLE`], once it has served N, and after any failure: a trap, a
 //! budget stop or a deadline spoils it, and the next request gets a fresh one.
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::Bytes;
-use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::failure::{DeadlineExceeded, exceeded, past_deadline};
 
@@ -99,61 +94,6 @@ fn share(e: &anyhow::Error) -> anyhow::Error {
     match exceeded(e) {
         Some(x) => x.clone().into(),
         None => anyhow::anyhow!("the reused instance failed: {e:?}"),
-    }
-}
-
-/// A reused instance's response body: when it ends, its request ends (`on_end` runs with
-/// how the instance fared), so the request's slots are given back without waiting for the
-/// instance, which lives on for the next request.
-pub struct OnEnd<F: FnOnce() + Send + Unpin> {
-    inner: HyperOutgoingBody,
-    on_end: Option<F>,
-}
-
-impl<F: FnOnce() + Send + Unpin> OnEnd<F> {
-    /// Wraps `inner`; `on_end` runs once it ends, fails or is dropped.
-    pub fn new(inner: HyperOutgoingBody, on_end: F) -> Self {
-        Self {
-            inner,
-            on_end: Some(on_end),
-        }
-    }
-
-    fn end(&mut self) {
-        if let Some(f) = self.on_end.take() {
-            f();
-        }
-    }
-}
-
-impl<F: FnOnce() + Send + Unpin> Drop for OnEnd<F> {
-    fn drop(&mut self) {
-        self.end();
-    }
-}
-
-impl<F: FnOnce() + Send + Unpin> Body for OnEnd<F> {
-    type Data = Bytes;
-    type Error = wasmtime_wasi_http::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.get_mut();
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if !matches!(frame, Some(Ok(_))) {
-            this.end();
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
