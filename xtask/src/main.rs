@@ -92,20 +92,15 @@ const PROCESS_MODULES: &[&str] = &[
     "e2e::polyglot::",
     "e2e::process_isolation::",
     "e2e::caps_http::",
+    "e2e::kv::",
+    "e2e::kv_limits::",
 ];
 
 /// Tests of those modules that cannot pass in process mode, and why.
 const PROCESS_SKIPS: &[&str] = &[
-    // Refused at start: sockets, files and key-value are not in workers yet.
+    // Refused at start: sockets and files are not in workers yet.
     "e2e::graph_budgets::a_spinning_link_target_with_a_deadline_does_not_delay_other_requests",
     "e2e::polyglot::js_and_python_http_handlers_serve_like_rust",
-    "e2e::spin::spin_key_value_on_granted_stores_access_denied_on_others",
-    "e2e::spin::spin_outbound_only_to_allowed_hosts_with_templates",
-    "e2e::spin::spin_request_headers_and_path_matches",
-    "e2e::spin::spin_routes_exact_wildcard_and_parameters",
-    "e2e::spin::spin_variables_defaults_invalid_name_and_undefined",
-    "e2e::spin_v2::spin_v2_key_value_on_a_granted_store_access_denied_on_others",
-    "e2e::spin_v2::spin_v2_variables_default_invalid_name_and_undefined",
     // Guest failures, instances and denials are counted in the worker, not on the server's
     // /metrics.
     "e2e::caps_http::outbound_is_denied_at_the_call_unless_granted_and_refused_under_strict",

@@ -70,8 +70,6 @@ fn not_yet(c: &AppComponent) -> Option<&'static str> {
         Some("sockets (sockets = { connect, bind })")
     } else if !g.dirs.is_empty() {
         Some("files (files = [...])")
-    } else if !g.keyvalue.is_empty() {
-        Some("key-value stores (keyvalue = [...])")
     } else if g.inherit_stdio {
         Some("the server's own stdio")
     } else {

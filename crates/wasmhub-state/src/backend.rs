@@ -40,6 +40,7 @@ pub type Revision = u64;
 
 /// A stored value and the revision that wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]
 pub struct Entry {
     /// The bytes.
     pub value: Vec<u8>,
@@ -49,6 +50,7 @@ pub struct Entry {
 
 /// When a write may happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]
 pub enum Condition {
     /// Always.
     Always,
@@ -60,6 +62,7 @@ pub enum Condition {
 
 /// What a conditional write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]
 pub enum Written {
     /// Written, with the new revision (for a delete: the key's old revision, or `None` if
     /// there was nothing to delete).
@@ -71,6 +74,7 @@ pub enum Written {
 /// Per-store limits a backend enforces atomically with the write (the sizes of single keys
 /// and values are checked above the trait).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]
 pub struct StoreQuota {
     /// Most keys the store may hold.
     pub max_keys: u64,
@@ -80,6 +84,7 @@ pub struct StoreQuota {
 
 /// One operation of an atomic batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]
 pub enum BatchOp {
     /// Set `key` to `value`.
     Put {
@@ -97,6 +102,7 @@ pub enum BatchOp {
 
 /// One page of keys, in key order.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]
 pub struct Page {
     /// The keys, ascending.
     pub keys: Vec<String>,
@@ -106,6 +112,7 @@ pub struct Page {
 
 /// What a store holds now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "wire", derive(serde::Serialize, serde::Deserialize))]
 pub struct Usage {
     /// Keys stored.
     pub keys: u64,

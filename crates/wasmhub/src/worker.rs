@@ -49,6 +49,12 @@ impl WorkerCommand {
         }
         // Nothing in this process opens a directory: after lock-down it could not.
         wasmhub_caps::open_no_directories();
+        // Its guests' stores are the server's (one process owns each store's file): every
+        // call goes to the server, which checks the tenant's grants again. Chosen before
+        // the flags could choose another (the first choice wins).
+        wasmhub_state::choose_backend(wasmhub_state::BackendChoice::External(std::sync::Arc::new(
+            wasmhub_http::ServerStores,
+        )));
         let (mut options, load, cache) = self.serve.into_parts()?;
         // Prepared for a worker: no directories (see `lock_down`).
         options.worker = true;

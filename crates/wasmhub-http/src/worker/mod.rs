@@ -10,9 +10,11 @@
 //!   recycled after N requests.
 //! - `forward`: one request from the server to a worker, and back.
 //! - `outbound`: a worker's guests' outgoing requests, sent by the server if granted.
+//! - `kv`: a worker's key-value calls, made by the server on the app's stores if granted.
 //! - `serve`: the worker's side: the served request path on its socket.
 
 mod forward;
+mod kv;
 mod outbound;
 mod pool;
 mod serve;
@@ -23,6 +25,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub(crate) use forward::call;
+pub use kv::ServerStores;
 pub use outbound::WORKER_OUTBOUND_FD;
 pub use pool::Pool;
 pub(crate) use pool::Pools;

@@ -40,6 +40,7 @@ pub async fn connect(socket: std::os::unix::net::UnixStream) -> anyhow::Result<(
         .timer(TokioTimer::new())
         .handshake::<_, WasiBody>(io)
         .await?;
+    super::kv::connect(sender.clone());
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "the outbound connection to the server ended");
@@ -47,6 +48,8 @@ pub async fn connect(socket: std::os::unix::net::UnixStream) -> anyhow::Result<(
     });
     wasmhub_host::send_through(Arc::new(move |mut req, options| {
         let mut sender = sender.clone();
+        // The server would take it for one of the worker's own key-value calls.
+        req.headers_mut().remove(super::kv::KV_HEADER);
         Box::pin(async move {
             if let Some(o) = options {
                 let timeouts = [
@@ -74,11 +77,20 @@ pub async fn connect(socket: std::os::unix::net::UnixStream) -> anyhow::Result<(
     Ok(())
 }
 
-/// The server's side: sends the requests `tenant`'s worker asks for on `socket`, each only
-/// if `rules` (the union of the tenant's grants: its components share the worker) allow it.
+/// What one tenant's worker may ask its server for: the union of its components' grants
+/// (they share the worker).
+pub(crate) struct Reach {
+    /// Destinations of outgoing requests.
+    pub(crate) rules: Box<[OutboundRule]>,
+    /// Key-value stores.
+    pub(crate) stores: super::kv::TenantStores,
+}
+
+/// The server's side: sends the requests `tenant`'s worker asks for on `socket`, and makes
+/// its key-value calls, each only if `reach` allows it.
 pub(crate) async fn serve(
     socket: std::os::unix::net::UnixStream,
-    rules: Arc<[OutboundRule]>,
+    reach: Arc<Reach>,
     tenant: Arc<str>,
 ) {
     let stream = match tokio::net::UnixStream::from_std(socket) {
@@ -86,8 +98,13 @@ pub(crate) async fn serve(
         Err(e) => return tracing::error!(%tenant, error = %e, "the worker's outbound socket"),
     };
     let service = hyper::service::service_fn(move |req| {
-        let (rules, tenant) = (rules.clone(), tenant.clone());
-        async move { Ok::<_, Infallible>(send(req, &rules, &tenant).await) }
+        let (reach, tenant) = (reach.clone(), tenant.clone());
+        async move {
+            if req.headers().contains_key(super::kv::KV_HEADER) {
+                return Ok::<_, Infallible>(super::kv::answer(req, &reach.stores).await);
+            }
+            Ok(send(req, &reach.rules, &tenant).await)
+        }
     });
     let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
@@ -220,8 +237,11 @@ mod tests {
     async fn through_server(rules: &[&str], addr: std::net::SocketAddr) -> Result<String, Error> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
-        let rules: Arc<[OutboundRule]> = rules.iter().map(|r| r.parse().unwrap()).collect();
-        tokio::spawn(serve(ours, rules, "t".into()));
+        let reach = Reach {
+            rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
+            stores: super::super::kv::TenantStores::default(),
+        };
+        tokio::spawn(serve(ours, Arc::new(reach), "t".into()));
         theirs.set_nonblocking(true).unwrap();
         let io = TokioIo::new(tokio::net::UnixStream::from_std(theirs).unwrap());
         let (mut sender, connection) =

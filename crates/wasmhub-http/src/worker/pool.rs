@@ -15,9 +15,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::{Notify, oneshot, watch};
 use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 
-use wasmhub_app::{App, OutboundRule};
+use wasmhub_app::App;
 
 use super::Launcher;
+use super::kv::TenantStores;
+use super::outbound::Reach;
 use super::spawn::Child;
 
 /// The first wait before a respawn; doubled for each worker that dies young.
@@ -60,8 +62,8 @@ struct Inner {
     tenant: Arc<str>,
     launcher: Launcher,
     recycle_after: Option<u64>,
-    /// What its guests may reach (the union of its components' grants).
-    outbound: Arc<[OutboundRule]>,
+    /// What its guests may ask the server for (the union of its components' grants).
+    reach: Arc<Reach>,
     conn: watch::Sender<Option<Conn>>,
     recycle: Notify,
 }
@@ -79,7 +81,7 @@ impl Pool {
         tenant: &str,
         launcher: Launcher,
         recycle_after: Option<u64>,
-        outbound: Arc<[OutboundRule]>,
+        reach: Arc<Reach>,
     ) -> Self {
         let (stopper, stop) = oneshot::channel();
         Self {
@@ -87,7 +89,7 @@ impl Pool {
                 tenant: tenant.into(),
                 launcher,
                 recycle_after,
-                outbound,
+                reach,
                 conn: watch::Sender::new(None),
                 recycle: Notify::new(),
             }),
@@ -156,13 +158,17 @@ impl Pools {
         self.0
             .entry(tenant.to_owned())
             .or_insert_with(|| {
-                let outbound = app
-                    .tenant_members(tenant)
-                    .into_iter()
-                    .flat_map(|i| app.components[i].grants.outbound.iter())
-                    .map(|g| g.value.clone())
-                    .collect();
-                Arc::new(Pool::new(tenant, launcher.clone(), recycle_after, outbound))
+                let reach = Reach {
+                    rules: app
+                        .tenant_members(tenant)
+                        .into_iter()
+                        .flat_map(|i| app.components[i].grants.outbound.iter())
+                        .map(|g| g.value.clone())
+                        .collect(),
+                    stores: TenantStores::of(app, tenant),
+                };
+                let pool = Pool::new(tenant, launcher.clone(), recycle_after, Arc::new(reach));
+                Arc::new(pool)
             })
             .clone()
     }
@@ -235,7 +241,7 @@ async fn start(inner: &Inner) -> anyhow::Result<Child> {
     } = super::spawn::spawn(&inner.launcher, &inner.tenant)?;
     tokio::spawn(super::outbound::serve(
         outbound,
-        inner.outbound.clone(),
+        inner.reach.clone(),
         inner.tenant.clone(),
     ));
     let io = TokioIo::new(tokio::net::UnixStream::from_std(socket)?);
