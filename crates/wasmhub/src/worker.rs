@@ -3,7 +3,7 @@
 //!
 //! Start-up, in this order (the order is what the sandbox needs):
 //! 1. read the app exactly as `serve` does (same flags) and keep the tenant's components;
-//! 2. build the engine and prepare them: code from the compile cache (the server has
+//! 2. build the server's `Engines` (0.2 and 0.3 apart) and prepare them: code from the compile cache (the server has
 //!    just compiled it), memory pools set up (no directories: `process` refuses file
 //!    grants for now);
 //! 3. [`lock_down`]: the process is still single-threaded here;
@@ -12,7 +12,8 @@
 //!    outgoing requests go to the server on [`wasmhub_http::WORKER_OUTBOUND_FD`].
 //!
 //! After step 3 the worker opens no file and no socket: everything it needs is already
-//! open (its code is mapped, its preopens and its socket are descriptors).
+//! open (its code is mapped, its preopens and its socket are descriptors). Its key-value
+//! stores are the server's ([`wasmhub_http::ServerStores`]).
 
 use std::ffi::OsString;
 use std::os::fd::FromRawFd;
