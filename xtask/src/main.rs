@@ -106,11 +106,6 @@ const PROCESS_SKIPS: &[&str] = &[
     "e2e::spin::spin_variables_defaults_invalid_name_and_undefined",
     "e2e::spin_v2::spin_v2_key_value_on_a_granted_store_access_denied_on_others",
     "e2e::spin_v2::spin_v2_variables_default_invalid_name_and_undefined",
-    // Guest failures, instances and denials are counted in the worker, not on the server's
-    // /metrics.
-    "e2e::caps_http::outbound_is_denied_at_the_call_unless_granted_and_refused_under_strict",
-    "e2e::serve::prometheus_metrics",
-    "e2e::wasi3::a_wasi3_body_stream_holds_its_instance_until_it_ends_and_stops_at_its_deadline",
     // Counts code loads in the server's log; workers load the code again (from the cache).
     "e2e::reload::a_reload_serves_the_changed_app_and_loads_only_new_code",
 ];

@@ -1,8 +1,10 @@
 //! A tenant's worker: started on its first request, respawned with backoff when it dies
 //! (its in-flight requests fail, no one else's), recycled after N requests, and let go
-//! (it finishes its requests, then exits) when its generation of the app is dropped.
+//! (it finishes its requests, reports its counts a last time, then exits) when its
+//! generation of the app is dropped.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,12 +14,13 @@ use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 
 use wasmhub_app::{App, OutboundRule};
 
 use super::Launcher;
+use super::report::Reporter;
 use super::spawn::Child;
 
 /// The first wait before a respawn; doubled for each worker that dies young.
@@ -28,6 +31,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const HEALTHY: Duration = Duration::from_secs(10);
 /// How long a request waits for a worker to come (back) up.
 const START_WAIT: Duration = Duration::from_secs(30);
+/// How long a worker that is let go may take to finish its requests and exit.
+const LET_GO_LIMIT: Duration = Duration::from_secs(60);
 
 /// Why a request did not reach its worker or did not come back.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +59,23 @@ struct Conn {
     sender: SendRequest<HyperIncomingBody>,
     pid: u32,
     served: Arc<AtomicU64>,
+    /// Cloned into each request's [`InFlight`].
+    busy: mpsc::Sender<Infallible>,
+}
+
+/// Held by a request to a worker until its response body ends: a worker that is let go
+/// reports its counts a last time once no request holds it (and its connection is no
+/// longer published for new ones).
+pub(crate) struct InFlight {
+    _busy: mpsc::Sender<Infallible>,
+}
+
+/// The supervisor's hold on its running worker, for letting it go.
+struct Worker {
+    /// Ends (`None`) once neither a request nor the published connection holds the worker.
+    idle: mpsc::Receiver<Infallible>,
+    /// Its place among the reporting workers.
+    report: Reporter,
 }
 
 struct Inner {
@@ -109,11 +131,12 @@ impl Pool {
         }
     }
 
-    /// Sends `req` to the worker (waiting for one to come up) and returns its response.
+    /// Sends `req` to the worker (waiting for one to come up) and returns its response,
+    /// with the hold on the worker to keep until the response body ends.
     pub(crate) async fn send(
         &self,
         req: Request<HyperIncomingBody>,
-    ) -> Result<Response<Incoming>, PoolError> {
+    ) -> Result<(Response<Incoming>, InFlight), PoolError> {
         self.start();
         let mut rx = self.inner.conn.subscribe();
         let wait = async {
@@ -128,7 +151,10 @@ impl Pool {
             self.inner.recycle.notify_one();
         }
         let Conn {
-            mut sender, pid, ..
+            mut sender,
+            pid,
+            busy,
+            ..
         } = conn;
         let lost = |source| PoolError::Lost {
             tenant: self.inner.tenant.clone(),
@@ -136,7 +162,8 @@ impl Pool {
             source,
         };
         sender.ready().await.map_err(lost)?;
-        sender.send_request(req).await.map_err(lost)
+        let resp = sender.send_request(req).await.map_err(lost)?;
+        Ok((resp, InFlight { _busy: busy }))
     }
 }
 
@@ -180,8 +207,8 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
     let mut backoff = MIN_BACKOFF;
     loop {
         let born = Instant::now();
-        let mut child = match start(&inner).await {
-            Ok(child) => child,
+        let (mut child, worker) = match start(&inner).await {
+            Ok(started) => started,
             Err(e) => {
                 tracing::error!(tenant = %inner.tenant, error = ?e, "cannot start a worker; retrying in {backoff:?}");
                 if sleep_or_stop(backoff, &mut stop).await {
@@ -200,6 +227,8 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
         match end {
             End::Exited(status) => {
                 inner.conn.send_if_modified(|c| take_if(c, pid));
+                // What it last reported stays counted, none of its instances live.
+                drop(worker);
                 let oom = child.out_of_memory();
                 let how = status.map_or_else(|e| e.to_string(), |s| describe(s, oom));
                 if born.elapsed() >= HEALTHY {
@@ -215,19 +244,19 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
                 tracing::info!(tenant = %inner.tenant, pid, "recycling the worker after {} requests", inner.recycle_after.unwrap_or(0));
                 // The next worker takes over below; this one finishes its requests and
                 // exits once its connection is let go.
-                tokio::spawn(let_go(child));
+                tokio::spawn(let_go(child, worker));
             }
             End::Stop => {
                 inner.conn.send_replace(None);
-                let_go(child).await.remove_cgroup().await;
+                let_go(child, worker).await.remove_cgroup().await;
                 return;
             }
         }
     }
 }
 
-/// Spawns a worker, connects to it and publishes the connection.
-async fn start(inner: &Inner) -> anyhow::Result<Child> {
+/// Spawns a worker, connects to it, has it report, and publishes the connection.
+async fn start(inner: &Inner) -> anyhow::Result<(Child, Worker)> {
     let super::spawn::Spawned {
         child,
         socket,
@@ -252,12 +281,15 @@ async fn start(inner: &Inner) -> anyhow::Result<Child> {
         }
     });
     let served = Arc::default();
+    let report = inner.launcher.reports().join(sender.clone());
+    let (busy, idle) = mpsc::channel(1);
     inner.conn.send_replace(Some(Conn {
         sender,
         pid,
         served,
+        busy,
     }));
-    Ok(child)
+    Ok((child, Worker { idle, report }))
 }
 
 /// Clears the published connection if it is still `pid`'s.
@@ -269,13 +301,23 @@ fn take_if(conn: &mut Option<Conn>, pid: u32) -> bool {
     false
 }
 
-/// Waits for a worker whose connection is let go to finish its requests and exit; kills
-/// it if it has not after a minute. Returns it, ended.
-async fn let_go(mut child: Child) -> Child {
-    if tokio::time::timeout(Duration::from_secs(60), &mut child.exited)
-        .await
-        .is_err()
-    {
+/// Lets a worker go once its connection is no longer published: it finishes its requests,
+/// reports its counts a last time, and exits when its connection is dropped; killed if it
+/// has not within [`LET_GO_LIMIT`] (then its previous report stands). Returns it, ended.
+async fn let_go(mut child: Child, worker: Worker) -> Child {
+    let Worker { mut idle, report } = worker;
+    let last = async {
+        let _ = idle.recv().await;
+        report.last().await;
+        std::future::pending::<()>().await
+    };
+    let ended = async {
+        tokio::select! {
+            _ = &mut child.exited => {}
+            () = last => {}
+        }
+    };
+    if tokio::time::timeout(LET_GO_LIMIT, ended).await.is_err() {
         child.kill();
         let _ = (&mut child.exited).await;
     }
