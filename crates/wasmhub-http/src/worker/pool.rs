@@ -84,6 +84,8 @@ struct Inner {
     recycle_after: Option<u64>,
     /// What its guests may reach (the union of its components' grants).
     outbound: Arc<[OutboundRule]>,
+    /// Its components' names (the denials its reports may count).
+    components: Arc<[String]>,
     conn: watch::Sender<Option<Conn>>,
     recycle: Notify,
 }
@@ -102,6 +104,7 @@ impl Pool {
         launcher: Launcher,
         recycle_after: Option<u64>,
         outbound: Arc<[OutboundRule]>,
+        components: Arc<[String]>,
     ) -> Self {
         let (stopper, stop) = oneshot::channel();
         Self {
@@ -110,6 +113,7 @@ impl Pool {
                 launcher,
                 recycle_after,
                 outbound,
+                components,
                 conn: watch::Sender::new(None),
                 recycle: Notify::new(),
             }),
@@ -183,13 +187,24 @@ impl Pools {
         self.0
             .entry(tenant.to_owned())
             .or_insert_with(|| {
-                let outbound = app
-                    .tenant_members(tenant)
-                    .into_iter()
-                    .flat_map(|i| app.components[i].grants.outbound.iter())
+                let members = app.tenant_members(tenant);
+                let outbound = members
+                    .iter()
+                    .flat_map(|&i| app.components[i].grants.outbound.iter())
                     .map(|g| g.value.clone())
                     .collect();
-                Arc::new(Pool::new(tenant, launcher.clone(), recycle_after, outbound))
+                let components = members
+                    .iter()
+                    .map(|&i| app.components[i].name.clone())
+                    .collect();
+                let launcher = launcher.clone();
+                Arc::new(Pool::new(
+                    tenant,
+                    launcher,
+                    recycle_after,
+                    outbound,
+                    components,
+                ))
             })
             .clone()
     }
@@ -281,7 +296,10 @@ async fn start(inner: &Inner) -> anyhow::Result<(Child, Worker)> {
         }
     });
     let served = Arc::default();
-    let report = inner.launcher.reports().join(sender.clone());
+    let report = inner
+        .launcher
+        .reports()
+        .join(sender.clone(), inner.components.clone());
     let (busy, idle) = mpsc::channel(1);
     inner.conn.send_replace(Some(Conn {
         sender,

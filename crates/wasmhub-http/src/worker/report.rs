@@ -7,7 +7,7 @@
 //!
 //! A report is the worker's whole tally so far, numbered; the server keeps each worker's
 //! newest, and adds an ended worker's once, so a late or repeated answer counts nothing twice
-//! and a gauge goes back down.
+//! and a gauge goes back down. Denials are kept only for the worker's own components.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,9 +46,10 @@ struct Inner {
     joined: u64,
 }
 
-/// A live worker: how to ask it, and its newest report.
+/// A live worker: how to ask it, its tenant's components, and its newest report.
 struct Live {
     sender: SendRequest<HyperIncomingBody>,
+    components: Arc<[String]>,
     newest: Report,
 }
 
@@ -60,13 +61,22 @@ struct Report {
 }
 
 impl Reports {
-    /// A started worker, asked on `sender`; it reports until the [`Reporter`] is dropped.
-    pub(crate) fn join(self: &Arc<Self>, sender: SendRequest<HyperIncomingBody>) -> Reporter {
+    /// A started worker running `components`, asked on `sender`; it reports until the
+    /// [`Reporter`] is dropped.
+    pub(crate) fn join(
+        self: &Arc<Self>,
+        sender: SendRequest<HyperIncomingBody>,
+        components: Arc<[String]>,
+    ) -> Reporter {
         let mut inner = self.lock();
         inner.joined += 1;
         let id = inner.joined;
-        let newest = Report::default();
-        inner.live.insert(id, Live { sender, newest });
+        let live = Live {
+            sender,
+            components,
+            newest: Report::default(),
+        };
+        inner.live.insert(id, live);
         Reporter {
             id,
             reports: self.clone(),
@@ -105,11 +115,14 @@ impl Reports {
 }
 
 impl Inner {
-    /// Keeps `report` as worker `id`'s if it is newer than the one kept.
-    fn keep(&mut self, id: u64, report: Report) {
+    /// Keeps `report` as worker `id`'s if it is newer than the one kept, with the denials
+    /// of its own components only.
+    fn keep(&mut self, id: u64, mut report: Report) {
         if let Some(live) = self.live.get_mut(&id)
             && report.seq > live.newest.seq
         {
+            let theirs = &live.components;
+            report.tally.denied.retain(|name, _| theirs.contains(name));
             live.newest = report;
         }
     }
@@ -235,13 +248,35 @@ mod tests {
         sender
     }
 
+    fn names(names: &[&str]) -> Arc<[String]> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_workers_denials_are_kept_for_its_own_components_only() {
+        let site = wasmhub_app::GrantSite::Manifest {
+            component: "report-test".into(),
+            at: "wasmhub.toml:1".into(),
+        };
+        let denials = wasmhub_caps::Denials::of(&site);
+        denials.deny(&wasmhub_caps::Denied::outbound("http://127.0.0.1:9"));
+        // Both workers run in this test process, so both report the denial above.
+        let reports = Arc::new(Reports::default());
+        let metrics = Arc::new(Metrics::default());
+        let _own = reports.join(worker(metrics.clone()).await, names(&["report-test"]));
+        let _other = reports.join(worker(metrics).await, names(&["another"]));
+        let t = reports.collect().await;
+        assert_eq!(t.denied.get("report-test").map(|d| d[2]), Some(1));
+        assert_eq!(t.denied.len(), 1, "{:?}", t.denied);
+    }
+
     #[tokio::test]
     async fn live_workers_are_asked_and_an_ended_one_keeps_its_counts_without_instances() {
         let reports = Arc::new(Reports::default());
         assert_eq!(reports.collect().await, Tally::default());
         let (a, b) = (Arc::new(Metrics::default()), Arc::new(Metrics::default()));
-        let ra = reports.join(worker(a.clone()).await);
-        let rb = reports.join(worker(b.clone()).await);
+        let ra = reports.join(worker(a.clone()).await, names(&["a"]));
+        let rb = reports.join(worker(b.clone()).await, names(&["b"]));
         a.failure("trap");
         b.failure("trap");
         b.failure("fuel");
@@ -280,7 +315,7 @@ mod tests {
     async fn an_older_or_unreadable_answer_is_not_kept() {
         let reports = Arc::new(Reports::default());
         let metrics = Arc::new(Metrics::default());
-        let r = reports.join(worker(metrics.clone()).await);
+        let r = reports.join(worker(metrics.clone()).await, names(&[]));
         metrics.failure("stack");
         assert_eq!(reports.collect().await.failures[4], 1);
         let stale = Report {
