@@ -101,11 +101,6 @@ const PROCESS_SKIPS: &[&str] = &[
     // Refused at start: sockets and files are not in workers yet.
     "e2e::graph_budgets::a_spinning_link_target_with_a_deadline_does_not_delay_other_requests",
     "e2e::polyglot::js_and_python_http_handlers_serve_like_rust",
-    // Guest failures, instances and denials are counted in the worker, not on the server's
-    // /metrics.
-    "e2e::caps_http::outbound_is_denied_at_the_call_unless_granted_and_refused_under_strict",
-    "e2e::serve::prometheus_metrics",
-    "e2e::wasi3::a_wasi3_body_stream_holds_its_instance_until_it_ends_and_stops_at_its_deadline",
     // Counts code loads in the server's log; workers load the code again (from the cache).
     "e2e::reload::a_reload_serves_the_changed_app_and_loads_only_new_code",
 ];

@@ -30,6 +30,7 @@ mod slots;
 mod spin;
 mod state;
 mod store;
+mod tally;
 mod ticket;
 mod usage;
 mod worker;

@@ -105,6 +105,11 @@ impl Server {
             tokio::spawn(crate::metrics_server::serve(
                 listener,
                 self.shared.metrics.clone(),
+                self.shared
+                    .options
+                    .workers
+                    .as_ref()
+                    .map(|l| l.reports().clone()),
                 self.shared.options.header_timeout,
             ));
         }

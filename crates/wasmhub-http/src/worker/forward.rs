@@ -1,5 +1,5 @@
 //! One request from the server to its tenant's worker, and the response back; the slots it
-//! took are held until the response body ends.
+//! took, and the worker, are held until the response body ends.
 
 use std::time::Duration;
 
@@ -23,19 +23,21 @@ pub(crate) async fn call(
     mut req: Request<HyperIncomingBody>,
     slots: Slots,
 ) -> Answer {
+    // Only the server asks a worker for its counts.
+    req.headers_mut().remove(super::report::REPORT_HEADER);
     if let Ok(id) = header::HeaderValue::from_str(call.id) {
         req.headers_mut().insert(super::ID_HEADER, id);
     }
     let wait = call.deadline.saturating_sub(call.start.elapsed()) + GRACE;
     match tokio::time::timeout(wait, pool.send(req)).await {
-        Ok(Ok(mut resp)) => {
+        Ok(Ok((mut resp, in_flight))) => {
             if let Some(usage) = super::usage::take(&mut resp) {
                 call.usage.finish(usage, call.id, &call.recipe.name);
             }
             Ok(resp.map(|body| {
                 let body =
                     body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())));
-                Held::new(body, slots).boxed_unsync()
+                Held::new(body, (slots, in_flight)).boxed_unsync()
             }))
         }
         Ok(Err(e)) => {

@@ -1,6 +1,8 @@
 //! `isolation = "process"`: each tenant's components run in worker processes (the same
 //! binary, re-executed), which the server supervises and forwards requests to over a Unix
-//! socket pair (HTTP/2). Routing, limits, the access log and metrics stay in the server.
+//! socket pair (HTTP/2). Routing, limits, the access log and metrics stay in the server;
+//! what only a worker sees (its guests' failures, instances, denials) it reports to the
+//! server's `/metrics` when asked.
 //!
 //! - [`Launcher`]: how the binary re-executes itself as a tenant's worker (the one place
 //!   a worker's process is configured: arguments, environment, and later its sandbox).
@@ -11,12 +13,15 @@
 //! - `forward`: one request from the server to a worker, and back.
 //! - `outbound`: a worker's guests' outgoing requests, sent by the server if granted.
 //! - `kv`: a worker's key-value calls, made by the server on the app's stores if granted.
+//! - `report`: what a worker counts, on the server's `/metrics`: asked at each scrape and
+//!   when the worker is let go.
 //! - `serve`: the worker's side: the served request path on its socket.
 
 mod forward;
 mod kv;
 mod outbound;
 mod pool;
+mod report;
 mod serve;
 mod spawn;
 mod usage;
@@ -29,6 +34,7 @@ pub use kv::ServerStores;
 pub use outbound::WORKER_OUTBOUND_FD;
 pub use pool::Pool;
 pub(crate) use pool::Pools;
+pub(crate) use report::Reports;
 pub use serve::serve_worker;
 pub use spawn::{
     TENANT_MAX_TASKS, TENANT_MEMORY_LIMIT, WORKER_SANDBOX_ENV, WORKER_SOCKET_FD, sandbox_name,
@@ -41,19 +47,31 @@ pub(crate) const ID_HEADER: &str = "x-wasmhub-worker-request-id";
 
 /// Makes the command that starts a worker for one tenant (the binary re-executed as its
 /// hidden worker subcommand). The server adds the socket (inherited as
-/// [`WORKER_SOCKET_FD`]) and spawns it.
+/// [`WORKER_SOCKET_FD`]) and spawns it. Its clones (one server's, across reloads) share
+/// what the workers they started report for `/metrics`.
 #[derive(Clone)]
-pub struct Launcher(Arc<dyn Fn(&str) -> std::process::Command + Send + Sync>);
+pub struct Launcher {
+    make: Arc<dyn Fn(&str) -> std::process::Command + Send + Sync>,
+    reports: Arc<Reports>,
+}
 
 impl Launcher {
     /// A launcher from `make(tenant)`.
     pub fn new(make: impl Fn(&str) -> std::process::Command + Send + Sync + 'static) -> Self {
-        Self(Arc::new(make))
+        Self {
+            make: Arc::new(make),
+            reports: Arc::default(),
+        }
     }
 
     /// The command for `tenant`'s worker.
     pub(crate) fn command(&self, tenant: &str) -> std::process::Command {
-        (self.0)(tenant)
+        (self.make)(tenant)
+    }
+
+    /// What its workers have reported.
+    pub(crate) fn reports(&self) -> &Arc<Reports> {
+        &self.reports
     }
 }
 

@@ -1,8 +1,10 @@
 //! A tenant's worker: started on its first request, respawned with backoff when it dies
 //! (its in-flight requests fail, no one else's), recycled after N requests, and let go
-//! (it finishes its requests, then exits) when its generation of the app is dropped.
+//! (it finishes its requests, reports its counts a last time, then exits) when its
+//! generation of the app is dropped.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 
 use wasmhub_app::App;
@@ -20,6 +22,7 @@ use wasmhub_app::App;
 use super::Launcher;
 use super::kv::TenantStores;
 use super::outbound::Reach;
+use super::report::Reporter;
 use super::spawn::Child;
 
 /// The first wait before a respawn; doubled for each worker that dies young.
@@ -30,6 +33,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const HEALTHY: Duration = Duration::from_secs(10);
 /// How long a request waits for a worker to come (back) up.
 const START_WAIT: Duration = Duration::from_secs(30);
+/// How long a worker that is let go may take to finish its requests and exit.
+const LET_GO_LIMIT: Duration = Duration::from_secs(60);
 
 /// Why a request did not reach its worker or did not come back.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +61,23 @@ struct Conn {
     sender: SendRequest<HyperIncomingBody>,
     pid: u32,
     served: Arc<AtomicU64>,
+    /// Cloned into each request's [`InFlight`].
+    busy: mpsc::Sender<Infallible>,
+}
+
+/// Held by a request to a worker until its response body ends: a worker that is let go
+/// reports its counts a last time once no request holds it (and its connection is no
+/// longer published for new ones).
+pub(crate) struct InFlight {
+    _busy: mpsc::Sender<Infallible>,
+}
+
+/// The supervisor's hold on its running worker, for letting it go.
+struct Worker {
+    /// Ends (`None`) once neither a request nor the published connection holds the worker.
+    idle: mpsc::Receiver<Infallible>,
+    /// Its place among the reporting workers.
+    report: Reporter,
 }
 
 struct Inner {
@@ -64,6 +86,8 @@ struct Inner {
     recycle_after: Option<u64>,
     /// What its guests may ask the server for (the union of its components' grants).
     reach: Arc<Reach>,
+    /// Its components' names (the denials its reports may count).
+    components: Arc<[String]>,
     conn: watch::Sender<Option<Conn>>,
     recycle: Notify,
 }
@@ -82,6 +106,7 @@ impl Pool {
         launcher: Launcher,
         recycle_after: Option<u64>,
         reach: Arc<Reach>,
+        components: Arc<[String]>,
     ) -> Self {
         let (stopper, stop) = oneshot::channel();
         Self {
@@ -90,6 +115,7 @@ impl Pool {
                 launcher,
                 recycle_after,
                 reach,
+                components,
                 conn: watch::Sender::new(None),
                 recycle: Notify::new(),
             }),
@@ -111,11 +137,12 @@ impl Pool {
         }
     }
 
-    /// Sends `req` to the worker (waiting for one to come up) and returns its response.
+    /// Sends `req` to the worker (waiting for one to come up) and returns its response,
+    /// with the hold on the worker to keep until the response body ends.
     pub(crate) async fn send(
         &self,
         req: Request<HyperIncomingBody>,
-    ) -> Result<Response<Incoming>, PoolError> {
+    ) -> Result<(Response<Incoming>, InFlight), PoolError> {
         self.start();
         let mut rx = self.inner.conn.subscribe();
         let wait = async {
@@ -130,7 +157,10 @@ impl Pool {
             self.inner.recycle.notify_one();
         }
         let Conn {
-            mut sender, pid, ..
+            mut sender,
+            pid,
+            busy,
+            ..
         } = conn;
         let lost = |source| PoolError::Lost {
             tenant: self.inner.tenant.clone(),
@@ -138,7 +168,8 @@ impl Pool {
             source,
         };
         sender.ready().await.map_err(lost)?;
-        sender.send_request(req).await.map_err(lost)
+        let resp = sender.send_request(req).await.map_err(lost)?;
+        Ok((resp, InFlight { _busy: busy }))
     }
 }
 
@@ -158,17 +189,27 @@ impl Pools {
         self.0
             .entry(tenant.to_owned())
             .or_insert_with(|| {
+                let members = app.tenant_members(tenant);
                 let reach = Reach {
-                    rules: app
-                        .tenant_members(tenant)
-                        .into_iter()
-                        .flat_map(|i| app.components[i].grants.outbound.iter())
+                    rules: members
+                        .iter()
+                        .flat_map(|&i| app.components[i].grants.outbound.iter())
                         .map(|g| g.value.clone())
                         .collect(),
                     stores: TenantStores::of(app, tenant),
                 };
-                let pool = Pool::new(tenant, launcher.clone(), recycle_after, Arc::new(reach));
-                Arc::new(pool)
+                let components = members
+                    .iter()
+                    .map(|&i| app.components[i].name.clone())
+                    .collect();
+                let launcher = launcher.clone();
+                Arc::new(Pool::new(
+                    tenant,
+                    launcher,
+                    recycle_after,
+                    Arc::new(reach),
+                    components,
+                ))
             })
             .clone()
     }
@@ -186,8 +227,8 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
     let mut backoff = MIN_BACKOFF;
     loop {
         let born = Instant::now();
-        let mut child = match start(&inner).await {
-            Ok(child) => child,
+        let (mut child, worker) = match start(&inner).await {
+            Ok(started) => started,
             Err(e) => {
                 tracing::error!(tenant = %inner.tenant, error = ?e, "cannot start a worker; retrying in {backoff:?}");
                 if sleep_or_stop(backoff, &mut stop).await {
@@ -206,6 +247,8 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
         match end {
             End::Exited(status) => {
                 inner.conn.send_if_modified(|c| take_if(c, pid));
+                // What it last reported stays counted, none of its instances live.
+                drop(worker);
                 let oom = child.out_of_memory();
                 let how = status.map_or_else(|e| e.to_string(), |s| describe(s, oom));
                 if born.elapsed() >= HEALTHY {
@@ -221,19 +264,19 @@ async fn supervise(inner: Arc<Inner>, mut stop: oneshot::Receiver<()>) {
                 tracing::info!(tenant = %inner.tenant, pid, "recycling the worker after {} requests", inner.recycle_after.unwrap_or(0));
                 // The next worker takes over below; this one finishes its requests and
                 // exits once its connection is let go.
-                tokio::spawn(let_go(child));
+                tokio::spawn(let_go(child, worker));
             }
             End::Stop => {
                 inner.conn.send_replace(None);
-                let_go(child).await.remove_cgroup().await;
+                let_go(child, worker).await.remove_cgroup().await;
                 return;
             }
         }
     }
 }
 
-/// Spawns a worker, connects to it and publishes the connection.
-async fn start(inner: &Inner) -> anyhow::Result<Child> {
+/// Spawns a worker, connects to it, has it report, and publishes the connection.
+async fn start(inner: &Inner) -> anyhow::Result<(Child, Worker)> {
     let super::spawn::Spawned {
         child,
         socket,
@@ -258,12 +301,18 @@ async fn start(inner: &Inner) -> anyhow::Result<Child> {
         }
     });
     let served = Arc::default();
+    let report = inner
+        .launcher
+        .reports()
+        .join(sender.clone(), inner.components.clone());
+    let (busy, idle) = mpsc::channel(1);
     inner.conn.send_replace(Some(Conn {
         sender,
         pid,
         served,
+        busy,
     }));
-    Ok(child)
+    Ok((child, Worker { idle, report }))
 }
 
 /// Clears the published connection if it is still `pid`'s.
@@ -275,13 +324,23 @@ fn take_if(conn: &mut Option<Conn>, pid: u32) -> bool {
     false
 }
 
-/// Waits for a worker whose connection is let go to finish its requests and exit; kills
-/// it if it has not after a minute. Returns it, ended.
-async fn let_go(mut child: Child) -> Child {
-    if tokio::time::timeout(Duration::from_secs(60), &mut child.exited)
-        .await
-        .is_err()
-    {
+/// Lets a worker go once its connection is no longer published: it finishes its requests,
+/// reports its counts a last time, and exits when its connection is dropped; killed if it
+/// has not within [`LET_GO_LIMIT`] (then its previous report stands). Returns it, ended.
+async fn let_go(mut child: Child, worker: Worker) -> Child {
+    let Worker { mut idle, report } = worker;
+    let last = async {
+        let _ = idle.recv().await;
+        report.last().await;
+        std::future::pending::<()>().await
+    };
+    let ended = async {
+        tokio::select! {
+            _ = &mut child.exited => {}
+            () = last => {}
+        }
+    };
+    if tokio::time::timeout(LET_GO_LIMIT, ended).await.is_err() {
         child.kill();
         let _ = (&mut child.exited).await;
     }

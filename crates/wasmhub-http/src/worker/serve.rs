@@ -1,8 +1,9 @@
 //! The worker's side: its tenant's components served on its socket to the server (HTTP/2),
-//! through the same request path as in-process serving.
+//! through the same request path as in-process serving, and its counts when the server asks.
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use anyhow::{Context, Result};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -32,13 +33,19 @@ pub async fn serve_worker(
     options.worker = true;
     let max_header = u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX);
     let shared = Arc::new(Shared::new(engines, app, options));
+    let answers = Arc::new(AtomicU64::new(0));
     socket.set_nonblocking(true)?;
     let stream = tokio::net::UnixStream::from_std(socket).context("the worker's socket")?;
     let service = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
+        let answers = answers.clone();
         async move {
             let generation = shared.generation();
-            let response = handle(shared, &generation, req).await;
+            let response = if super::report::asked(&req) {
+                super::report::answer(&shared.metrics, &answers)
+            } else {
+                handle(shared, &generation, req).await
+            };
             Ok::<_, Infallible>(response.map(|body| Held::new(body, generation)))
         }
     });

@@ -8,8 +8,10 @@ use wasmhub_core::Usage;
 /// The header: `WALL_US;FUEL;PEAK_MEMORY` (fuel empty when not metered).
 const USAGE_HEADER: &str = "x-wasmhub-worker-usage";
 
-/// Adds `usage` (if the guest has finished) to the worker's response.
+/// Adds `usage` (if the guest has finished) to the worker's response; a header of that
+/// name the guest set itself never reaches the server.
 pub(crate) fn send<B>(resp: &mut Response<B>, usage: Option<Usage>) {
+    resp.headers_mut().remove(USAGE_HEADER);
     let Some(u) = usage else { return };
     let fuel = u.fuel.map(|f| f.to_string()).unwrap_or_default();
     let text = format!("{};{fuel};{}", u.wall.as_micros(), u.peak_memory);
@@ -55,6 +57,11 @@ mod tests {
             (usage.wall, usage.fuel, usage.peak_memory)
         );
         assert!(resp.headers().get(USAGE_HEADER).is_none());
+        send(&mut resp, None);
+        assert!(take(&mut resp).is_none());
+        // A guest's own header of that name is not taken for its usage.
+        resp.headers_mut()
+            .insert(USAGE_HEADER, HeaderValue::from_static("1;;1"));
         send(&mut resp, None);
         assert!(take(&mut resp).is_none());
     }

@@ -144,6 +144,70 @@ fn gone(pid: u32) {
 }
 
 #[test]
+fn the_servers_metrics_keep_what_recycled_and_killed_workers_counted() {
+    let hub = Hub::new();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let served = Served::start(
+        &hub,
+        &[
+            "--isolation",
+            "process",
+            "--recycle-after",
+            "3",
+            "--metrics-addr",
+            &metrics.to_string(),
+            g(MISBEHAVE_HTTP),
+        ],
+    );
+    let scrape = || request(metrics, "GET", "/metrics", b"").text();
+    let first = worker_of(&served, "misbehave-http");
+    for _ in 0..3 {
+        assert_eq!(served.get("/trap").status, 500);
+    }
+    served.wait_log("recycling the worker after 3 requests");
+    // Never scraped while it ran: its counts came with its last report.
+    gone(first);
+    let m = scrape();
+    assert!(
+        m.contains("wasmhub_guest_failures_total{kind=\"trap\"} 3\n"),
+        "{m}"
+    );
+    // The next worker, killed with a request in flight: its live instance is gone with it,
+    // what it reported stays, and the server counts the request its worker failed.
+    assert_eq!(served.get("/trap").status, 500);
+    let addr = served.addr;
+    let looping = std::thread::spawn(move || request(addr, "GET", "/loop", b""));
+    std::thread::sleep(Duration::from_secs(1));
+    let m = scrape();
+    assert!(
+        m.contains("wasmhub_guest_failures_total{kind=\"trap\"} 4\n"),
+        "{m}"
+    );
+    assert!(m.contains("wasmhub_live_instances 1\n"), "{m}");
+    let victim = worker_of(&served, "misbehave-http");
+    assert_ne!(victim, first);
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(looping.join().unwrap().status, 502);
+    served.wait_log("killed by signal 9 (SIGKILL)");
+    let m = scrape();
+    for line in [
+        "wasmhub_guest_failures_total{kind=\"trap\"} 4\n",
+        "wasmhub_guest_failures_total{kind=\"worker\"} 1\n",
+        "wasmhub_live_instances 0\n",
+        "wasmhub_requests_total{class=\"5xx\"} 5\n",
+    ] {
+        assert!(m.contains(line), "{line} in {m}");
+    }
+}
+
+#[test]
 fn a_killed_worker_fails_only_its_own_requests_and_comes_back() {
     let hub = Hub::new();
     let app = two_tenants(&hub);

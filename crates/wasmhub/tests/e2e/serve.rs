@@ -1,11 +1,12 @@
 //! `wasmhub serve` and `check`: routing, isolation, failures, limits, streaming, shutdown.
 
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use test_programs_artifacts::{COUNTER_HTTP, ECHO_HTTP, GREET, HELLO_HTTP, MISBEHAVE_HTTP};
 
 use super::harness::{Hub, g, golden};
-use super::server::{Served, manifest, request, toml_path};
+use super::server::{Served, manifest, parse, request, toml_path};
 
 fn app(hub: &Hub, extra: &str) -> String {
     manifest(
@@ -401,4 +402,14 @@ fn prometheus_metrics() {
         404,
         "metrics never sit on the app's address"
     );
+    // A client cannot ask a worker for its counts: the header reaches no worker.
+    let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(
+        b"GET /hello HTTP/1.1\r\nhost: x\r\nx-wasmhub-worker-report: 1\r\nconnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    assert_eq!(parse(&raw).text(), "Hello, wasm!");
 }
