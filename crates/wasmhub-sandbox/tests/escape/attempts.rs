@@ -22,10 +22,28 @@ pub const CASES: &[&str] = &[
     "proc-mem",
     "memory",
     "fork-bomb",
+    "files-rw",
+    "files-passwd",
+    "files-dotdot",
+    "files-abs-link",
+    "files-up-link",
+    "files-ro-write",
 ];
 
-/// Runs `case`; `sock` is the worker's socket.
-pub fn attempt(case: &str, sock: std::os::fd::RawFd) -> io::Result<()> {
+/// The worker's granted directories in the `files-*` cases: read-write, then read-only.
+pub struct Grants {
+    /// `grant-rw` (note.txt, abs-link -> /etc/passwd, up-link -> ../secret.txt).
+    pub rw: std::os::fd::RawFd,
+    /// `grant-ro` (note.txt).
+    pub ro: std::os::fd::RawFd,
+}
+
+/// Runs `case`; `sock` is the worker's socket, `grants` its granted directories (the
+/// `files-*` cases).
+pub fn attempt(case: &str, sock: std::os::fd::RawFd, grants: Option<&Grants>) -> io::Result<()> {
+    if let Some(g) = grants {
+        return files(case, g);
+    }
     match case {
         // Only the component call (it ran before this): the worker still works.
         "work" => Ok(()),
@@ -58,6 +76,54 @@ pub fn attempt(case: &str, sock: std::os::fd::RawFd) -> io::Result<()> {
         "fork-bomb" => fork_bomb(),
         other => panic!("unknown case {other}"),
     }
+}
+
+/// The `files-*` cases: what a broken Wasm sandbox holding granted directories would try,
+/// with raw system calls on their descriptors (not WASI's path checks).
+fn files(case: &str, g: &Grants) -> io::Result<()> {
+    match case {
+        // Write a file in the read-write grant and read it and a granted file back.
+        "files-rw" => {
+            let mut f = open_at(
+                g.rw,
+                "written.txt",
+                libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+            )?;
+            std::io::Write::write_all(&mut f, b"written inside\n")?;
+            drop(f);
+            let mut text = String::new();
+            open_at(g.rw, "written.txt", libc::O_RDONLY)?.read_to_string(&mut text)?;
+            assert_eq!(text, "written inside\n");
+            read_at(g.rw, "note.txt")?;
+            read_at(g.ro, "note.txt")
+        }
+        "files-passwd" => read_file("/etc/passwd"),
+        "files-dotdot" => read_at(g.rw, "../secret.txt"),
+        "files-abs-link" => read_at(g.rw, "abs-link"),
+        "files-up-link" => read_at(g.rw, "up-link"),
+        "files-ro-write" => open_at(g.ro, "new.txt", libc::O_CREAT | libc::O_WRONLY).map(drop),
+        other => panic!("unknown files case {other}"),
+    }
+}
+
+/// `openat(dir, path, flags, 0644)` as a file.
+fn open_at(dir: std::os::fd::RawFd, path: &str, flags: libc::c_int) -> io::Result<std::fs::File> {
+    let path = std::ffi::CString::new(path).unwrap();
+    // SAFETY: openat on a NUL-terminated path; the result is a new descriptor we own.
+    let fd = unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, 0o644) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// Reads `path` below `dir`; it must not be empty.
+fn read_at(dir: std::os::fd::RawFd, path: &str) -> io::Result<()> {
+    let mut text = Vec::new();
+    open_at(dir, path, libc::O_RDONLY)?.read_to_end(&mut text)?;
+    assert!(!text.is_empty(), "{path} is empty");
+    Ok(())
 }
 
 fn env(name: &str) -> String {
