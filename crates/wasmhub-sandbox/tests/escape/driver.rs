@@ -72,12 +72,13 @@ impl Mode {
 /// behind `configure` alone opened plainly, inside as a worker opens them: idmapped to
 /// the tenant's uid), so their worker may make file system calls: what stops them inside
 /// is the empty root, the granted directory's own detached mount (`..` stays at its root),
-/// its read-only mount and Landlock, not seccomp.
+/// its read-only mount and Landlock (`files-root`: the empty root itself), not seccomp.
 fn expected(case: &str, mode: Mode) -> Option<Outcome> {
     Some(match (mode, case) {
         (Mode::Outside, _) | (_, "work" | "inspect" | "files-rw") => Outcome::Ok,
         (_, "memory") => Outcome::Oom,
         (Mode::Inside, "files-ro-write") => Outcome::Errno(libc::EROFS),
+        (Mode::Inside, "files-root") => Outcome::Errno(libc::EACCES),
         (Mode::Inside, c) if c.starts_with("files-") => Outcome::Errno(libc::ENOENT),
         (Mode::Inside, _) => Outcome::Signal(libc::SIGSYS),
         // Its network namespace has only a loopback that is down.
