@@ -96,8 +96,7 @@ const PROCESS_MODULES: &[&str] = &[
 
 /// Tests of those modules that cannot pass in process mode, and why.
 const PROCESS_SKIPS: &[&str] = &[
-    // Refused at start: sockets, files and key-value are not in workers yet.
-    "e2e::graph_budgets::a_spinning_link_target_with_a_deadline_does_not_delay_other_requests",
+    // Refused at start: sockets and key-value are not in workers yet.
     "e2e::polyglot::js_and_python_http_handlers_serve_like_rust",
     "e2e::spin::spin_key_value_on_granted_stores_access_denied_on_others",
     "e2e::spin::spin_outbound_only_to_allowed_hosts_with_templates",
