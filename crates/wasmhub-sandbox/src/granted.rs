@@ -13,7 +13,6 @@
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::SandboxError;
@@ -53,16 +52,6 @@ pub fn open_granted_dir(
     writable: bool,
     host_id: u32,
 ) -> Result<OwnedFd, SandboxError> {
-    let meta = std::fs::metadata(path).map_err(|source| granted_error(path, "stat", source))?;
-    if !meta.is_dir() {
-        return Err(granted_error(
-            path,
-            "open",
-            std::io::Error::from_raw_os_error(libc::ENOTDIR),
-        ));
-    }
-    let userns = mapping_userns(meta.uid(), meta.gid(), host_id)
-        .map_err(|source| granted_error(path, "make the id mapping", source))?;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
         granted_error(
             path,
@@ -88,6 +77,21 @@ pub fn open_granted_dir(
     }
     // SAFETY: open_tree returned a descriptor we own.
     let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
+    // The owner of what was opened (not of what the path names by now).
+    // SAFETY: fstat of our descriptor into a zeroed struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(tree.as_raw_fd(), &mut st) } != 0 {
+        return Err(granted_error(path, "stat", std::io::Error::last_os_error()));
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(granted_error(
+            path,
+            "open",
+            std::io::Error::from_raw_os_error(libc::ENOTDIR),
+        ));
+    }
+    let userns = mapping_userns(st.st_uid, st.st_gid, host_id)
+        .map_err(|source| granted_error(path, "make the id mapping", source))?;
     let mut attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if !writable {
         attr_set |= MOUNT_ATTR_RDONLY;
