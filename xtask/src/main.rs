@@ -98,8 +98,7 @@ const PROCESS_MODULES: &[&str] = &[
 
 /// Tests of those modules that cannot pass in process mode, and why.
 const PROCESS_SKIPS: &[&str] = &[
-    // Refused at start: sockets and files are not in workers yet.
-    "e2e::graph_budgets::a_spinning_link_target_with_a_deadline_does_not_delay_other_requests",
+    // Refused at start: sockets are not in workers yet.
     "e2e::polyglot::js_and_python_http_handlers_serve_like_rust",
     // Counts code loads in the server's log; workers load the code again (from the cache).
     "e2e::reload::a_reload_serves_the_changed_app_and_loads_only_new_code",

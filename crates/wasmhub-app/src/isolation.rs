@@ -58,7 +58,8 @@ pub enum IsolationError {
         at: String,
         /// The component.
         name: String,
-        /// What it is granted (`sockets (sockets = { connect, bind })`).
+        /// What it is granted (`sockets (sockets = { connect, bind })`): sockets,
+        /// key-value stores or the server's stdio.
         feature: &'static str,
     },
 }
@@ -269,6 +270,16 @@ mod tests {
         a.components[0].grants.outbound.push(crate::Granted::new(
             "https://example.com".parse().unwrap(),
             crate::Origin::Flag("--outbound".into()),
+        ));
+        a.check_isolation().unwrap();
+        // Files are opened by the worker before it locks down: allowed.
+        a.components[0].grants.dirs.push(crate::Granted::new(
+            crate::DirGrant {
+                host: "data".into(),
+                guest: "/data".into(),
+                mode: crate::DirMode::ReadWrite,
+            },
+            crate::Origin::Flag("--dir".into()),
         ));
         a.check_isolation().unwrap();
         a.components[0].grants.connect.push(crate::Granted::new(

@@ -1,8 +1,8 @@
 //! Turning [`Grants`] into a WASI context that allows exactly what they list.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use wasmhub_app::{DirMode, EnvGrant, Grants};
@@ -53,13 +53,8 @@ pub fn wasi_builder(grants: &Grants, denials: Arc<Denials>) -> Result<WasiCtxBui
 pub struct Preopens(WasiFilesystemCtx);
 
 impl Preopens {
-    /// No directory at all (a sandboxed worker's: it opens no file, and every path its
-    /// guest names fails in WASI without a system call).
-    pub fn none() -> Self {
-        Self(WasiFilesystemCtx::default())
-    }
-
-    /// Opens the directories `grants` list (or the no-files root when they list none).
+    /// Opens the directories `grants` list (or the no-files root when they list none; in a
+    /// process that set [`open_directories_with`], only the listed ones, with its opener).
     pub fn open(grants: &Grants) -> Result<Self, GrantError> {
         let mut b = WasiCtxBuilder::new();
         open_dirs(&mut b, grants)?;
@@ -100,22 +95,28 @@ pub fn wasi_builder_without_dirs(grants: &Grants, denials: Arc<Denials>) -> Wasi
     b
 }
 
-/// Set in a sandboxed worker: it opens no directory (see [`open_no_directories`]).
-static NO_DIRECTORIES: AtomicBool = AtomicBool::new(false);
+/// Opens one granted directory: the host path and its mode.
+type Opener = dyn Fn(&Path, DirMode) -> std::io::Result<OwnedFd> + Send + Sync;
 
-/// From now on this process gives no component a directory, not even the no-files root: a
-/// sandboxed worker's, whose file system is empty and whose seccomp filter ends it on any
-/// file system call (`isolation = "process"` refuses file grants).
-pub fn open_no_directories() {
-    NO_DIRECTORIES.store(true, Ordering::Relaxed);
+/// Set in a sandboxed worker (see [`open_directories_with`]).
+static OPENER: OnceLock<Box<Opener>> = OnceLock::new();
+
+/// From now on this process opens granted directories with `opener` and gives a component
+/// granted none no directory at all, not even the no-files root: a sandboxed worker's,
+/// which opens its tenant's directories its own way (idmapped to the tenant's uid) before
+/// it locks down, and whose empty root and seccomp filter leave nothing else to open.
+/// The first opener set stays.
+pub fn open_directories_with(
+    opener: impl Fn(&Path, DirMode) -> std::io::Result<OwnedFd> + Send + Sync + 'static,
+) {
+    let _ = OPENER.set(Box::new(opener));
 }
 
 /// Preopens the directories `grants` list, or the no-files root when they list none.
 fn open_dirs(b: &mut WasiCtxBuilder, grants: &Grants) -> Result<(), GrantError> {
-    if NO_DIRECTORIES.load(Ordering::Relaxed) {
-        return Ok(());
-    }
-    if grants.dirs.is_empty()
+    let opener = OPENER.get();
+    if opener.is_none()
+        && grants.dirs.is_empty()
         && let Some(root) = no_files_root()
     {
         // Paths then reach the host, which denies each one by name (wasmhub-host's files).
@@ -132,12 +133,25 @@ fn open_dirs(b: &mut WasiCtxBuilder, grants: &Grants) -> Result<(), GrantError> 
             DirMode::ReadOnly => FsPerms::ReadOnly,
             DirMode::ReadWrite => FsPerms::ReadWrite,
         };
-        b.preopened_dir(&dir.host, &dir.guest, perms)
-            .map_err(|e| GrantError::MissingDir {
-                host: dir.host.clone(),
-                guest: dir.guest.clone(),
-                source: e.into(),
-            })?;
+        let missing = |source: anyhow::Error| GrantError::MissingDir {
+            host: dir.host.clone(),
+            guest: dir.guest.clone(),
+            source,
+        };
+        match opener {
+            Some(open) => {
+                let fd = open(&dir.host, dir.mode).map_err(|e| missing(e.into()))?;
+                // wasmtime-wasi opens a preopen by path: this descriptor's, which reopens
+                // the same directory on the same mount; ours is closed below.
+                let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+                b.preopened_dir(&path, &dir.guest, perms)
+                    .map_err(|e| missing(e.into()))?;
+            }
+            None => {
+                b.preopened_dir(&dir.host, &dir.guest, perms)
+                    .map_err(|e| missing(e.into()))?;
+            }
+        }
     }
     Ok(())
 }

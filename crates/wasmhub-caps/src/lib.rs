@@ -11,7 +11,7 @@ mod sockets;
 pub use audit::{Audit, NotGranted, Refusal, grant_rows};
 pub use denials::{DENIABLE, DenialSink, Denials, Denied, report_denials_to};
 pub use grants::{
-    GrantError, Preopens, open_no_directories, wasi_builder, wasi_builder_without_dirs,
+    GrantError, Preopens, open_directories_with, wasi_builder, wasi_builder_without_dirs,
 };
 pub use imports::{Capability, ImportNeed, classify_import, compact_imports};
 pub use sockets::SocketPolicy;

@@ -111,25 +111,31 @@ pub struct MeteredStore {
 
 impl MeteredStore {
     /// A store for one instance of a component with `grants`, held to `budget`, running in
-    /// `lane` (its request's, or [`Lane::alone`] for a one-shot run); opens its stores and
-    /// reads its configuration (see [`MeteredStore::with_state`] to do that once).
+    /// `lane` (its request's, or [`Lane::alone`] for a one-shot run); opens its stores, its
+    /// directories and reads its configuration (see [`MeteredStore::with_state`] to do
+    /// that once).
     pub fn new(engine: &Engine, grants: &Grants, budget: &Budget, lane: Lane) -> Result<Self> {
         let state = wasmhub_state::ComponentState::of(grants, budget.kv_ops)?;
-        Self::with_state(engine, grants, budget, lane, &state)
+        let preopens = wasmhub_caps::Preopens::open(grants)?;
+        Self::with_state(engine, grants, budget, lane, &state, &preopens)
     }
 
-    /// As [`MeteredStore::new`], with the component's state made already.
+    /// As [`MeteredStore::new`], with the component's state made and its directories
+    /// opened already.
     pub fn with_state(
         engine: &Engine,
         grants: &Grants,
         budget: &Budget,
         lane: Lane,
         component: &Arc<wasmhub_state::ComponentState>,
+        preopens: &wasmhub_caps::Preopens,
     ) -> Result<Self> {
         let ungranted = crate::Ungranted::of(grants);
         let denials = ungranted.denials().clone();
+        let mut wasi = wasmhub_caps::wasi_builder_without_dirs(grants, denials.clone()).build();
+        preopens.install(&mut wasi);
         let state = HostState {
-            wasi: wasmhub_caps::wasi_builder(grants, denials.clone())?.build(),
+            wasi,
             http: WasiHttpCtx::new(),
             hooks: Outbound::new(
                 grants.outbound.iter().map(|g| g.value.clone()).collect(),

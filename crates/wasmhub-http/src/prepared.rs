@@ -221,16 +221,11 @@ pub(crate) fn prepare_with(
         let recipe = Arc::new(Recipe {
             name: c.name.as_str().into(),
             grants: c.grants.clone(),
-            // A sandboxed worker holds no directory (isolation = "process" refuses file
-            // grants): not even the no-files root, which its seccomp filter would not let
-            // it use.
-            preopens: if options.worker {
-                wasmhub_caps::Preopens::none()
-            } else {
-                wasmhub_caps::Preopens::open(&c.grants)
-                    .map_err(anyhow::Error::from)
-                    .with_context(at)?
-            },
+            // Opened once per generation; a sandboxed worker opens them before it locks
+            // down, with its own opener (`wasmhub_caps::open_directories_with`).
+            preopens: wasmhub_caps::Preopens::open(&c.grants)
+                .map_err(anyhow::Error::from)
+                .with_context(at)?,
             budget,
             outbound: c.grants.outbound.iter().map(|o| o.value.clone()).collect(),
             ungranted: wasmhub_host::Ungranted::of(&c.grants),

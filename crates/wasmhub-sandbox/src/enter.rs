@@ -1,6 +1,11 @@
 //! [`enter`]: the worker's own lock-down, inside the namespaces [`crate::configure`] made.
 
-use landlock::{ABI, Access, AccessFs, AccessNet, Ruleset, RulesetAttr, Scope};
+use std::os::fd::BorrowedFd;
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, BitFlags, PathBeneath, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, Scope,
+};
 
 use crate::error::check;
 use crate::{Policy, SandboxError};
@@ -15,13 +20,16 @@ use crate::{Policy, SandboxError};
 /// to [`Policy::host_id`], then unshares a user namespace (root inside mapped to that id,
 /// `setgroups` denied) and a mount namespace owned by it, and sets its parent-death signal
 /// again (an id change clears it); makes an empty read-only tmpfs the root (`pivot_root`,
-/// old root detached); closes every descriptor not in [`Policy::keep_fds`] except this
+/// old root detached); closes every descriptor not in [`Policy::keep_fds`] or
+/// [`Policy::dirs`] except this
 /// process's own `/proc/self/pagemap` (Wasmtime's pooling allocator opens it at
 /// `Engine::new` and scans it with `PAGEMAP_SCAN` to reset only dirtied pages; it shows
 /// nothing but this process's page table); drops all capabilities; sets `no_new_privs` and
-/// not-dumpable; enforces Landlock with no rules (all filesystem and TCP access, abstract
-/// Unix sockets and signals outside the worker; the best ABI the kernel has); installs the
-/// seccomp allowlist (`src/seccomp.rs`), which kills the process on any other system call.
+/// not-dumpable; enforces Landlock (all filesystem and TCP access, abstract Unix sockets
+/// and signals outside the worker handled, the best ABI the kernel has) with one rule per
+/// granted directory (below it: reading, and writing if granted) and none else; installs
+/// the seccomp allowlist (`src/seccomp.rs`), which kills the process on any other system
+/// call (the file system calls are in it only when [`Policy::dirs`] is not empty).
 /// Descriptors made before (e.g. a runtime's epoll) are closed.
 pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
     refuse_unless_fresh_worker()?;
@@ -41,6 +49,7 @@ pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
     let mut keep: Vec<libc::c_int> = policy.keep_fds.clone();
     keep.extend([0, 1, 2]);
     keep.extend(pagemaps);
+    keep.extend(policy.dirs.iter().map(|d| d.fd));
     close_all_but(keep)?;
     drop_capabilities()?;
     // SAFETY: prctl with integer arguments.
@@ -54,8 +63,8 @@ pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
             "clear dumpable",
         )?;
     }
-    landlock_no_rules()?;
-    crate::seccomp::install()
+    landlock(&policy.dirs)?;
+    crate::seccomp::install(!policy.dirs.is_empty())
 }
 
 /// Fails unless this process is pid 1 of its own pid namespace (so never the supervisor or
@@ -308,15 +317,41 @@ fn drop_capabilities() -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// Landlock, best ABI available, handling every access right and scope with no rule.
-fn landlock_no_rules() -> Result<(), SandboxError> {
+/// What a granted directory allows below it: reading files and listing directories, and
+/// for a writable grant making, removing, renaming, linking and truncating files and
+/// directories. Never executing, device or socket files, or device ioctls.
+fn granted_access(writable: bool) -> BitFlags<AccessFs> {
+    let read = AccessFs::ReadFile | AccessFs::ReadDir;
+    if !writable {
+        return read;
+    }
+    read | AccessFs::WriteFile
+        | AccessFs::RemoveDir
+        | AccessFs::RemoveFile
+        | AccessFs::MakeDir
+        | AccessFs::MakeReg
+        | AccessFs::MakeSym
+        | AccessFs::Refer
+        | AccessFs::Truncate
+}
+
+/// Landlock, best ABI available, handling every access right and scope, with a
+/// path-beneath rule for each of `dirs` and none else.
+fn landlock(dirs: &[crate::GrantedDir]) -> Result<(), SandboxError> {
     let abi = ABI::V10;
-    Ruleset::default()
+    let mut created = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
         .and_then(|r| r.handle_access(AccessNet::from_all(abi)))
         .and_then(|r| r.scope(Scope::from_all(abi)))
         .and_then(|r| r.create())
-        .and_then(|r| r.restrict_self())
         .map_err(SandboxError::Landlock)?;
+    for dir in dirs {
+        // SAFETY: the descriptor is the policy's, open until this process ends.
+        let fd = unsafe { BorrowedFd::borrow_raw(dir.fd) };
+        created = created
+            .add_rule(PathBeneath::new(fd, granted_access(dir.writable)))
+            .map_err(SandboxError::Landlock)?;
+    }
+    created.restrict_self().map_err(SandboxError::Landlock)?;
     Ok(())
 }

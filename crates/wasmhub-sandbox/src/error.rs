@@ -33,6 +33,21 @@ pub enum SandboxError {
     /// The seccomp filter could not be built or installed.
     #[error("sandbox: seccomp filter could not be {0}")]
     Seccomp(&'static str, #[source] seccompiler::Error),
+    /// A granted directory could not be opened for a worker.
+    #[error(
+        "sandbox: granted directory {path} could not be opened for the tenant's worker ({step} failed): \
+         it must exist and be on a file system that supports idmapped mounts (ext4, xfs, btrfs, \
+         tmpfs on Linux 6.3+); fix the grant, or run the component with isolation = \"in-process\""
+    )]
+    GrantedDir {
+        /// The host path.
+        path: std::path::PathBuf,
+        /// The step, e.g. "idmap its mount to the tenant's uid".
+        step: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// The process is not root: namespaces, the id switch and cgroups need it.
     #[error(
         "sandbox: a sandboxed worker needs root (this process runs as uid {0}): serve as root for isolation = \"process\", or use isolation = \"in-process\""

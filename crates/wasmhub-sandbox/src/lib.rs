@@ -5,12 +5,14 @@
 //! [`TenantCgroup`] (memory and task limits), behind a keeper process. The worker is still
 //! root in the host's user and mount namespaces: it reads its app, code and compile cache
 //! (root's, not readable by others), sets up its Wasmtime engine and memory pools and opens
-//! what it was granted, then calls [`enter`] before it starts any thread: it drops to the
+//! what it was granted (its granted directories with [`open_granted_dir`]: idmapped to the
+//! tenant's uid), then calls [`enter`] before it starts any thread: it drops to the
 //! tenant's own host uid (above 2^31), takes user and mount namespaces of its own (root
 //! inside mapped to that uid alone), an empty read-only root, every descriptor but
-//! [`Policy::keep_fds`] closed, no capabilities, `no_new_privs`, Landlock with no rules and
-//! a seccomp allowlist that kills the process on any other system call. Linux only; both
-//! need root ([`require_root`]).
+//! [`Policy::keep_fds`] and [`Policy::dirs`] closed, no capabilities, `no_new_privs`,
+//! Landlock with a rule for each granted directory and none else, and a seccomp allowlist
+//! that kills the process on any other system call (file system calls only with granted
+//! directories). Linux only; both need root ([`require_root`]).
 //!
 //! For the worker that uses it (what `tests/escape.rs` does):
 //! - Build the `Engine` (pooling allocator) and open what it needs before [`enter`]; build
@@ -31,6 +33,7 @@
 mod cgroup;
 mod enter;
 mod error;
+mod granted;
 mod policy;
 mod seccomp;
 mod spawn;
@@ -38,5 +41,6 @@ mod spawn;
 pub use cgroup::TenantCgroup;
 pub use enter::enter;
 pub use error::{SandboxError, require_root};
+pub use granted::{GrantedDir, open_granted_dir};
 pub use policy::Policy;
 pub use spawn::configure;

@@ -16,6 +16,10 @@ pub struct Policy {
     /// The descriptors [`crate::enter`] keeps open: the worker's Unix socket(s) and the
     /// read-only code descriptors. All others are closed (0, 1 and 2 point at /dev/null).
     pub keep_fds: Vec<RawFd>,
+    /// The tenant's granted directories ([`crate::open_granted_dir`]): kept open like
+    /// `keep_fds`, each the one place Landlock lets the worker reach by path (read-only or
+    /// read-write as granted). Only a worker with some may make file system calls at all.
+    pub dirs: Vec<crate::GrantedDir>,
     /// The uid and gid the worker runs as on the host (root inside its user namespace).
     /// No other process on the host may use them: whoever owns them outside owns the
     /// worker's namespaces. [`Policy::new`] derives one per tenant above 2^31.
@@ -23,7 +27,8 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// A policy for `tenant`: 512 MiB, 64 tasks, no descriptors kept, a host id of its own.
+    /// A policy for `tenant`: 512 MiB, 64 tasks, no descriptors kept, no directories, a host
+    /// id of its own.
     pub fn new(tenant: impl Into<String>) -> Policy {
         let tenant = tenant.into();
         let host_id = host_id_for(&tenant);
@@ -32,6 +37,7 @@ impl Policy {
             memory_limit_bytes: 512 << 20,
             max_processes: 64,
             keep_fds: Vec::new(),
+            dirs: Vec::new(),
             host_id,
         }
     }

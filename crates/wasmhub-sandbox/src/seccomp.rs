@@ -8,6 +8,8 @@
 //! answer on a tokio Unix socket, call the guest, make it trap, tick epochs on a second
 //! thread): every call it made after `enter` is below, grouped, plus the few marked
 //! "not seen" that the same code makes on other paths (a realloc, an exit, a restart).
+//! File system calls ([`FILES`]) are added only for a worker that keeps granted
+//! directories; without them any open ends the worker.
 
 use std::collections::BTreeMap;
 
@@ -92,6 +94,42 @@ const IO: &[libc::c_long] = &[
     libc::SYS_eventfd2,
 ];
 
+/// Files below granted directories, for a worker that has some ([`crate::Policy::dirs`])
+/// and for no other. Opening relative to a directory descriptor (openat2 with
+/// RESOLVE_BENEATH for paths, openat of "." to list; the worker's root is empty and
+/// Landlock allows nothing but below the granted directories), stat of a path (statx
+/// without the descriptor-only condition below), listing (getdents64), positioned I/O
+/// (pread64, pwrite64), fsync, and the directory operations WASI's filesystem interface
+/// exposes: mkdirat, unlinkat (files and directories), renameat (renameat2 where there
+/// is no renameat, e.g. aarch64), linkat, symlinkat, readlinkat, utimensat. Set sizes
+/// use ftruncate and flags fcntl, both in the lists above.
+///
+/// Derived with `strace -f` on a served worker (`isolation = "process"`) whose component
+/// (`files-http`) read, listed, stat-ed, wrote, made and removed directories, renamed,
+/// hard- and symlinked, read links, truncated, synced and set times in a granted
+/// directory, as the `caps_files` e2e tests do: every call it made after `enter` is in
+/// these lists. Not seen, so not allowed: lseek, fdatasync, fadvise64 (WASI's `advise`
+/// ends such a worker by SIGSYS) and newfstatat on a path.
+const FILES: &[libc::c_long] = &[
+    libc::SYS_openat,
+    libc::SYS_openat2,
+    libc::SYS_statx,
+    libc::SYS_getdents64,
+    libc::SYS_pread64,
+    libc::SYS_pwrite64,
+    libc::SYS_fsync,
+    libc::SYS_mkdirat,
+    libc::SYS_unlinkat,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_renameat,
+    #[cfg(not(target_arch = "x86_64"))]
+    libc::SYS_renameat2,
+    libc::SYS_linkat,
+    libc::SYS_symlinkat,
+    libc::SYS_readlinkat,
+    libc::SYS_utimensat,
+];
+
 /// Namespace flags a thread's clone may not carry.
 const NEW_NAMESPACES: u64 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWPID
@@ -104,8 +142,9 @@ const NEW_NAMESPACES: u64 = (libc::CLONE_NEWUSER
 /// `PAGEMAP_SCAN`: `_IOWR('f', 16, struct pm_scan_arg)` (96 bytes), Linux 6.7+.
 const PAGEMAP_SCAN: u64 = 0xc060_6610;
 
-/// Installs the filters on the calling thread (the worker is single-threaded here).
-pub(crate) fn install() -> Result<(), SandboxError> {
+/// Installs the filters on the calling thread (the worker is single-threaded here); with
+/// [`FILES`] when `files` (the worker keeps granted directories).
+pub(crate) fn install(files: bool) -> Result<(), SandboxError> {
     let arch = std::env::consts::ARCH
         .try_into()
         .map_err(|e: seccompiler::BackendError| {
@@ -175,6 +214,12 @@ pub(crate) fn install() -> Result<(), SandboxError> {
             libc::AT_EMPTY_PATH as u64,
         )?])?],
     );
+    // Files: replaces the descriptor-only rule of statx above.
+    if files {
+        for &sys in FILES {
+            rules.insert(sys, Vec::new());
+        }
+    }
     // tgkill: only this process's own threads (abort() raising SIGABRT; not seen).
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() } as u64;

@@ -3,17 +3,20 @@
 //!
 //! Start-up, in this order (the order is what the sandbox needs):
 //! 1. read the app exactly as `serve` does (same flags) and keep the tenant's components;
-//! 2. build the server's `Engines` (0.2 and 0.3 apart) and prepare them: code from the compile cache (the server has
-//!    just compiled it), memory pools set up (no directories: `process` refuses file
-//!    grants for now);
+//! 2. build the server's `Engines` (0.2 and 0.3 apart) and prepare them: code from the
+//!    compile cache (the server has just compiled it), memory pools set up, the tenant's
+//!    granted directories opened (`granted`: each on an idmapped mount of its own, so the
+//!    tenant's uid acts as its owner there; components granted none get no directory);
 //! 3. [`lock_down`]: the process is still single-threaded here;
 //! 4. only then a current-thread runtime and the epoch ticker, serving the socket the
 //!    server passed as descriptor [`wasmhub_http::WORKER_SOCKET_FD`]; its guests' granted
 //!    outgoing requests go to the server on [`wasmhub_http::WORKER_OUTBOUND_FD`].
 //!
-//! After step 3 the worker opens no file and no socket: everything it needs is already
-//! open (its code is mapped, its preopens and its socket are descriptors). Its key-value
-//! stores are the server's ([`wasmhub_http::ServerStores`]).
+//! After step 3 the worker opens no socket and no file but below its granted directories
+//! (relative to their descriptors; Landlock allows nothing else, and a worker with no
+//! granted directory may not make a file system call at all): everything it needs is
+//! already open (its code is mapped, its preopens and its sockets are descriptors). Its
+//! key-value stores are the server's ([`wasmhub_http::ServerStores`]).
 
 use std::ffi::OsString;
 use std::os::fd::FromRawFd;
@@ -25,6 +28,8 @@ use wasmhub_app::{App, Isolation};
 use wasmhub_core::{EngineKind, Engines, Metering};
 
 use crate::commands::ServeCommand;
+
+mod granted;
 
 /// One tenant's worker process (started by `serve` for isolation = "process").
 #[derive(Parser)]
@@ -48,8 +53,17 @@ impl WorkerCommand {
         ] {
             ensure_socket(fd)?;
         }
-        // Nothing in this process opens a directory: after lock-down it could not.
-        wasmhub_caps::open_no_directories();
+        // The server names the sandbox it made for this worker (cgroup and host uid).
+        let name = std::env::var(wasmhub_http::WORKER_SANDBOX_ENV).with_context(|| {
+            format!(
+                "{} is not set: workers are started by serve",
+                wasmhub_http::WORKER_SANDBOX_ENV
+            )
+        })?;
+        let mut policy = wasmhub_http::worker_policy(&name);
+        // Granted directories are opened while preparing, idmapped for the tenant, and
+        // only until lock-down.
+        let granted = granted::Granted::install(policy.host_id);
         // Its guests' stores are the server's (one process owns each store's file): every
         // call goes to the server, which checks the tenant's grants again. Chosen before
         // the flags could choose another (the first choice wins).
@@ -57,7 +71,6 @@ impl WorkerCommand {
             wasmhub_http::ServerStores,
         )));
         let (mut options, load, cache) = self.serve.into_parts()?;
-        // Prepared for a worker: no directories (see `lock_down`).
         options.worker = true;
         let mut app = load()?;
         keep_tenant(&mut app, &tenant)?;
@@ -76,7 +89,8 @@ impl WorkerCommand {
         let socket = unsafe { UnixStream::from_raw_fd(wasmhub_http::WORKER_SOCKET_FD) };
         // SAFETY: likewise, its outbound socket.
         let outbound = unsafe { UnixStream::from_raw_fd(wasmhub_http::WORKER_OUTBOUND_FD) };
-        lock_down(&tenant)?;
+        granted.seal(&mut policy);
+        lock_down(&tenant, policy)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -93,20 +107,14 @@ impl WorkerCommand {
 /// anything.
 ///
 /// This is the one place the worker's sandbox is entered: `wasmhub_sandbox::enter` with
-/// the tenant's policy (the one the server started it with): the tenant's host uid in user
-/// and mount namespaces of its own, an empty root, every descriptor but the log (2) and the
-/// sockets ([`wasmhub_http::WORKER_SOCKET_FD`], [`wasmhub_http::WORKER_OUTBOUND_FD`]) closed, no capabilities, `no_new_privs`,
-/// Landlock and the seccomp allowlist. From here on any other system call ends the worker
-/// by SIGSYS.
-fn lock_down(tenant: &str) -> Result<()> {
-    // The server names the sandbox it made for this worker (cgroup and host uid).
-    let name = std::env::var(wasmhub_http::WORKER_SANDBOX_ENV).with_context(|| {
-        format!(
-            "{} is not set: workers are started by serve",
-            wasmhub_http::WORKER_SANDBOX_ENV
-        )
-    })?;
-    let mut policy = wasmhub_http::worker_policy(&name);
+/// the tenant's policy (the one the server started it with, plus its granted directories):
+/// the tenant's host uid in user and mount namespaces of its own, an empty root, every
+/// descriptor but the log (2), the sockets ([`wasmhub_http::WORKER_SOCKET_FD`],
+/// [`wasmhub_http::WORKER_OUTBOUND_FD`]) and the granted directories closed, no
+/// capabilities, `no_new_privs`, Landlock (a rule per granted directory) and the seccomp
+/// allowlist (file system calls only with granted directories). From here on any other
+/// system call ends the worker by SIGSYS.
+fn lock_down(tenant: &str, mut policy: wasmhub_sandbox::Policy) -> Result<()> {
     // Code loaded from the compile cache stays mapped from its file, whose descriptor
     // Wasmtime owns (and closes when the code is dropped): keep those open.
     policy.keep_fds.extend(mapped_file_fds());

@@ -35,6 +35,8 @@ struct Node {
     budget: Budget,
     /// Its stores and configuration, made once.
     state: Arc<wasmhub_state::ComponentState>,
+    /// Its granted directories, opened once (before a sandboxed worker locks down).
+    preopens: wasmhub_caps::Preopens,
     /// A WASI 0.3 component: its calls run concurrently on its own event loop.
     wasi3: bool,
 }
@@ -139,6 +141,8 @@ impl Graph {
                 pre,
                 grants: c.grants.clone(),
                 state: wasmhub_state::ComponentState::of(&c.grants, budget.kv_ops)
+                    .with_context(|| format!("component \"{}\"", c.name))?,
+                preopens: wasmhub_caps::Preopens::open(&c.grants)
                     .with_context(|| format!("component \"{}\"", c.name))?,
                 budget,
                 wasi3,

@@ -166,8 +166,14 @@ fn instantiate(
     let name = session.graph.names[i].clone();
     let lane = session.lane.clone();
     async move {
-        let mut m =
-            MeteredStore::with_state(&engine, &node.grants, &node.budget, lane, &node.state)?;
+        let mut m = MeteredStore::with_state(
+            &engine,
+            &node.grants,
+            &node.budget,
+            lane,
+            &node.state,
+            &node.preopens,
+        )?;
         m.store.data_mut().links.session = weak;
         match node.pre.instantiate_async(&mut m.store).await {
             Ok(instance) => Ok(Box::new(Live {

@@ -22,10 +22,29 @@ pub const CASES: &[&str] = &[
     "proc-mem",
     "memory",
     "fork-bomb",
+    "files-rw",
+    "files-passwd",
+    "files-dotdot",
+    "files-abs-link",
+    "files-up-link",
+    "files-ro-write",
+    "files-root",
 ];
 
-/// Runs `case`; `sock` is the worker's socket.
-pub fn attempt(case: &str, sock: std::os::fd::RawFd) -> io::Result<()> {
+/// The worker's granted directories in the `files-*` cases: read-write, then read-only.
+pub struct Grants {
+    /// `grant-rw` (note.txt, abs-link -> /etc/passwd, up-link -> ../secret.txt).
+    pub rw: std::os::fd::RawFd,
+    /// `grant-ro` (note.txt).
+    pub ro: std::os::fd::RawFd,
+}
+
+/// Runs `case`; `sock` is the worker's socket, `grants` its granted directories (the
+/// `files-*` cases).
+pub fn attempt(case: &str, sock: std::os::fd::RawFd, grants: Option<&Grants>) -> io::Result<()> {
+    if let Some(g) = grants {
+        return files(case, g);
+    }
     match case {
         // Only the component call (it ran before this): the worker still works.
         "work" => Ok(()),
@@ -57,6 +76,72 @@ pub fn attempt(case: &str, sock: std::os::fd::RawFd) -> io::Result<()> {
         "memory" => allocate(env("ESCAPE_MEMORY_BYTES").parse().unwrap()),
         "fork-bomb" => fork_bomb(),
         other => panic!("unknown case {other}"),
+    }
+}
+
+/// The `files-*` cases: what a broken Wasm sandbox holding granted directories would try,
+/// with raw system calls on their descriptors (not WASI's path checks).
+fn files(case: &str, g: &Grants) -> io::Result<()> {
+    match case {
+        // Write a file in the read-write grant and read it and a granted file back.
+        "files-rw" => {
+            let mut f = open_at(
+                g.rw,
+                "written.txt",
+                libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+            )?;
+            std::io::Write::write_all(&mut f, b"written inside\n")?;
+            drop(f);
+            let text = read_all(open_at(g.rw, "written.txt", libc::O_RDONLY)?)?;
+            assert_eq!(text, b"written inside\n");
+            read_at(g.rw, "note.txt")?;
+            read_at(g.ro, "note.txt")
+        }
+        "files-passwd" => read_file("/etc/passwd"),
+        "files-dotdot" => read_at(g.rw, "../secret.txt"),
+        "files-abs-link" => read_at(g.rw, "abs-link"),
+        "files-up-link" => read_at(g.rw, "up-link"),
+        "files-ro-write" => open_at(g.ro, "new.txt", libc::O_CREAT | libc::O_WRONLY).map(drop),
+        // The one directory an entered worker's root holds is the root itself: only
+        // Landlock (no rule there) stops listing it.
+        "files-root" => {
+            let root = open_at(libc::AT_FDCWD, "/", libc::O_RDONLY | libc::O_DIRECTORY)?;
+            drop(root);
+            Ok(())
+        }
+        other => panic!("unknown files case {other}"),
+    }
+}
+
+/// `openat(dir, path, flags, 0644)` as a file.
+fn open_at(dir: std::os::fd::RawFd, path: &str, flags: libc::c_int) -> io::Result<std::fs::File> {
+    let path = std::ffi::CString::new(path).unwrap();
+    // SAFETY: openat on a NUL-terminated path; the result is a new descriptor we own.
+    let fd = unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, 0o644) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// Reads `path` below `dir`; it must not be empty.
+fn read_at(dir: std::os::fd::RawFd, path: &str) -> io::Result<()> {
+    let text = read_all(open_at(dir, path, libc::O_RDONLY)?)?;
+    assert!(!text.is_empty(), "{path} is empty");
+    Ok(())
+}
+
+/// Reads `f` to its end with plain `read` calls (std's `read_to_end` on a file also asks
+/// its size and position: statx and lseek, which a worker's list does not need).
+fn read_all(mut f: std::fs::File) -> io::Result<Vec<u8>> {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match f.read(&mut buf)? {
+            0 => return Ok(text),
+            n => text.extend_from_slice(&buf[..n]),
+        }
     }
 }
 

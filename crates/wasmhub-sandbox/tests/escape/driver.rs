@@ -67,10 +67,19 @@ impl Mode {
 /// `configure` alone leaves the worker root in the host's user and mount namespaces (it
 /// must still read its code): files, Unix sockets by path, /proc/PID/mem, exec and mount
 /// are stopped by `enter`, which drops it to the tenant's host uid in an empty root.
+///
+/// The `files-*` cases hold a read-write and a read-only granted directory (outside and
+/// behind `configure` alone opened plainly, inside as a worker opens them: idmapped to
+/// the tenant's uid), so their worker may make file system calls: what stops them inside
+/// is the empty root, the granted directory's own detached mount (`..` stays at its root),
+/// its read-only mount and Landlock (`files-root`: the empty root itself), not seccomp.
 fn expected(case: &str, mode: Mode) -> Option<Outcome> {
     Some(match (mode, case) {
-        (Mode::Outside, _) | (_, "work" | "inspect") => Outcome::Ok,
+        (Mode::Outside, _) | (_, "work" | "inspect" | "files-rw") => Outcome::Ok,
         (_, "memory") => Outcome::Oom,
+        (Mode::Inside, "files-ro-write") => Outcome::Errno(libc::EROFS),
+        (Mode::Inside, "files-root") => Outcome::Errno(libc::EACCES),
+        (Mode::Inside, c) if c.starts_with("files-") => Outcome::Errno(libc::ENOENT),
         (Mode::Inside, _) => Outcome::Signal(libc::SIGSYS),
         // Its network namespace has only a loopback that is down.
         (Mode::Namespaces, "inet") => Outcome::Errno(libc::ENETUNREACH),
@@ -194,9 +203,17 @@ fn fixture() -> Fixture {
     // The supervisor's data is private to it (as wasmhub's cache and state directories
     // are): a worker that entered, another uid on the host, must not traverse it.
     std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    for d in ["cache", "kv", "mnt"] {
+    for d in ["cache", "kv", "mnt", "grant-rw", "grant-ro"] {
         std::fs::create_dir(p.join(d)).unwrap();
     }
+    // The granted directories (root's, inside the supervisor's private directory) and
+    // what lies beside them.
+    for d in ["grant-rw", "grant-ro"] {
+        std::fs::write(p.join(d).join("note.txt"), "granted text\n").unwrap();
+    }
+    std::fs::write(p.join("secret.txt"), "host secret\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", p.join("grant-rw/abs-link")).unwrap();
+    std::os::unix::fs::symlink("../secret.txt", p.join("grant-rw/up-link")).unwrap();
     let wasm = std::fs::read(test_programs_artifacts::guest(
         test_programs_artifacts::GREET,
     ))
@@ -219,6 +236,8 @@ fn fixture() -> Fixture {
         ("ESCAPE_CACHE_FILE", cache_file.display().to_string()),
         ("ESCAPE_KV_FILE", p.join("kv/store").display().to_string()),
         ("ESCAPE_MOUNT_DIR", p.join("mnt").display().to_string()),
+        ("ESCAPE_GRANT_RW", p.join("grant-rw").display().to_string()),
+        ("ESCAPE_GRANT_RO", p.join("grant-ro").display().to_string()),
         (
             "ESCAPE_TCP_PORT",
             tcp.local_addr().unwrap().port().to_string(),

@@ -2,7 +2,7 @@
 //! from mapped precompiled code on a current-thread runtime with an epoch ticker), then
 //! one escape attempt, reported on stdout as `RESULT ok` or `RESULT errno N`.
 
-use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -47,9 +47,26 @@ impl WasiView for State {
 /// The worker process: `--child CASE MODE SOCKET_FD`.
 pub fn main(case: &str, mode: Mode, sock: RawFd) -> ! {
     let engine = engine();
+    let tenant = std::env::var("ESCAPE_TENANT");
+    let mut policy = wasmhub_sandbox::Policy::new(tenant.unwrap_or_default());
+    // The `files-*` cases hold two granted directories, opened before `enter` as a
+    // worker opens them (outside the sandbox: plainly, as any process could).
+    let grants = case
+        .starts_with("files-")
+        .then(|| open_grants(mode, policy.host_id));
+    if let Some((rw, ro)) = &grants {
+        policy.dirs = vec![
+            wasmhub_sandbox::GrantedDir {
+                fd: rw.as_raw_fd(),
+                writable: true,
+            },
+            wasmhub_sandbox::GrantedDir {
+                fd: ro.as_raw_fd(),
+                writable: false,
+            },
+        ];
+    }
     if mode == Mode::Inside {
-        let tenant = std::env::var("ESCAPE_TENANT").expect("ESCAPE_TENANT is not set");
-        let mut policy = wasmhub_sandbox::Policy::new(tenant);
         policy.keep_fds = vec![1, 2, sock];
         if let Err(e) = wasmhub_sandbox::enter(&policy) {
             eprintln!("enter failed: {e}: {:?}", std::error::Error::source(&e));
@@ -58,12 +75,39 @@ pub fn main(case: &str, mode: Mode, sock: RawFd) -> ! {
     }
     let code_fd = super::fdpass::recv_fd(sock).expect("receive the code descriptor");
     let sock = run_component(&engine, code_fd, sock);
-    let result = attempts::attempt(case, sock);
+    let fds = grants.as_ref().map(|(rw, ro)| attempts::Grants {
+        rw: rw.as_raw_fd(),
+        ro: ro.as_raw_fd(),
+    });
+    let result = attempts::attempt(case, sock, fds.as_ref());
     match result {
         Ok(()) => println!("RESULT ok"),
         Err(e) => println!("RESULT errno {}", e.raw_os_error().unwrap_or(-1)),
     }
     std::process::exit(0)
+}
+
+/// The read-write and read-only granted directories: idmapped to the tenant's `host_id`
+/// inside the sandbox, plainly opened outside it.
+fn open_grants(mode: Mode, host_id: u32) -> (OwnedFd, OwnedFd) {
+    let open = |var: &str, writable: bool| {
+        let path = std::path::PathBuf::from(std::env::var(var).expect(var));
+        if mode == Mode::Inside {
+            wasmhub_sandbox::open_granted_dir(&path, writable, host_id).unwrap_or_else(|e| {
+                panic!(
+                    "open {}: {e}: {:?}",
+                    path.display(),
+                    std::error::Error::source(&e)
+                )
+            })
+        } else {
+            OwnedFd::from(std::fs::File::open(&path).expect("open the granted directory"))
+        }
+    };
+    (
+        open("ESCAPE_GRANT_RW", true),
+        open("ESCAPE_GRANT_RO", false),
+    )
 }
 
 /// Loads the precompiled component from a mapping of `code_fd`, reads a name from the

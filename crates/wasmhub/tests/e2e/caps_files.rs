@@ -1,9 +1,12 @@
 //! Files and env: denied at the call unless granted (refused before running under
 //! `--strict`), confined while running.
 
-use test_programs_artifacts::{ENV_DUMP, FS_ESCAPE};
+use std::os::unix::fs::MetadataExt;
+
+use test_programs_artifacts::{ENV_DUMP, FILES_HTTP, FS_ESCAPE};
 
 use super::harness::{Hub, g, golden};
+use super::server::{Served, manifest, toml_path};
 
 /// A granted `data/` with a note, a secret beside it, and symlinks out of it.
 fn sandbox(hub: &Hub) -> (std::path::PathBuf, String) {
@@ -192,4 +195,122 @@ fn unused_grants_are_warned_about() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     golden("unused-grants-flags", &hub.normalize(&r.stderr));
+}
+
+#[test]
+fn a_served_component_reaches_its_granted_files_and_nothing_else() {
+    // In a worker process too: `WASMHUB_TEST_ISOLATION=process` (and
+    // `process_isolation::a_worker_serves_its_granted_files_and_nothing_else`).
+    served_files_are_confined(None);
+}
+
+/// Serves `files-http` granted `data/` (read-only, at /data) and `out/` (read-write, at
+/// /out), with `isolation = "process"` when `process` (else as the test run chooses), and
+/// checks it reads and writes there and nowhere else.
+pub fn served_files_are_confined(isolation: Option<&str>) {
+    let hub = Hub::new();
+    let (data, _) = sandbox(&hub);
+    let out = hub.tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let app = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"files\"\n{}\n[component.files]\nsource = {}\nroute = \"/files/...\"\n\n\
+             [component.files.grant]\nfiles = [{{ host = {}, guest = \"/data\" }}, \
+             {{ host = {}, guest = \"/out\", mode = \"rw\" }}]\n",
+            isolation.map_or(String::new(), |i| format!("isolation = \"{i}\"\n")),
+            toml_path(g(FILES_HTTP)),
+            toml_path(data.to_str().unwrap()),
+            toml_path(out.to_str().unwrap()),
+        ),
+    );
+    let s = Served::start(&hub, &[&app]);
+    let r = s.get("/files/read?/data/note.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "granted text\n"));
+    for path in [
+        "/data/../secret.txt",
+        "/data/../../../../etc/passwd",
+        "/etc/passwd",
+        "/proc/self/environ",
+        "/data/abs-link",
+        "/data/up-link",
+        "/out/../data/note.txt",
+    ] {
+        let r = s.get(&format!("/files/read?{path}"));
+        assert_eq!(r.status, 404, "read {path}: {}", r.text());
+        assert!(
+            r.text().starts_with("denied: "),
+            "read {path}: {}",
+            r.text()
+        );
+    }
+    // Writing: in the read-write grant only; the file is the directory owner's on disk.
+    let w = super::server::request(s.addr, "POST", "/files/write?/out/new.txt", b"");
+    assert_eq!((w.status, w.text().as_str()), (200, "written"));
+    let written = out.join("new.txt");
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        "written by files-http\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&written).unwrap().uid(),
+        std::fs::metadata(&out).unwrap().uid()
+    );
+    let r = s.get("/files/read?/out/new.txt");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "written by files-http\n")
+    );
+    for path in ["/data/new.txt", "/new.txt", "/out/../escaped.txt"] {
+        let w = super::server::request(s.addr, "POST", &format!("/files/write?{path}"), b"");
+        assert_eq!(w.status, 404, "write {path}: {}", w.text());
+    }
+    assert!(!data.join("new.txt").exists());
+    assert!(!hub.tmp.path().join("escaped.txt").exists());
+    // Every file operation WASI offers works in the read-write grant (in a worker: each
+    // system call it needs is in its seccomp list, or the worker would end by SIGSYS).
+    for (op, args, answer) in [
+        ("list", "/data", "abs-link,note.txt,up-link"),
+        ("stat", "/data/note.txt", "13"),
+        ("readlink", "/data/up-link", "../secret.txt"),
+        ("mkdir", "/out/d", "done"),
+        ("write", "/out/d/f", "written"),
+        ("rename", "/out/d/f&/out/d/g", "done"),
+        ("link", "/out/d/g&/out/d/h", "done"),
+        ("symlink", "g&/out/d/s", "done"),
+        ("readlink", "/out/d/s", "g"),
+        ("truncate", "/out/d/g", "done"),
+        ("sync", "/out/d/g", "done"),
+        ("touch", "/out/d/g", "done"),
+        ("read", "/out/d/h", "wri"),
+        ("list", "/out/d", "g,h,s"),
+        ("remove", "/out/d/h", "done"),
+        ("remove", "/out/d/s", "done"),
+        ("remove", "/out/d/g", "done"),
+        ("rmdir", "/out/d", "done"),
+    ] {
+        let r = s.get(&format!("/files/{op}?{args}"));
+        assert_eq!((r.status, r.text().as_str()), (200, answer), "{op} {args}");
+    }
+    assert!(!out.join("d").exists());
+    // ... and none in the read-only one, or out of either.
+    for (op, args) in [
+        ("mkdir", "/data/d"),
+        ("remove", "/data/note.txt"),
+        ("rename", "/data/note.txt&/out/moved"),
+        ("link", "/data/note.txt&/out/linked"),
+        ("symlink", "/etc/passwd&/data/s"),
+        ("truncate", "/data/note.txt"),
+        ("touch", "/data/note.txt"),
+        ("link", "/out/../secret.txt&/out/stolen"),
+        ("readlink", "/data/../secret.txt"),
+    ] {
+        let r = s.get(&format!("/files/{op}?{args}"));
+        assert_eq!(r.status, 404, "{op} {args}: {}", r.text());
+    }
+    assert_eq!(
+        std::fs::read_to_string(data.join("note.txt")).unwrap(),
+        "granted text\n"
+    );
+    assert!(!out.join("stolen").exists() && !out.join("moved").exists());
 }

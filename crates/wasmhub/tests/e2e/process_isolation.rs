@@ -325,3 +325,8 @@ fn a_worker_is_locked_down_as_seen_from_outside() {
     // It still serves.
     assert_eq!(served.get("/").status, 200);
 }
+
+#[test]
+fn a_worker_serves_its_granted_files_and_nothing_else() {
+    super::caps_files::served_files_are_confined(Some("process"));
+}
