@@ -58,8 +58,8 @@ pub enum IsolationError {
         at: String,
         /// The component.
         name: String,
-        /// What it is granted (`sockets (sockets = { connect, bind })`): sockets,
-        /// key-value stores or the server's stdio.
+        /// What it is granted (`sockets (sockets = { connect, bind })`): sockets or the
+        /// server's stdio.
         feature: &'static str,
     },
 }
@@ -69,8 +69,6 @@ fn not_yet(c: &AppComponent) -> Option<&'static str> {
     let g = &c.grants;
     if !g.connect.is_empty() || !g.bind.is_empty() {
         Some("sockets (sockets = { connect, bind })")
-    } else if !g.dirs.is_empty() {
-        Some("files (files = [...])")
     } else if g.inherit_stdio {
         Some("the server's own stdio")
     } else {
