@@ -108,8 +108,9 @@ const IO: &[libc::c_long] = &[
 /// (`files-http`) read, listed, stat-ed, wrote, made and removed directories, renamed,
 /// hard- and symlinked, read links, truncated, synced and set times in a granted
 /// directory, as the `caps_files` e2e tests do: every call it made after `enter` is in
-/// these lists. Not seen, so not allowed: lseek, fdatasync, fadvise64 (WASI's `advise`
-/// ends such a worker by SIGSYS) and newfstatat on a path.
+/// these lists. Added though not seen there, because WASI reaches them on a descriptor the
+/// worker already holds: fdatasync (`sync-data`), fadvise64 (`advise`), lseek. Not
+/// allowed: newfstatat on a path.
 const FILES: &[libc::c_long] = &[
     libc::SYS_openat,
     libc::SYS_openat2,
@@ -118,6 +119,9 @@ const FILES: &[libc::c_long] = &[
     libc::SYS_pread64,
     libc::SYS_pwrite64,
     libc::SYS_fsync,
+    libc::SYS_fdatasync,
+    libc::SYS_fadvise64,
+    libc::SYS_lseek,
     libc::SYS_mkdirat,
     libc::SYS_unlinkat,
     #[cfg(target_arch = "x86_64")]
