@@ -1,6 +1,6 @@
 //! [`enter`]: the worker's own lock-down, inside the namespaces [`crate::configure`] made.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, PathBeneath, Ruleset, RulesetAttr,
@@ -29,7 +29,11 @@ use crate::{Policy, SandboxError};
 /// and signals outside the worker handled, the best ABI the kernel has) with one rule per
 /// granted directory (below it: reading, and writing if granted) and none else; installs
 /// the seccomp allowlist (`src/seccomp.rs`), which kills the process on any other system
-/// call (the file system calls are in it only when [`Policy::dirs`] is not empty).
+/// call (the file system calls are in it only when [`Policy::dirs`] is not empty). With
+/// [`Policy::socket_broker`], before Landlock: a second filter hands the worker's socket
+/// calls to its supervisor, whose [`crate::SocketBroker`] makes or refuses them, and the
+/// allowlist lets those calls and the socket calls that follow (accept, options, names)
+/// through.
 /// Descriptors made before (e.g. a runtime's epoll) are closed.
 pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
     refuse_unless_fresh_worker()?;
@@ -63,8 +67,21 @@ pub fn enter(policy: &Policy) -> Result<(), SandboxError> {
             "clear dumpable",
         )?;
     }
+    if let Some(sock) = policy.socket_broker {
+        hand_over_socket_calls(sock)?;
+    }
     landlock(&policy.dirs)?;
-    crate::seccomp::install(!policy.dirs.is_empty())
+    crate::seccomp::install(!policy.dirs.is_empty(), policy.socket_broker.is_some())
+}
+
+/// Installs the socket-call filter ([`crate::SocketBroker`]) and sends its listener to the
+/// supervisor over `sock`, keeping no copy.
+fn hand_over_socket_calls(sock: libc::c_int) -> Result<(), SandboxError> {
+    let listener = crate::notify::install()?;
+    crate::send_fd(sock, listener.as_raw_fd()).map_err(|source| SandboxError::Os {
+        step: "send the socket-call listener to the supervisor",
+        source,
+    })
 }
 
 /// Fails unless this process is pid 1 of its own pid namespace (so never the supervisor or

@@ -33,7 +33,9 @@
 mod cgroup;
 mod enter;
 mod error;
+mod fdpass;
 mod granted;
+mod notify;
 mod policy;
 mod seccomp;
 mod spawn;
@@ -41,6 +43,8 @@ mod spawn;
 pub use cgroup::TenantCgroup;
 pub use enter::enter;
 pub use error::{SandboxError, require_root};
+pub use fdpass::{recv_fd, send_fd};
 pub use granted::{GrantedDir, open_granted_dir};
+pub use notify::{SocketBroker, SocketOp, SocketUse};
 pub use policy::Policy;
 pub use spawn::configure;

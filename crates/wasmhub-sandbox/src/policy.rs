@@ -20,6 +20,11 @@ pub struct Policy {
     /// `keep_fds`, each the one place Landlock lets the worker reach by path (read-only or
     /// read-write as granted). Only a worker with some may make file system calls at all.
     pub dirs: Vec<crate::GrantedDir>,
+    /// For a tenant granted sockets: the Unix socket (one of `keep_fds`) to send the
+    /// worker's socket-call listener on, for its supervisor's [`crate::SocketBroker`].
+    /// The worker then may make socket calls, each made (or refused)
+    /// by the supervisor; without it any socket call ends the worker.
+    pub socket_broker: Option<RawFd>,
     /// The uid and gid the worker runs as on the host (root inside its user namespace).
     /// No other process on the host may use them: whoever owns them outside owns the
     /// worker's namespaces. [`Policy::new`] derives one per tenant above 2^31.
@@ -38,6 +43,7 @@ impl Policy {
             max_processes: 64,
             keep_fds: Vec::new(),
             dirs: Vec::new(),
+            socket_broker: None,
             host_id,
         }
     }

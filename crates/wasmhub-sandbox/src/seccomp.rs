@@ -134,6 +134,27 @@ const FILES: &[libc::c_long] = &[
     libc::SYS_utimensat,
 ];
 
+/// Sockets, for a worker whose tenant is granted some ([`crate::Policy::socket_broker`]) and
+/// for no other. The first four never run here: the socket-call filter hands them to the
+/// supervisor ([`crate::SocketBroker`]), which makes them in its own network namespace
+/// after its checks (they are listed because the kernel takes the strictest of the
+/// filters' answers). The rest act on sockets the worker already holds: accepting on a
+/// listener, options, addresses. `sendmsg` is taken out for such a worker: its address is
+/// in memory, out of both filters' reach (a send with an address goes through `sendto`,
+/// which is handed over).
+const SOCKETS: &[libc::c_long] = &[
+    libc::SYS_socket,
+    libc::SYS_connect,
+    libc::SYS_bind,
+    libc::SYS_listen,
+    libc::SYS_accept4,
+    libc::SYS_accept,
+    libc::SYS_getsockopt,
+    libc::SYS_setsockopt,
+    libc::SYS_getsockname,
+    libc::SYS_getpeername,
+];
+
 /// Namespace flags a thread's clone may not carry.
 const NEW_NAMESPACES: u64 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWPID
@@ -147,8 +168,9 @@ const NEW_NAMESPACES: u64 = (libc::CLONE_NEWUSER
 const PAGEMAP_SCAN: u64 = 0xc060_6610;
 
 /// Installs the filters on the calling thread (the worker is single-threaded here); with
-/// [`FILES`] when `files` (the worker keeps granted directories).
-pub(crate) fn install(files: bool) -> Result<(), SandboxError> {
+/// [`FILES`] when `files` (the worker keeps granted directories), and [`SOCKETS`] (without
+/// `sendmsg`) when `sockets` (its socket calls are handed to its supervisor).
+pub(crate) fn install(files: bool, sockets: bool) -> Result<(), SandboxError> {
     let arch = std::env::consts::ARCH
         .try_into()
         .map_err(|e: seccompiler::BackendError| {
@@ -223,6 +245,12 @@ pub(crate) fn install(files: bool) -> Result<(), SandboxError> {
         for &sys in FILES {
             rules.insert(sys, Vec::new());
         }
+    }
+    if sockets {
+        for &sys in SOCKETS {
+            rules.insert(sys, Vec::new());
+        }
+        rules.remove(&libc::SYS_sendmsg);
     }
     // tgkill: only this process's own threads (abort() raising SIGABRT; not seen).
     // SAFETY: getpid cannot fail.

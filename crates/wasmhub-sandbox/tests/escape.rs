@@ -13,10 +13,10 @@
 mod attempts;
 #[path = "escape/driver.rs"]
 mod driver;
-#[path = "escape/fdpass.rs"]
-mod fdpass;
 #[path = "escape/inspect.rs"]
 mod inspect;
+#[path = "escape/net.rs"]
+mod net;
 #[path = "escape/worker.rs"]
 mod worker;
 

@@ -45,6 +45,9 @@ pub fn attempt(case: &str, sock: std::os::fd::RawFd, grants: Option<&Grants>) ->
     if let Some(g) = grants {
         return files(case, g);
     }
+    if case.starts_with("net-") {
+        return super::net::attempt(case);
+    }
     match case {
         // Only the component call (it ran before this): the worker still works.
         "work" => Ok(()),

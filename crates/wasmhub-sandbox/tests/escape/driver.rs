@@ -77,6 +77,12 @@ fn expected(case: &str, mode: Mode) -> Option<Outcome> {
     Some(match (mode, case) {
         (Mode::Outside, _) | (_, "work" | "inspect" | "files-rw") => Outcome::Ok,
         (_, "memory") => Outcome::Oom,
+        // The broker makes the granted connect and refuses everything else it is handed;
+        // `sendmsg` (its address out of seccomp's sight) ends the worker.
+        (Mode::Inside, "net-granted") => Outcome::Ok,
+        (Mode::Inside, "net-sendmsg") => Outcome::Signal(libc::SIGSYS),
+        (Mode::Inside, c) if c.starts_with("net-") => Outcome::Errno(libc::EACCES),
+        (Mode::Namespaces, c) if c.starts_with("net-") => return None,
         (Mode::Inside, "files-ro-write") => Outcome::Errno(libc::EROFS),
         (Mode::Inside, "files-root") => Outcome::Errno(libc::EACCES),
         (Mode::Inside, c) if c.starts_with("files-") => Outcome::Errno(libc::ENOENT),
@@ -104,6 +110,7 @@ struct Fixture {
     envs: Vec<(String, String)>,
     victim: Child,
     _tcp: TcpListener,
+    _tcp_ungranted: TcpListener,
     _unix: UnixListener,
 }
 
@@ -132,6 +139,7 @@ pub fn main(filters: &[&str]) -> i32 {
     let mut failures = Vec::new();
     for case in CASES
         .iter()
+        .chain(super::net::CASES)
         .filter(|c| filters.is_empty() || filters.iter().any(|f| c.contains(f)))
     {
         let mut line = format!("escape: {case:<14}");
@@ -226,6 +234,7 @@ fn fixture() -> Fixture {
     std::fs::write(p.join("kv/store"), "tenant-b secret").unwrap();
     let code = std::fs::File::open(&cache_file).unwrap();
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp_ungranted = TcpListener::bind("127.0.0.1:0").unwrap();
     let unix_path = p.join("supervisor.sock");
     let unix = UnixListener::bind(&unix_path).unwrap();
     let victim = Command::new("sleep")
@@ -241,6 +250,10 @@ fn fixture() -> Fixture {
         (
             "ESCAPE_TCP_PORT",
             tcp.local_addr().unwrap().port().to_string(),
+        ),
+        (
+            "ESCAPE_TCP_PORT_UNGRANTED",
+            tcp_ungranted.local_addr().unwrap().port().to_string(),
         ),
         ("ESCAPE_UNIX_SOCKET", unix_path.display().to_string()),
         ("ESCAPE_VICTIM_PID", victim.id().to_string()),
@@ -258,6 +271,7 @@ fn fixture() -> Fixture {
         envs,
         victim,
         _tcp: tcp,
+        _tcp_ungranted: tcp_ungranted,
         _unix: unix,
     }
 }
@@ -275,7 +289,7 @@ struct Run {
 fn run(fx: &Fixture, case: &str, mode: Mode, sandbox: Option<(&Policy, &TenantCgroup)>) -> Run {
     // The worker's socket: it receives its compiled code and a request over it.
     let (mut ours, theirs) = StdUnixStream::pair().unwrap();
-    super::fdpass::send_fd(ours.as_raw_fd(), fx.code.as_raw_fd()).unwrap();
+    wasmhub_sandbox::send_fd(ours.as_raw_fd(), fx.code.as_raw_fd()).unwrap();
     ours.write_all(b"sandbox\n").unwrap();
     // The worker inherits its socket and, for `inspect`, a descriptor the supervisor
     // leaked by mistake (the key-value file), which `enter` must close.
@@ -312,6 +326,17 @@ fn run(fx: &Fixture, case: &str, mode: Mode, sandbox: Option<(&Policy, &TenantCg
     drop(leak);
     ours.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
+    // A `net-*` worker that entered sends its socket-call listener first: broker its calls.
+    let broker = (mode == Mode::Inside && case.starts_with("net-")).then(|| {
+        let fd = wasmhub_sandbox::recv_fd(ours.as_raw_fd()).expect("the worker's listener");
+        // SAFETY: recv_fd made this descriptor for us.
+        let listener = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        let broker = wasmhub_sandbox::SocketBroker::new(
+            listener,
+            super::net::check(fx._tcp.local_addr().unwrap()),
+        );
+        std::thread::spawn(move || broker.run())
+    });
     let mut answer = String::new();
     let properties = (case == "inspect").then(|| {
         // The worker answered, so it has entered; it now waits for one byte.
@@ -332,6 +357,9 @@ fn run(fx: &Fixture, case: &str, mode: Mode, sandbox: Option<(&Policy, &TenantCg
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    if let Some(broker) = broker {
+        broker.join().unwrap(); // ends with the worker
+    }
     let mut stdout = String::new();
     let mut stderr = String::new();
     child

@@ -1,5 +1,5 @@
-//! Passing a descriptor over a Unix socket (SCM_RIGHTS), as the supervisor hands a worker
-//! its compiled code.
+//! Passing a descriptor over a Unix socket (SCM_RIGHTS): code to a worker, a worker's
+//! socket-call listener to its supervisor.
 
 use std::io;
 use std::os::fd::RawFd;
