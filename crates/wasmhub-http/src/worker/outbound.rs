@@ -58,6 +58,7 @@ pub async fn connect(socket: std::os::unix::net::UnixStream) -> anyhow::Result<(
             tracing::warn!(error = %e, "the outbound connection to the server ended");
         }
     });
+    tokio::spawn(super::kv::learn_backend());
     wasmhub_host::send_through(Arc::new(move |mut req, options| {
         let mut sender = sender.clone();
         // The server would take it for one of the worker's own key-value calls.
