@@ -97,6 +97,9 @@ pub(crate) struct Reach {
     pub(crate) rules: Box<[OutboundRule]>,
     /// Key-value stores.
     pub(crate) stores: super::kv::TenantStores,
+    /// Whether one of its components is granted the server's own stdio: then the worker
+    /// starts with the server's stdin and stdout (see `spawn`).
+    pub(crate) stdio: bool,
 }
 
 /// The server's side: sends the requests `tenant`'s worker asks for on `socket`, and makes
@@ -254,6 +257,7 @@ mod tests {
         let reach = Reach {
             rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
             stores: super::super::kv::TenantStores::default(),
+            stdio: false,
         };
         tokio::spawn(serve(ours, Arc::new(reach), "t".into()));
         theirs.set_nonblocking(true).unwrap();

@@ -273,6 +273,7 @@ mod tests {
         let reach = Reach {
             rules: Box::new([]),
             stores,
+            stdio: false,
         };
         tokio::spawn(outbound::serve(server, Arc::new(reach), "t".into()));
         let io = TokioIo::new(tokio::net::UnixStream::from_std(worker).unwrap());
