@@ -47,7 +47,13 @@ fn main() {
             fmt.with_writer(logwriter::install()).init();
         }
     }
-    let result = cli.execute();
+    let result = if cli.is_worker() {
+        // It locks down single-threaded, after compiling what the cache does not hold.
+        wasmhub_core::compile_serially();
+        cli.execute()
+    } else {
+        cli.execute()
+    };
     // Lines logged so far go out before the error that follows them.
     logwriter::flush();
     let code = match result {
