@@ -100,8 +100,6 @@ const PROCESS_MODULES: &[&str] = &[
 const PROCESS_SKIPS: &[&str] = &[
     // Refused at start: sockets are not in workers yet.
     "e2e::polyglot::js_and_python_http_handlers_serve_like_rust",
-    // Counts code loads in the server's log; workers load the code again (from the cache).
-    "e2e::reload::a_reload_serves_the_changed_app_and_loads_only_new_code",
 ];
 
 fn process_isolation() -> util::Result {
