@@ -96,12 +96,8 @@ const WORKER_SPAN: &str = " worker{sandbox=";
 /// The `component loaded` lines of the server and its workers.
 fn load_lines(s: &Served) -> impl Iterator<Item = String> {
     let log = s.log();
-    let lines: Vec<String> = log
-        .lines()
-        .filter(|l| l.contains("component loaded"))
-        .map(String::from)
-        .collect();
-    lines.into_iter()
+    let loads = log.lines().filter(|l| l.contains("component loaded"));
+    loads.map(String::from).collect::<Vec<_>>().into_iter()
 }
 
 /// Waits (up to 20 s) until the workers have logged `n` loads of `path`; how many they
