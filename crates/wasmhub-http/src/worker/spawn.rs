@@ -95,9 +95,9 @@ impl Child {
 ///
 /// This is the one place a worker process is configured: the launcher's command, its
 /// stdin and stdout (the server's own when `server_stdio`: a component of the tenant is
-/// granted them; else /dev/null), its socket, a parent-death signal (a worker never outlives its server), and the sandbox:
-/// the tenant's cgroup (created, limits set) and its namespaces (`wasmhub_sandbox::configure`;
-/// the worker enters the rest itself). Needs root.
+/// granted them; else /dev/null), its socket, a parent-death signal (a worker never
+/// outlives its server), and the sandbox: the tenant's cgroup (created, limits set) and its
+/// namespaces (`wasmhub_sandbox::configure`; the worker enters the rest itself). Needs root.
 pub(crate) fn spawn(launcher: &Launcher, tenant: &str, server_stdio: bool) -> io::Result<Spawned> {
     let name = sandbox_name(tenant);
     let policy = worker_policy(&name);
