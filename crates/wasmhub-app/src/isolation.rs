@@ -58,8 +58,7 @@ pub enum IsolationError {
         at: String,
         /// The component.
         name: String,
-        /// What it is granted (`sockets (sockets = { connect, bind })`): sockets or the
-        /// server's stdio.
+        /// What it is granted (`sockets (sockets = { connect, bind })`).
         feature: &'static str,
     },
 }
@@ -69,8 +68,6 @@ fn not_yet(c: &AppComponent) -> Option<&'static str> {
     let g = &c.grants;
     if !g.connect.is_empty() || !g.bind.is_empty() {
         Some("sockets (sockets = { connect, bind })")
-    } else if g.inherit_stdio {
-        Some("the server's own stdio")
     } else {
         None
     }
@@ -279,6 +276,9 @@ mod tests {
             },
             crate::Origin::Flag("--dir".into()),
         ));
+        a.check_isolation().unwrap();
+        // The server's own stdio is handed to its worker at start: allowed.
+        a.components[0].grants.inherit_stdio = true;
         a.check_isolation().unwrap();
         a.components[0].grants.connect.push(crate::Granted::new(
             "tcp://127.0.0.1:5432".parse().unwrap(),

@@ -1,6 +1,7 @@
 //! Engine configuration shared by every verb.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -63,6 +64,18 @@ pub const DEFAULT_STACK: u64 = 512 << 10;
 /// Largest linear memory a served instance may grow to (per memory).
 pub const SERVE_MAX_MEMORY: usize = 256 << 20;
 
+/// Set by [`compile_serially`].
+static SERIAL: AtomicBool = AtomicBool::new(false);
+
+/// From now on this process's engines compile on the calling thread, with no pool of
+/// compile threads: a sandboxed worker's, which must still be single-threaded when it locks
+/// down, and compiles whatever the compile cache does not hold (`--no-cache`, or code
+/// evicted since the server compiled it) before. Not part of the compile cache's key: the
+/// code is the same.
+pub fn compile_serially() {
+    SERIAL.store(true, Ordering::Relaxed);
+}
+
 /// Builds the engine for `kind`; the compile cache keys entries by this configuration.
 pub fn new_engine(kind: EngineKind) -> Result<Engine> {
     new_engine_with(kind, None)
@@ -79,6 +92,9 @@ pub fn new_engine_with(
     }
     // Wasm backtraces (on by default) name functions on traps.
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if SERIAL.load(Ordering::Relaxed) {
+        config.parallel_compilation(false);
+    }
     let (EngineKind::OneShot(metering) | EngineKind::Serve { metering, .. }) = kind;
     // WASI 0.2 components need none of the component-model-async machinery; leaving it
     // out of every Store is measurably cheaper per instance, so only WASI 0.3 opts in.

@@ -15,7 +15,9 @@ mod scratch;
 mod ticker;
 
 pub use cache::{CacheOutcome, CompileCache, sha256_hex};
-pub use engine::{DEFAULT_STACK, EngineKind, Metering, new_engine, new_engine_with};
+pub use engine::{
+    DEFAULT_STACK, EngineKind, Metering, compile_serially, new_engine, new_engine_with,
+};
 pub use engines::{Engines, engines_needed, joins_versions};
 pub use incremental::{IncrementalStats, IncrementalStore};
 pub use limiter::{MAX_TABLE_ELEMENTS, MemoryMeter, TABLE_ELEMENT_BYTES};

@@ -14,7 +14,8 @@ pub struct Policy {
     /// and its epoch ticker) of all the tenant's workers together.
     pub max_processes: u64,
     /// The descriptors [`crate::enter`] keeps open: the worker's Unix socket(s) and the
-    /// read-only code descriptors. All others are closed (0, 1 and 2 point at /dev/null).
+    /// read-only code descriptors. All others are closed (0, 1 and 2 not listed here point
+    /// at /dev/null).
     pub keep_fds: Vec<RawFd>,
     /// The tenant's granted directories ([`crate::open_granted_dir`]): kept open like
     /// `keep_fds`, each the one place Landlock lets the worker reach by path (read-only or

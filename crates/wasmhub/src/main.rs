@@ -47,7 +47,17 @@ fn main() {
             fmt.with_writer(logwriter::install()).init();
         }
     }
-    let result = cli.execute();
+    let result = if cli.is_worker() {
+        // It locks down single-threaded, after compiling what the cache does not hold.
+        wasmhub_core::compile_serially();
+        // A worker's stderr is its server's log: what it logs there names its sandbox
+        // (`<server pid>-<tenant>`), so a line says which process wrote it.
+        let sandbox = std::env::var(wasmhub_http::WORKER_SANDBOX_ENV).unwrap_or_default();
+        let _worker = tracing::info_span!("worker", sandbox = %sandbox).entered();
+        cli.execute()
+    } else {
+        cli.execute()
+    };
     // Lines logged so far go out before the error that follows them.
     logwriter::flush();
     let code = match result {

@@ -22,6 +22,18 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 /// The descriptor a worker finds its outbound socket on.
 pub const WORKER_OUTBOUND_FD: i32 = 4;
 
+/// The most requests (outgoing HTTP and key-value calls together) one worker may have in
+/// flight on its outbound socket at once: the server's `SETTINGS_MAX_CONCURRENT_STREAMS` on
+/// that connection.
+///
+/// Each one holds a task in the server, and an outgoing connection or a store call there,
+/// so without a bound a compromised worker could pin as many as it likes (hyper's default,
+/// 200 today, is not promised). A well-behaved worker's HTTP/2 client honours the setting:
+/// past it its calls wait their turn rather than fail; streams opened past it anyway are
+/// refused (`REFUSED_STREAM`). At 128 a busy worker's calls rarely wait; when they do, it
+/// costs them latency, not an error.
+pub(crate) const BROKER_MAX_STREAMS: u32 = 128;
+
 /// The response header naming why the server did not send a request.
 const ERROR_HEADER: &str = "x-wasmhub-outbound-error";
 
@@ -46,6 +58,7 @@ pub async fn connect(socket: std::os::unix::net::UnixStream) -> anyhow::Result<(
             tracing::warn!(error = %e, "the outbound connection to the server ended");
         }
     });
+    tokio::spawn(super::kv::learn_backend());
     wasmhub_host::send_through(Arc::new(move |mut req, options| {
         let mut sender = sender.clone();
         // The server would take it for one of the worker's own key-value calls.
@@ -84,6 +97,9 @@ pub(crate) struct Reach {
     pub(crate) rules: Box<[OutboundRule]>,
     /// Key-value stores.
     pub(crate) stores: super::kv::TenantStores,
+    /// Whether one of its components is granted the server's own stdio: then the worker
+    /// starts with the server's stdin and stdout (see `spawn`).
+    pub(crate) stdio: bool,
 }
 
 /// The server's side: sends the requests `tenant`'s worker asks for on `socket`, and makes
@@ -108,6 +124,7 @@ pub(crate) async fn serve(
     });
     let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
+        .max_concurrent_streams(BROKER_MAX_STREAMS)
         .serve_connection(TokioIo::new(stream), service)
         .await;
     if let Err(e) = served {
@@ -233,31 +250,41 @@ mod tests {
         addr
     }
 
-    /// A worker's outgoing request to `addr`, sent to a server granting `rules`.
-    async fn through_server(rules: &[&str], addr: std::net::SocketAddr) -> Result<String, Error> {
+    /// The worker's end of an outbound socket whose server grants `rules`.
+    async fn worker_side(rules: &[&str]) -> hyper::client::conn::http2::SendRequest<WasiBody> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
         let reach = Reach {
             rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
             stores: super::super::kv::TenantStores::default(),
+            stdio: false,
         };
         tokio::spawn(serve(ours, Arc::new(reach), "t".into()));
         theirs.set_nonblocking(true).unwrap();
         let io = TokioIo::new(tokio::net::UnixStream::from_std(theirs).unwrap());
-        let (mut sender, connection) =
-            hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-                .handshake::<_, WasiBody>(io)
-                .await
-                .unwrap();
+        let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .handshake::<_, WasiBody>(io)
+            .await
+            .unwrap();
         tokio::spawn(connection);
-        let req = Request::get(format!("http://{addr}/"))
+        sender
+    }
+
+    /// An empty `GET` of `addr`.
+    fn get(addr: std::net::SocketAddr) -> Request<WasiBody> {
+        Request::get(format!("http://{addr}/"))
             .body(
                 http_body_util::Empty::new()
                     .map_err(|e| match e {})
                     .boxed_unsync(),
             )
-            .unwrap();
-        let resp = sender.send_request(req).await.unwrap();
+            .unwrap()
+    }
+
+    /// A worker's outgoing request to `addr`, sent to a server granting `rules`.
+    async fn through_server(rules: &[&str], addr: std::net::SocketAddr) -> Result<String, Error> {
+        let mut sender = worker_side(rules).await;
+        let resp = sender.send_request(get(addr)).await.unwrap();
         if let Some(kind) = resp.headers().get(ERROR_HEADER) {
             return Err(error_of(kind.to_str().unwrap()));
         }
@@ -285,5 +312,74 @@ mod tests {
             .unwrap();
         let e = through_server(&["http://*:*"], closed).await.unwrap_err();
         assert!(matches!(e, Error::ConnectionRefused), "{e:?}");
+    }
+
+    /// An HTTP/1.1 server on 127.0.0.1 that holds every request until `release` turns
+    /// true; its address, and its requests in flight now and at most.
+    async fn holding(
+        release: tokio::sync::watch::Receiver<bool>,
+    ) -> (std::net::SocketAddr, Arc<[std::sync::atomic::AtomicU32; 2]>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let counts: Arc<[std::sync::atomic::AtomicU32; 2]> = Arc::default();
+        let held = counts.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (held, release) = (held.clone(), release.clone());
+                let service = hyper::service::service_fn(move |_req| {
+                    let (held, mut release) = (held.clone(), release.clone());
+                    async move {
+                        let now = held[0].fetch_add(1, SeqCst) + 1;
+                        held[1].fetch_max(now, SeqCst);
+                        let _ = release.wait_for(|r| *r).await;
+                        held[0].fetch_sub(1, SeqCst);
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("up"))))
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        (addr, counts)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_worker_has_at_most_the_brokers_limit_of_calls_in_flight_and_the_rest_wait() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (release, released) = tokio::sync::watch::channel(false);
+        let (addr, counts) = holding(released).await;
+        let sender = worker_side(&["http://127.0.0.1:*"]).await;
+        let limit = BROKER_MAX_STREAMS;
+        let calls: Vec<_> = (0..limit + 8)
+            .map(|_| {
+                let mut sender = sender.clone();
+                tokio::spawn(async move {
+                    sender.ready().await?;
+                    sender.send_request(get(addr)).await.map(|r| r.status())
+                })
+            })
+            .collect();
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while counts[0].load(SeqCst) < limit && std::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Time for any call past the limit to reach the upstream, were it let through.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(counts[1].load(SeqCst), limit, "at most the limit in flight");
+        release.send(true).unwrap();
+        for call in calls {
+            let status = tokio::time::timeout(Duration::from_secs(20), call)
+                .await
+                .expect("every call ends once the upstream answers")
+                .unwrap();
+            assert_eq!(
+                status.unwrap(),
+                StatusCode::OK,
+                "the calls past the limit waited"
+            );
+        }
     }
 }

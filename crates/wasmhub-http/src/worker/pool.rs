@@ -197,6 +197,9 @@ impl Pools {
                         .map(|g| g.value.clone())
                         .collect(),
                     stores: TenantStores::of(app, tenant),
+                    stdio: members
+                        .iter()
+                        .any(|&i| app.components[i].grants.inherit_stdio),
                 };
                 let components = members
                     .iter()
@@ -281,7 +284,7 @@ async fn start(inner: &Inner) -> anyhow::Result<(Child, Worker)> {
         child,
         socket,
         outbound,
-    } = super::spawn::spawn(&inner.launcher, &inner.tenant)?;
+    } = super::spawn::spawn(&inner.launcher, &inner.tenant, inner.reach.stdio)?;
     tokio::spawn(super::outbound::serve(
         outbound,
         inner.reach.clone(),

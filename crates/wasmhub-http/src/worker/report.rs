@@ -218,22 +218,17 @@ mod tests {
     use super::*;
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
-    /// A worker's side in memory: answers reports from `metrics` (anything else: 404).
-    async fn worker(metrics: Arc<Metrics>) -> SendRequest<HyperIncomingBody> {
+    /// An in-memory HTTP/2 connection to a server answering each request with
+    /// `respond`: the client's end.
+    async fn connected(
+        respond: impl Fn(&Request<hyper::body::Incoming>) -> Response<HyperOutgoingBody>
+        + Send
+        + Sync
+        + 'static,
+    ) -> SendRequest<HyperIncomingBody> {
         let (ours, theirs) = tokio::io::duplex(1 << 16);
-        let answers = Arc::new(AtomicU64::new(0));
-        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let resp = if asked(&req) {
-                answer(&metrics, &answers)
-            } else {
-                let mut resp = Response::new(
-                    Full::new(Bytes::new())
-                        .map_err(|n| match n {})
-                        .boxed_unsync(),
-                );
-                *resp.status_mut() = hyper::StatusCode::NOT_FOUND;
-                resp
-            };
+        let service = hyper::service::service_fn(move |req| {
+            let resp = respond(&req);
             async move { Ok::<_, std::convert::Infallible>(resp) }
         });
         tokio::spawn(
@@ -246,6 +241,24 @@ mod tests {
             .unwrap();
         tokio::spawn(conn);
         sender
+    }
+
+    /// A worker's side in memory: answers reports from `metrics` (anything else: 404).
+    async fn worker(metrics: Arc<Metrics>) -> SendRequest<HyperIncomingBody> {
+        let answers = AtomicU64::new(0);
+        connected(move |req| {
+            if asked(req) {
+                return answer(&metrics, &answers);
+            }
+            let mut resp = Response::new(
+                Full::new(Bytes::new())
+                    .map_err(|n| match n {})
+                    .boxed_unsync(),
+            );
+            *resp.status_mut() = hyper::StatusCode::NOT_FOUND;
+            resp
+        })
+        .await
     }
 
     fn names(names: &[&str]) -> Arc<[String]> {
@@ -326,22 +339,13 @@ mod tests {
         assert_eq!(reports.collect().await.failures[4], 1, "seq 1 is older");
         drop(r);
         // A server that answers without the header (not a worker's report) is not read.
-        let (ours, theirs) = tokio::io::duplex(1 << 16);
-        let service = hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+        let sender = connected(|_req| {
             let body = Full::new(Bytes::from("live 9\n"))
                 .map_err(|n| match n {})
                 .boxed_unsync();
-            Ok::<_, std::convert::Infallible>(Response::new(body))
-        });
-        tokio::spawn(
-            hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(theirs), service),
-        );
-        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .handshake(TokioIo::new(ours))
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+            Response::new(body)
+        })
+        .await;
         assert!(ask(sender).await.is_none());
     }
 }

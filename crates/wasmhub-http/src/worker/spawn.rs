@@ -35,12 +35,13 @@ pub fn sandbox_name(tenant: &str) -> String {
 
 /// The sandbox policy named `name` ([`sandbox_name`]): the same on the server's side (which
 /// starts workers with it) and in the worker (which enters it, reading the name from
-/// [`WORKER_SANDBOX_ENV`]). Keeps descriptor 2 (the log) and the worker's sockets.
+/// [`WORKER_SANDBOX_ENV`]). Keeps descriptors 0 and 1 (the server's stdin and stdout for a
+/// tenant granted them, else /dev/null: [`spawn`] decides), 2 (the log) and the sockets.
 pub fn worker_policy(name: &str) -> Policy {
     let mut policy = Policy::new(name);
     policy.memory_limit_bytes = TENANT_MEMORY_LIMIT;
     policy.max_processes = TENANT_MAX_TASKS;
-    policy.keep_fds = vec![2, WORKER_SOCKET_FD, WORKER_OUTBOUND_FD];
+    policy.keep_fds = vec![0, 1, 2, WORKER_SOCKET_FD, WORKER_OUTBOUND_FD];
     policy
 }
 
@@ -93,10 +94,11 @@ impl Child {
 /// Starts `tenant`'s worker: the child and the server's ends of its sockets.
 ///
 /// This is the one place a worker process is configured: the launcher's command, its
-/// socket, a parent-death signal (a worker never outlives its server), and the sandbox:
-/// the tenant's cgroup (created, limits set) and its namespaces (`wasmhub_sandbox::configure`;
-/// the worker enters the rest itself). Needs root.
-pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<Spawned> {
+/// stdin and stdout (the server's own when `server_stdio`: a component of the tenant is
+/// granted them; else /dev/null), its socket, a parent-death signal (a worker never
+/// outlives its server), and the sandbox: the tenant's cgroup (created, limits set) and its
+/// namespaces (`wasmhub_sandbox::configure`; the worker enters the rest itself). Needs root.
+pub(crate) fn spawn(launcher: &Launcher, tenant: &str, server_stdio: bool) -> io::Result<Spawned> {
     let name = sandbox_name(tenant);
     let policy = worker_policy(&name);
     let cgroup = TenantCgroup::create(&policy).map_err(io::Error::other)?;
@@ -111,6 +113,15 @@ pub(crate) fn spawn(launcher: &Launcher, tenant: &str) -> io::Result<Spawned> {
     ];
     let mut cmd = launcher.command(tenant);
     cmd.env(WORKER_SANDBOX_ENV, &name);
+    // Kept through `enter` (`worker_policy`), so only what the tenant is granted.
+    let stdio = || {
+        if server_stdio {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        }
+    };
+    cmd.stdin(stdio()).stdout(stdio());
     // SAFETY: between fork and exec only async-signal-safe calls: prctl.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
@@ -180,4 +191,54 @@ pub(crate) struct Spawned {
     pub(crate) socket: UnixStream,
     /// Its guests' outgoing requests, to the server.
     pub(crate) outbound: UnixStream,
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    /// What `tenant`'s "worker" (a shell, started as `spawn` starts workers) finds on its
+    /// descriptors 0 and 1, written back on its socket.
+    async fn stdio_of_a_worker(tenant: &str, server_stdio: bool) -> String {
+        let launcher = Launcher::new(|_| {
+            let mut cmd = std::process::Command::new("/bin/sh");
+            cmd.args([
+                "-c",
+                "exec 5>&1; readlink /proc/self/fd/0 /proc/self/fd/5 >&3",
+            ]);
+            cmd
+        });
+        let spawned = spawn(&launcher, tenant, server_stdio).unwrap();
+        let mut socket = tokio::net::UnixStream::from_std(spawned.socket).unwrap();
+        let mut out = String::new();
+        let read = socket.read_to_string(&mut out);
+        tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut child = spawned.child;
+        let _ = (&mut child.exited).await;
+        child.remove_cgroup().await;
+        out
+    }
+
+    #[tokio::test]
+    async fn a_worker_gets_the_servers_stdin_and_stdout_only_when_its_tenant_is_granted_them() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            println!("skipped: workers are started by root");
+            return;
+        }
+        let ungranted = stdio_of_a_worker("stdio-test-no", false).await;
+        assert_eq!(ungranted, "/dev/null\n/dev/null\n");
+        let ours: String = [0, 1]
+            .map(|fd| std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap())
+            .iter()
+            .map(|p| format!("{}\n", p.display()))
+            .collect();
+        let granted = stdio_of_a_worker("stdio-test-yes", true).await;
+        assert_eq!(granted, ours, "the server's own stdin and stdout");
+    }
 }

@@ -83,9 +83,36 @@ pub(super) fn metrics(s: &Served) -> String {
     .text()
 }
 
-/// How many components the server has loaded (compiled, or mapped from the compile cache).
+/// How many components the server itself has loaded (compiled, or mapped from the compile
+/// cache); its workers' loads (`isolation = "process"`), logged in a `worker{..}` span on the
+/// same stderr, are not counted.
 fn loads(s: &Served) -> usize {
-    s.log().matches("component loaded").count()
+    load_lines(s).filter(|l| !l.contains(WORKER_SPAN)).count()
+}
+
+/// How a worker's log lines are told apart: its span (`worker{sandbox=PID-TENANT}`).
+const WORKER_SPAN: &str = " worker{sandbox=";
+
+/// The `component loaded` lines of the server and its workers.
+fn load_lines(s: &Served) -> impl Iterator<Item = String> {
+    let log = s.log();
+    let loads = log.lines().filter(|l| l.contains("component loaded"));
+    loads.map(String::from).collect::<Vec<_>>().into_iter()
+}
+
+/// Waits (up to 20 s) until the workers have logged `n` loads of `path`; how many they
+/// logged.
+fn worker_loads_of(s: &Served, path: &str, n: usize) -> usize {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let count = load_lines(s)
+            .filter(|l| l.contains(WORKER_SPAN) && l.contains(&format!("path={path} ")))
+            .count();
+        if count >= n || std::time::Instant::now() > until {
+            return count;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -101,6 +128,11 @@ fn a_reload_serves_the_changed_app_and_loads_only_new_code() {
     // Logged once the app is prepared, after its loads.
     s.wait_log("memory reset between requests");
     assert_eq!(loads(&s), 2, "{}", s.log());
+    // In process mode each tenant's worker loads its code again, told apart in the log.
+    let process = super::server::isolation(&[]).iter().any(|a| a == "process");
+    if process {
+        assert!(worker_loads_of(&s, &svc, 1) >= 1, "{}", s.log());
+    }
 
     // A grant changes: the component is changed, its code is reused.
     manifest(&hub, &app("v2", &svc, ""));
@@ -134,6 +166,10 @@ fn a_reload_serves_the_changed_app_and_loads_only_new_code() {
     assert_eq!(s.get("/hello").text(), "ok");
     assert_eq!(s.get("/v/x").text(), "v2");
     assert_eq!(loads(&s), 3, "{}", s.log());
+    if process {
+        // The worker that answered /hello in generation 3 loaded it too.
+        assert!(worker_loads_of(&s, &svc, 2) >= 2, "{}", s.log());
+    }
 
     // Nothing changed: a new generation, every component unchanged, nothing loaded.
     let answer = reload_ok(&s);

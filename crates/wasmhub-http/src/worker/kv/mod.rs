@@ -25,7 +25,7 @@ use wasmhub_state::{
 use wasmtime_wasi_http::WasiBody;
 
 pub use remote::ServerStores;
-pub(super) use remote::connect;
+pub(super) use remote::{connect, learn_backend};
 
 /// The request header marking a key-value call (never a guest's request).
 pub(super) const KV_HEADER: &str = "x-wasmhub-kv";
@@ -63,6 +63,8 @@ pub(super) enum Call {
         label: String,
     },
     Stores,
+    /// What the server's backend is (asked once, when the worker connects).
+    Info,
 }
 
 /// The server's answer to one [`Call`].
@@ -74,6 +76,9 @@ pub(super) enum Reply {
     Page(Page),
     Usage(Usage),
     Stores(Vec<String>),
+    /// The server's backend: kind, location, durable; `None` for a tenant granted no
+    /// store (its backend is not opened for the question).
+    Info(Option<(String, String, bool)>),
     /// Past a quota: `keys` or `bytes`, the limit, what the write would have made it.
     Quota(String, u64, u64),
     /// Refused or failed, with the message.
@@ -167,6 +172,9 @@ pub(super) async fn answer(
 
 /// Makes `call` on the app's backend, within `stores`.
 async fn make(call: Call, stores: &TenantStores) -> Result<Reply, Reply> {
+    if matches!(call, Call::Info) && stores.granted.is_empty() {
+        return Ok(Reply::Info(None));
+    }
     let backend = stores.backend()?;
     let reply = match call {
         Call::Get { label, key } => {
@@ -222,6 +230,11 @@ async fn make(call: Call, stores: &TenantStores) -> Result<Reply, Reply> {
             all.retain(|label| stores.store(label, None).is_ok());
             Reply::Stores(all)
         }),
+        Call::Info => {
+            let info = backend.info();
+            let info = (info.kind.to_owned(), info.location, info.durable);
+            Ok(Reply::Info(Some(info)))
+        }
     };
     Ok(reply.unwrap_or_else(|e| match e {
         BackendError::Quota {
@@ -247,7 +260,7 @@ mod tests {
     use wasmhub_state::MemoryBackend;
     use wasmhub_state::conformance::{self, APP};
 
-    use super::remote::Remote;
+    use super::remote::{self, Remote};
     use super::*;
     use crate::worker::outbound::{self, Reach};
 
@@ -260,6 +273,7 @@ mod tests {
         let reach = Reach {
             rules: Box::new([]),
             stores,
+            stdio: false,
         };
         tokio::spawn(outbound::serve(server, Arc::new(reach), "t".into()));
         let io = TokioIo::new(tokio::net::UnixStream::from_std(worker).unwrap());
@@ -270,9 +284,12 @@ mod tests {
         tokio::spawn(connection);
         let server: &'static OnceLock<_> = Box::leak(Box::new(OnceLock::new()));
         let _ = server.set(sender);
+        let learned: &'static OnceLock<_> = Box::leak(Box::new(OnceLock::new()));
+        remote::learn(server, learned).await;
         Arc::new(Remote {
             app: APP.into(),
             server,
+            learned,
         })
     }
 
@@ -346,5 +363,23 @@ mod tests {
             err,
             "store \"cart\" of app \"another app\": a worker of app \"conformance\" reaches only that app's stores"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_worker_says_what_its_servers_backend_is() {
+        let quota = StoreQuota {
+            max_keys: 1,
+            max_bytes: 1,
+        };
+        let (stores, _) = on_memory(BTreeMap::from([("cart".to_string(), quota)]), false);
+        let info = connected(stores).await.info();
+        assert_eq!((info.kind, info.durable), ("memory", false), "{info:?}");
+        assert!(
+            info.location
+                .starts_with("memory (lost at exit) (the server's")
+        );
+        // A tenant granted no store: no backend is opened to answer, nothing is promised.
+        let info = connected(on_memory(BTreeMap::new(), false).0).await.info();
+        assert_eq!((info.kind, info.durable), ("server", false), "{info:?}");
     }
 }
