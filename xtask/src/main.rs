@@ -97,6 +97,7 @@ const PROCESS_MODULES: &[&str] = &[
     "e2e::polyglot::",
     "e2e::process_isolation::",
     "e2e::caps_http::",
+    "e2e::caps_net_served::",
     "e2e::kv::",
     "e2e::kv_limits::",
     "e2e::kv_concurrency::",
@@ -112,10 +113,7 @@ const PROCESS_MODULES: &[&str] = &[
 ];
 
 /// Tests of those modules that cannot pass in process mode, and why.
-const PROCESS_SKIPS: &[&str] = &[
-    // Refused at start: sockets are not in workers yet.
-    "e2e::polyglot::js_and_python_http_handlers_serve_like_rust",
-];
+const PROCESS_SKIPS: &[&str] = &[];
 
 fn process_isolation() -> util::Result {
     let mut args = vec!["test", "-p", "wasmhub", "--test", "e2e", "--"];

@@ -50,15 +50,15 @@ pub enum IsolationError {
     /// A grant that worker processes cannot honour yet.
     #[error(
         "{at}component \"{name}\" is granted {feature}, which isolation = \"process\" does not \
-         support yet (the worker holds no such capability); run it with isolation = \"in-process\" \
-         (under [component.{name}], or --isolation in-process), or remove the grant"
+         support yet; run it with isolation = \"in-process\" (under [component.{name}], or \
+         --isolation in-process), or change the grant"
     )]
     NotYet {
         /// `wasmhub.toml:12: `, or empty.
         at: String,
         /// The component.
         name: String,
-        /// What it is granted (`sockets (sockets = { connect, bind })`).
+        /// What it is granted and why a worker cannot have it.
         feature: &'static str,
     },
 }
@@ -66,11 +66,12 @@ pub enum IsolationError {
 /// What a process-isolated component may not be granted yet, each with how it reads.
 fn not_yet(c: &AppComponent) -> Option<&'static str> {
     let g = &c.grants;
-    if !g.connect.is_empty() || !g.bind.is_empty() {
-        Some("sockets (sockets = { connect, bind })")
-    } else {
-        None
-    }
+    // Sockets to and at addresses are made by the server for the worker; a host name would
+    // need a name lookup, which a worker has no way to make.
+    g.needs_name_lookup().then_some(
+        "sockets by host name (a rule like tcp://NAME:PORT needs name lookups, which a worker \
+         cannot make: grant the host's addresses instead)",
+    )
 }
 
 impl App {
@@ -280,12 +281,24 @@ mod tests {
         // The server's own stdio is handed to its worker at start: allowed.
         a.components[0].grants.inherit_stdio = true;
         a.check_isolation().unwrap();
+        // Sockets at addresses are made by the server for the worker: allowed.
         a.components[0].grants.connect.push(crate::Granted::new(
             "tcp://127.0.0.1:5432".parse().unwrap(),
             crate::Origin::Flag("--connect".into()),
         ));
+        a.check_isolation().unwrap();
+        // A host name needs a lookup the worker cannot make: refused.
+        a.components[0].grants.bind.push(crate::Granted::new(
+            "udp://db.internal:53".parse().unwrap(),
+            crate::Origin::Flag("--bind".into()),
+        ));
         let err = a.check_isolation().unwrap_err().to_string();
-        assert!(err.contains("component \"a\" is granted sockets"), "{err}");
+        assert!(
+            err.contains(
+                "component \"a\" is granted sockets by host name (a rule like tcp://NAME:PORT"
+            ),
+            "{err}"
+        );
         a.set_isolation(Isolation::InProcess);
         a.check_isolation().unwrap();
     }

@@ -60,7 +60,10 @@ impl WorkerCommand {
                 wasmhub_http::WORKER_SANDBOX_ENV
             )
         })?;
-        let mut policy = wasmhub_http::worker_policy(&name);
+        // Its socket calls go to the server if its tenant is granted sockets (the server
+        // says so, and answers only what those grants allow).
+        let sockets = std::env::var_os(wasmhub_http::WORKER_SOCKETS_ENV).is_some();
+        let mut policy = wasmhub_http::worker_policy(&name, sockets);
         // Granted directories are opened while preparing, idmapped for the tenant, and
         // only until lock-down.
         let granted = granted::Granted::install(policy.host_id);

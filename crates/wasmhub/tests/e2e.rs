@@ -8,6 +8,7 @@ mod e2e {
     pub mod caps_files;
     pub mod caps_http;
     pub mod caps_net;
+    pub mod caps_net_served;
     pub mod cluster_access;
     pub mod cluster_deploy;
     pub mod cluster_fleet;

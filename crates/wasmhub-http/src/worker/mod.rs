@@ -13,6 +13,8 @@
 //! - `forward`: one request from the server to a worker, and back.
 //! - `outbound`: a worker's guests' outgoing requests, sent by the server if granted.
 //! - `kv`: a worker's key-value calls, made by the server on the app's stores if granted.
+//! - `sockets`: a worker's socket calls, made by the server in its own network namespace
+//!   if granted (`wasmhub_sandbox::SocketBroker`).
 //! - `report`: what a worker counts, on the server's `/metrics`: asked at each scrape and
 //!   when the worker is let go.
 //! - `serve`: the worker's side: the served request path on its socket.
@@ -23,6 +25,7 @@ mod outbound;
 mod pool;
 mod report;
 mod serve;
+mod sockets;
 mod spawn;
 mod usage;
 
@@ -36,6 +39,7 @@ pub use pool::Pool;
 pub(crate) use pool::Pools;
 pub(crate) use report::Reports;
 pub use serve::serve_worker;
+pub use sockets::WORKER_SOCKETS_ENV;
 pub use spawn::{
     TENANT_MAX_TASKS, TENANT_MEMORY_LIMIT, WORKER_SANDBOX_ENV, WORKER_SOCKET_FD, sandbox_name,
     worker_policy,

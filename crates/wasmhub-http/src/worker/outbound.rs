@@ -100,6 +100,9 @@ pub(crate) struct Reach {
     /// Whether one of its components is granted the server's own stdio: then the worker
     /// starts with the server's stdin and stdout (see `spawn`).
     pub(crate) stdio: bool,
+    /// Sockets, if one of its components is granted some: then the worker hands its
+    /// socket calls to the server (see `sockets`).
+    pub(crate) sockets: Option<wasmhub_caps::SocketPolicy>,
 }
 
 /// The server's side: sends the requests `tenant`'s worker asks for on `socket`, and makes
@@ -113,6 +116,11 @@ pub(crate) async fn serve(
         Ok(s) => s,
         Err(e) => return tracing::error!(%tenant, error = %e, "the worker's outbound socket"),
     };
+    if let Some(policy) = &reach.sockets
+        && let Err(e) = super::sockets::broker(&stream, policy.clone(), tenant.clone()).await
+    {
+        return tracing::error!(%tenant, error = %e, "the worker's socket calls");
+    }
     let service = hyper::service::service_fn(move |req| {
         let (reach, tenant) = (reach.clone(), tenant.clone());
         async move {
@@ -258,6 +266,7 @@ mod tests {
             rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
             stores: super::super::kv::TenantStores::default(),
             stdio: false,
+            sockets: None,
         };
         tokio::spawn(serve(ours, Arc::new(reach), "t".into()));
         theirs.set_nonblocking(true).unwrap();

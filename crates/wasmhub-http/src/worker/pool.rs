@@ -200,6 +200,9 @@ impl Pools {
                     stdio: members
                         .iter()
                         .any(|&i| app.components[i].grants.inherit_stdio),
+                    sockets: super::sockets::tenant_sockets(
+                        members.iter().map(|&i| &app.components[i]),
+                    ),
                 };
                 let components = members
                     .iter()
@@ -284,7 +287,7 @@ async fn start(inner: &Inner) -> anyhow::Result<(Child, Worker)> {
         child,
         socket,
         outbound,
-    } = super::spawn::spawn(&inner.launcher, &inner.tenant, inner.reach.stdio)?;
+    } = super::spawn::spawn(&inner.launcher, &inner.tenant, &inner.reach)?;
     tokio::spawn(super::outbound::serve(
         outbound,
         inner.reach.clone(),

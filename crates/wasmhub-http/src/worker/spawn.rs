@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use wasmhub_sandbox::{Policy, TenantCgroup};
 
 use super::Launcher;
+use super::outbound::Reach;
 use super::outbound::WORKER_OUTBOUND_FD;
 
 /// The descriptor a worker finds its socket on.
@@ -37,11 +38,14 @@ pub fn sandbox_name(tenant: &str) -> String {
 /// starts workers with it) and in the worker (which enters it, reading the name from
 /// [`WORKER_SANDBOX_ENV`]). Keeps descriptors 0 and 1 (the server's stdin and stdout for a
 /// tenant granted them, else /dev/null: [`spawn`] decides), 2 (the log) and the sockets.
-pub fn worker_policy(name: &str) -> Policy {
+/// With `sockets` (its tenant is granted some, [`super::WORKER_SOCKETS_ENV`]), its socket
+/// calls go to the server over its outbound socket.
+pub fn worker_policy(name: &str, sockets: bool) -> Policy {
     let mut policy = Policy::new(name);
     policy.memory_limit_bytes = TENANT_MEMORY_LIMIT;
     policy.max_processes = TENANT_MAX_TASKS;
     policy.keep_fds = vec![0, 1, 2, WORKER_SOCKET_FD, WORKER_OUTBOUND_FD];
+    policy.socket_broker = sockets.then_some(WORKER_OUTBOUND_FD);
     policy
 }
 
@@ -94,13 +98,15 @@ impl Child {
 /// Starts `tenant`'s worker: the child and the server's ends of its sockets.
 ///
 /// This is the one place a worker process is configured: the launcher's command, its
-/// stdin and stdout (the server's own when `server_stdio`: a component of the tenant is
-/// granted them; else /dev/null), its socket, a parent-death signal (a worker never
+/// stdin and stdout (the server's own when `reach.stdio`: a component of the tenant is
+/// granted them; else /dev/null), whether its socket calls come to the server
+/// (`reach.sockets`), its socket, a parent-death signal (a worker never
 /// outlives its server), and the sandbox: the tenant's cgroup (created, limits set) and its
 /// namespaces (`wasmhub_sandbox::configure`; the worker enters the rest itself). Needs root.
-pub(crate) fn spawn(launcher: &Launcher, tenant: &str, server_stdio: bool) -> io::Result<Spawned> {
+pub(crate) fn spawn(launcher: &Launcher, tenant: &str, reach: &Reach) -> io::Result<Spawned> {
     let name = sandbox_name(tenant);
-    let policy = worker_policy(&name);
+    let sockets = reach.sockets.is_some();
+    let policy = worker_policy(&name, sockets);
     let cgroup = TenantCgroup::create(&policy).map_err(io::Error::other)?;
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
     let (ours, theirs) = UnixStream::pair()?;
@@ -113,9 +119,12 @@ pub(crate) fn spawn(launcher: &Launcher, tenant: &str, server_stdio: bool) -> io
     ];
     let mut cmd = launcher.command(tenant);
     cmd.env(WORKER_SANDBOX_ENV, &name);
+    if sockets {
+        cmd.env(super::WORKER_SOCKETS_ENV, "1");
+    }
     // Kept through `enter` (`worker_policy`), so only what the tenant is granted.
     let stdio = || {
-        if server_stdio {
+        if reach.stdio {
             std::process::Stdio::inherit()
         } else {
             std::process::Stdio::null()
@@ -210,7 +219,13 @@ mod tests {
             ]);
             cmd
         });
-        let spawned = spawn(&launcher, tenant, server_stdio).unwrap();
+        let reach = Reach {
+            rules: Box::new([]),
+            stores: super::super::kv::TenantStores::default(),
+            stdio: server_stdio,
+            sockets: None,
+        };
+        let spawned = spawn(&launcher, tenant, &reach).unwrap();
         let mut socket = tokio::net::UnixStream::from_std(spawned.socket).unwrap();
         let mut out = String::new();
         let read = socket.read_to_string(&mut out);

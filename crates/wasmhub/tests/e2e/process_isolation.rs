@@ -80,12 +80,17 @@ fn what_workers_cannot_do_yet_is_refused_by_name() {
         &format!(
             "[app]\nname = \"a\"\n\n[component.fetch]\nsource = {}\nroute = \"/...\"\n\
              isolation = \"process\"\n[component.fetch.grant]\noutbound = [\"http://127.0.0.1:1\"]\n\
-             sockets = {{ connect = [\"tcp://127.0.0.1:5432\"] }}\n",
+             sockets = {{ connect = [\"tcp://db.internal:5432\"] }}\n",
             toml_path(g(FETCH_HTTP))
         ),
     );
     let r = hub.run(&["check", &app]);
-    assert_fails_with(&r, "component \"fetch\" is granted sockets");
+    assert_fails_with(
+        &r,
+        "component \"fetch\" is granted sockets by host name (a rule like tcp://NAME:PORT needs \
+         name lookups, which a worker cannot make: grant the host's addresses instead), which \
+         isolation = \"process\" does not support yet",
+    );
     assert_fails_with(&r, "isolation = \"in-process\"");
     let typo = manifest(
         &hub,
