@@ -91,7 +91,8 @@ pub async fn connect(socket: std::os::unix::net::UnixStream) -> anyhow::Result<(
 }
 
 /// What one tenant's worker may ask its server for: the union of its components' grants
-/// (they share the worker).
+/// (they share the worker). The default: nothing.
+#[derive(Default)]
 pub(crate) struct Reach {
     /// Destinations of outgoing requests.
     pub(crate) rules: Box<[OutboundRule]>,
@@ -264,9 +265,7 @@ mod tests {
         ours.set_nonblocking(true).unwrap();
         let reach = Reach {
             rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
-            stores: super::super::kv::TenantStores::default(),
-            stdio: false,
-            sockets: None,
+            ..Reach::default()
         };
         tokio::spawn(serve(ours, Arc::new(reach), "t".into()));
         theirs.set_nonblocking(true).unwrap();

@@ -220,10 +220,8 @@ mod tests {
             cmd
         });
         let reach = Reach {
-            rules: Box::new([]),
-            stores: super::super::kv::TenantStores::default(),
             stdio: server_stdio,
-            sockets: None,
+            ..Reach::default()
         };
         let spawned = spawn(&launcher, tenant, &reach).unwrap();
         let mut socket = tokio::net::UnixStream::from_std(spawned.socket).unwrap();

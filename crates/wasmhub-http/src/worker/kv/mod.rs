@@ -271,9 +271,8 @@ mod tests {
             s.set_nonblocking(true).unwrap();
         }
         let reach = Reach {
-            rules: Box::new([]),
             stores,
-            stdio: false,
+            ..Reach::default()
         };
         tokio::spawn(outbound::serve(server, Arc::new(reach), "t".into()));
         let io = TokioIo::new(tokio::net::UnixStream::from_std(worker).unwrap());
