@@ -188,6 +188,7 @@ impl WorkerSnapshot {
         let component = unsafe { Component::deserialize_file(engine, &entry.file) }
             .map_err(anyhow::Error::from)
             .with_context(|| format!("cannot map the code of component \"{}\"", c.name))?;
+        tracing::debug!(component = %c.name, sha256 = %entry.digest, "code mapped from the worker's snapshot");
         Ok(Code {
             wasi3,
             digest: entry.digest.clone(),
