@@ -3,7 +3,8 @@
 //! since, broken or not yet reloaded).
 //!
 //! The server writes, per generation and tenant, a snapshot into a directory of its own
-//! (the server's user's, mode 0700, removed with the last [`Launcher`](super::Launcher)):
+//! (the server's user's, mode 0700, locked while it runs; removed with the last
+//! [`Launcher`](super::Launcher), or by the next server if it was killed):
 //! the manifest texts it parsed and, for each of the tenant's components, the code it
 //! compiled (`code/<engine>-<sha256>.cwasm`: `Component::serialize`, written once per
 //! server). The worker is given the snapshot's path in [`WORKER_SNAPSHOT_ENV`], reads the
@@ -57,20 +58,63 @@ struct Entry {
 /// The server's directory of snapshots; created on first use, removed when dropped.
 #[derive(Default)]
 pub(crate) struct Store {
-    root: OnceLock<PathBuf>,
+    root: OnceLock<(PathBuf, std::fs::File)>,
     next: AtomicU64,
+}
+
+/// The name of a server's snapshot directory in the temporary directory: `wasmhub-PID-workers`.
+fn is_store_name(name: &str) -> bool {
+    name.strip_prefix("wasmhub-")
+        .and_then(|n| n.strip_suffix("-workers"))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Takes the lock on `root`'s `lock` file without waiting: held by its server while it
+/// runs, free once it is gone (killed, whatever PID namespace it ran in).
+fn lock(root: &Path) -> Option<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(root.join("lock"))
+        .ok()?;
+    // SAFETY: plain syscall on a descriptor this function owns.
+    let locked = unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } == 0;
+    locked.then_some(file)
+}
+
+/// Removes the snapshot directories of servers that are gone (this user's only).
+fn remove_dead_stores(tmp: &Path) {
+    for entry in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+        let dir = entry.path();
+        let named = entry.file_name().to_str().is_some_and(is_store_name);
+        if named && trusted(&dir).is_ok() && lock(&dir).is_some() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }
 
 impl Store {
     /// The directory, made private (the server's user only) on first use.
     fn root(&self) -> Result<&Path> {
-        if let Some(root) = self.root.get() {
+        if let Some((root, _)) = self.root.get() {
             return Ok(root);
         }
-        let root = std::env::temp_dir().join(format!("wasmhub-{}-workers", std::process::id()));
+        let tmp = std::env::temp_dir();
+        remove_dead_stores(&tmp);
+        let root = tmp.join(format!("wasmhub-{}-workers", std::process::id()));
         private_dir(&root)?;
+        let held = lock(&root)
+            .with_context(|| format!("cannot lock {}: in use by another server", root.display()))?;
         private_dir(&root.join("code"))?;
-        Ok(self.root.get_or_init(|| root))
+        Ok(&self.root.get_or_init(|| (root, held)).0)
     }
 
     /// Writes `tenant`'s snapshot of `app`, with the code of each of its components in
@@ -117,7 +161,7 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Some(root) = self.root.get() {
+        if let Some((root, _)) = self.root.get() {
             let _ = std::fs::remove_dir_all(root);
         }
     }
