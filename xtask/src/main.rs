@@ -76,10 +76,8 @@ fn test() -> util::Result {
 
 /// The serve tests again, every component in a worker process (`--isolation process`).
 ///
-/// Not here: `e2e::reload_load` (a worker re-reads the app from disk when it starts, so one
-/// started while a bad or newer manifest is on disk fails or serves that one instead of its
-/// generation's: the server must hand workers the app it prepared); `e2e::dev` and
-/// `e2e::templates` (they run `wasmhub dev`, which has no `--isolation` flag).
+/// Not here: `e2e::dev` and `e2e::templates` (they run `wasmhub dev`, which has no
+/// `--isolation` flag).
 const PROCESS_MODULES: &[&str] = &[
     "e2e::serve::",
     "e2e::streaming::",
@@ -92,6 +90,7 @@ const PROCESS_MODULES: &[&str] = &[
     "e2e::caps_files::",
     "e2e::crash::",
     "e2e::reload::",
+    "e2e::reload_load::",
     "e2e::spin::",
     "e2e::spin_v2::",
     "e2e::polyglot::",

@@ -11,11 +11,13 @@ mod budget;
 mod grants;
 mod isolation;
 mod state;
+mod texts;
 mod variables;
 
 pub use budget::{Budget, Profile};
 pub use isolation::IsolationError;
 pub use state::{ConfigGrant, ConfigSource, ConfigValue, StoreGrant, StoreLabel, StoreLimits};
+pub use texts::Texts;
 pub use variables::spin_variable_name_error;
 
 pub use grants::{
@@ -77,6 +79,9 @@ pub struct App {
     /// Components that cannot run yet (`wasmhub dev`: never built), by name, with why:
     /// their routes answer 503 with the reason while the others serve.
     pub unavailable: std::collections::BTreeMap<String, String>,
+    /// The manifest files it was read from, each with the text parsed (none for a lone
+    /// component): what a tenant's worker reads this app from.
+    pub texts: std::collections::BTreeMap<PathBuf, String>,
 }
 
 /// What a served request carries beyond the client's own headers.
@@ -113,6 +118,7 @@ impl App {
             }],
             request_shape: RequestShape::Plain,
             unavailable: Default::default(),
+            texts: Default::default(),
         }
     }
 
@@ -134,7 +140,22 @@ impl App {
         path: &Path,
         sources: wasmhub_manifest::Sources,
     ) -> Result<Self, wasmhub_manifest::ManifestError> {
-        let m = wasmhub_manifest::load_with(path, sources)?;
+        Self::from_manifest_in(&mut Texts::from_disk(), path, sources)
+    }
+
+    /// [`App::from_manifest_with`], its text from `texts`.
+    pub fn from_manifest_in(
+        texts: &mut Texts,
+        path: &Path,
+        sources: wasmhub_manifest::Sources,
+    ) -> Result<Self, wasmhub_manifest::ManifestError> {
+        let text = texts
+            .read(path)
+            .map_err(|source| wasmhub_manifest::ManifestError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+        let m = wasmhub_manifest::parse_with(&text, path, sources)?;
         let components = m
             .in_file_order()
             .into_iter()
@@ -262,6 +283,7 @@ impl App {
             components,
             request_shape: RequestShape::Plain,
             unavailable: Default::default(),
+            texts: Default::default(),
         })
     }
 

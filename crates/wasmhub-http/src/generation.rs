@@ -59,6 +59,7 @@ mod tests {
                 components: Vec::new(),
                 request_shape: wasmhub_app::RequestShape::Plain,
                 unavailable: Default::default(),
+                texts: Default::default(),
             },
             served: Vec::new(),
         }

@@ -92,14 +92,15 @@ pub fn prepare_on(
 ) -> Result<PreparedApp> {
     let serve_budget = |c: &wasmhub_app::AppComponent| c.budget.with_serve_defaults();
     let mut load = |engine: &Engine, c: &wasmhub_app::AppComponent| {
-        wasmhub_host::load_checked(engine, cache, c, &serve_budget(c))
+        wasmhub_host::load_checked_code(engine, cache, c, &serve_budget(c))
+            .map(|loaded| (loaded.component, loaded.digest))
     };
     prepare_with(engines, app, options, &mut load, Arc::default())
 }
 
-/// Loads a component's code on the given engine.
-pub(crate) type Load<'a> =
-    dyn FnMut(&Engine, &wasmhub_app::AppComponent) -> Result<wasmtime::component::Component> + 'a;
+/// Loads a component's code on the given engine: the code and the sha256 of its bytes.
+pub(crate) type Load<'a> = dyn FnMut(&Engine, &wasmhub_app::AppComponent) -> Result<(wasmtime::component::Component, String)>
+    + 'a;
 
 /// [`prepare`], with each component's code from `load` and instances paced in `lanes`
 /// (a reload passes the running generation's, and code it already holds).
@@ -150,10 +151,22 @@ pub(crate) fn prepare_with(
         .components
         .iter()
         .any(|c| c.wasi == wasmhub_app::WasiVersion::P3);
+    // What each component was loaded as (a tenant's workers are given the same code).
+    let mut code = std::collections::HashMap::new();
     for part in &mut parts {
         let engine = part.engine.clone();
-        part.linker = Some(serve_linker(&engine, has3 && engines.is_wasi3(&engine))?);
-        let mut load_here = |c: &wasmhub_app::AppComponent| load(&engine, c);
+        let wasi3 = engines.is_wasi3(&engine);
+        part.linker = Some(serve_linker(&engine, has3 && wasi3)?);
+        let mut load_here = |c: &wasmhub_app::AppComponent| {
+            let (component, digest) = load(&engine, c)?;
+            let loaded = crate::worker::Code {
+                wasi3,
+                digest,
+                component: component.clone(),
+            };
+            code.insert(c.name.clone(), loaded);
+            Ok(component)
+        };
         part.graph = Some(Graph::build(
             &engine,
             &app,
@@ -260,9 +273,9 @@ pub(crate) fn prepare_with(
             })
         };
         let handler = match &options.workers {
-            Some(launcher) if c.isolation == wasmhub_app::Isolation::Process => {
-                Handler::Worker(pools.get(&app, &c.tenant, launcher, options.recycle_after))
-            }
+            Some(launcher) if c.isolation == wasmhub_app::Isolation::Process => Handler::Worker(
+                pools.get(&app, &c.tenant, launcher, options.recycle_after, &code)?,
+            ),
             _ => handler,
         };
         let one = Served {

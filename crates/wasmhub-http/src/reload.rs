@@ -179,7 +179,7 @@ impl Reloader {
         let mut code = HashMap::new();
         let mut digests = BTreeMap::new();
         let mut loaded = Vec::new();
-        let mut load = |engine: &Engine, c: &AppComponent| -> anyhow::Result<Component> {
+        let mut load = |engine: &Engine, c: &AppComponent| -> anyhow::Result<(Component, String)> {
             let wasi3 = engines.is_wasi3(engine);
             let budget = c.budget.with_serve_defaults();
             wasmhub_host::check_size_of(c, &budget)?;
@@ -188,15 +188,15 @@ impl Reloader {
                 let digest = wasmhub_core::sha256_hex(&bytes);
                 if let Some(component) = known.code.get(&(wasi3, digest.clone())) {
                     code.insert((wasi3, digest.clone()), component.clone());
-                    digests.insert(c.name.clone(), digest);
-                    return Ok(component.clone());
+                    digests.insert(c.name.clone(), digest.clone());
+                    return Ok((component.clone(), digest));
                 }
             }
             let fresh = wasmhub_host::load_checked_code(engine, self.cache.as_ref(), c, &budget)?;
             code.insert((wasi3, fresh.digest.clone()), fresh.component.clone());
-            digests.insert(c.name.clone(), fresh.digest);
+            digests.insert(c.name.clone(), fresh.digest.clone());
             loaded.push(c.name.clone());
-            Ok(fresh.component)
+            Ok((fresh.component, fresh.digest))
         };
         let prepared = prepare_with(engines, app, options, &mut load, lanes)?;
         prepared.ensure_routed()?;

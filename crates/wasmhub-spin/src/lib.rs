@@ -20,19 +20,26 @@ mod variables;
 
 use std::path::Path;
 
-pub use settings::{load_with_settings, names_spin_manifest};
+pub use settings::{
+    load_with_settings, load_with_settings_in, names_spin_manifest, names_spin_manifest_in,
+};
 
-use wasmhub_app::App;
+use wasmhub_app::{App, Texts};
 use wasmhub_manifest::ManifestError;
 
 /// Whether `path` is a Spin manifest: named `spin.toml`, or a TOML file declaring
 /// `spin_manifest_version`.
 pub fn is_spin_manifest(path: &Path) -> bool {
+    is_spin_manifest_in(&mut Texts::from_disk(), path)
+}
+
+/// [`is_spin_manifest`], its text from `texts`.
+pub fn is_spin_manifest_in(texts: &mut Texts, path: &Path) -> bool {
     if path.file_name().is_some_and(|n| n == "spin.toml") {
         return true;
     }
     path.extension().is_some_and(|e| e == "toml")
-        && std::fs::read_to_string(path).is_ok_and(|t| {
+        && texts.read(path).is_ok_and(|t| {
             t.lines()
                 .any(|l| l.trim_start().starts_with("spin_manifest_version"))
         })
@@ -40,7 +47,12 @@ pub fn is_spin_manifest(path: &Path) -> bool {
 
 /// Reads, checks and resolves the `spin.toml` at `path`.
 pub fn load(path: &Path) -> Result<App, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+    load_in(&mut Texts::from_disk(), path)
+}
+
+/// [`load`], its text from `texts`.
+pub fn load_in(texts: &mut Texts, path: &Path) -> Result<App, ManifestError> {
+    let text = texts.read(path).map_err(|source| ManifestError::Read {
         path: path.to_owned(),
         source,
     })?;
@@ -77,6 +89,7 @@ pub fn parse(text: &str, path: &Path) -> Result<App, ManifestError> {
         components,
         request_shape: wasmhub_app::RequestShape::Spin,
         unavailable: Default::default(),
+        texts: Default::default(),
     })
 }
 

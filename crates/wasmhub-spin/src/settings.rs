@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
-use wasmhub_app::{App, Budget, Granted, Origin, StoreLabel, StoreLimits};
+use wasmhub_app::{App, Budget, Granted, Origin, StoreLabel, StoreLimits, Texts};
 use wasmhub_manifest::{BudgetSection, ManifestError, StoreSection};
 
 use crate::Locator;
@@ -45,7 +45,12 @@ struct ComponentSettings {
 
 /// Whether `path` is a `wasmhub.toml` whose `[app]` names a Spin manifest (`spin = ...`).
 pub fn names_spin_manifest(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    names_spin_manifest_in(&mut Texts::from_disk(), path)
+}
+
+/// [`names_spin_manifest`], its text from `texts`.
+pub fn names_spin_manifest_in(texts: &mut Texts, path: &Path) -> bool {
+    let Ok(text) = texts.read(path) else {
         return false;
     };
     let Ok(doc) = text.parse::<toml::Table>() else {
@@ -59,7 +64,12 @@ pub fn names_spin_manifest(path: &Path) -> bool {
 /// Reads the `wasmhub.toml` at `path`, loads the `spin.toml` it names (relative to it),
 /// and applies its settings to that app's components by name.
 pub fn load_with_settings(path: &Path) -> Result<App, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+    load_with_settings_in(&mut Texts::from_disk(), path)
+}
+
+/// [`load_with_settings`], its texts (this file's and the spin.toml's) from `texts`.
+pub fn load_with_settings_in(texts: &mut Texts, path: &Path) -> Result<App, ManifestError> {
+    let text = texts.read(path).map_err(|source| ManifestError::Read {
         path: path.to_owned(),
         source,
     })?;
@@ -84,7 +94,7 @@ pub fn load_with_settings(path: &Path) -> Result<App, ManifestError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let spin_path: PathBuf = base.join(s.app.spin.get_ref());
-    if !spin_path.is_file() {
+    if !(texts.is_given() || spin_path.is_file()) {
         return Err(at.invalid(
             s.app.spin.span().start,
             &format!(
@@ -94,7 +104,7 @@ pub fn load_with_settings(path: &Path) -> Result<App, ManifestError> {
             ),
         ));
     }
-    let mut app = crate::load(&spin_path)?;
+    let mut app = crate::load_in(texts, &spin_path)?;
     apply(&s, &mut app, &at, &spin_path)?;
     Ok(app)
 }

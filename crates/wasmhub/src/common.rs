@@ -343,6 +343,22 @@ impl CacheFlags {
 /// An app from a manifest (`wasmhub.toml` or Spin's `spin.toml`), or from one component and
 /// the CLI's grants.
 pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
+    load_app_in(&mut wasmhub_app::Texts::from_disk(), target, grants)
+}
+
+/// [`load_app`], its manifest texts from `texts` (kept in `App::texts`). Given texts (a
+/// worker's) are the app the server resolved: its `oci://` sources are not pulled again.
+pub fn load_app_in(
+    texts: &mut wasmhub_app::Texts,
+    target: &Path,
+    grants: GrantFlags,
+) -> Result<App> {
+    let mut app = read_app(texts, target, grants)?;
+    app.texts = texts.files().clone();
+    Ok(app)
+}
+
+fn read_app(texts: &mut wasmhub_app::Texts, target: &Path, grants: GrantFlags) -> Result<App> {
     if target.extension().is_some_and(|e| e == "toml") {
         if !grants.is_empty() {
             anyhow::bail!(
@@ -351,19 +367,26 @@ pub fn load_app(target: &Path, grants: GrantFlags) -> Result<App> {
                 target.display()
             );
         }
-        let mut app = if wasmhub_spin::is_spin_manifest(target) {
-            wasmhub_spin::load(target)?
-        } else if wasmhub_spin::names_spin_manifest(target) {
-            wasmhub_spin::load_with_settings(target)?
+        let mut app = if wasmhub_spin::is_spin_manifest_in(texts, target) {
+            wasmhub_spin::load_in(texts, target)?
+        } else if wasmhub_spin::names_spin_manifest_in(texts, target) {
+            wasmhub_spin::load_with_settings_in(texts, target)?
         } else {
-            App::from_manifest(target)?
+            App::from_manifest_in(texts, target, wasmhub_manifest::Sources::MustExist)?
         };
-        crate::oci::resolve_app(&mut app)?;
+        if !texts.is_given() {
+            crate::oci::resolve_app(&mut app)?;
+        }
         return Ok(app);
     }
     let mut grants = grants.grants(Vec::new());
     grants.inherit_stdio = false;
-    let mut app = App::single(&crate::oci::local(target)?, grants);
+    let source = if texts.is_given() {
+        target.to_owned()
+    } else {
+        crate::oci::local(target)?
+    };
+    let mut app = App::single(&source, grants);
     if let Some(name) = crate::oci::name(target) {
         app.name.clone_from(&name);
         app.components[0].grants.app.clone_from(&name);

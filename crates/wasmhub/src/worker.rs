@@ -2,9 +2,11 @@
 //! `serve` (never by hand), and the launcher `serve` starts it with.
 //!
 //! Start-up, in this order (the order is what the sandbox needs):
-//! 1. read the app exactly as `serve` does (same flags) and keep the tenant's components;
-//! 2. build the server's `Engines` (0.2 and 0.3 apart) and prepare them: code from the
-//!    compile cache (the server has just compiled it), memory pools set up, the tenant's
+//! 1. read its generation's app from the snapshot the server wrote for it
+//!    ([`wasmhub_http::WORKER_SNAPSHOT_ENV`]: the manifest texts the server parsed, read
+//!    with the same flags, never the files on disk) and keep the tenant's components;
+//! 2. build the server's `Engines` (0.2 and 0.3 apart) and prepare them: the code the
+//!    server compiled, mapped from the snapshot, memory pools set up, the tenant's
 //!    granted directories opened (`granted`: each on an idmapped mount of its own, so the
 //!    tenant's uid acts as its owner there; components granted none get no directory);
 //! 3. [`lock_down`]: the process is still single-threaded here;
@@ -73,9 +75,11 @@ impl WorkerCommand {
         wasmhub_state::choose_backend(wasmhub_state::BackendChoice::External(std::sync::Arc::new(
             wasmhub_http::ServerStores,
         )));
-        let (mut options, load, cache) = self.serve.into_parts()?;
+        // Its generation's app as the server prepared it (manifest texts and compiled
+        // code), never the files on disk, which may have changed since.
+        let snapshot = wasmhub_http::WorkerSnapshot::from_env()?;
+        let (mut options, mut app, cache) = self.serve.into_worker_parts(snapshot.texts())?;
         options.worker = true;
-        let mut app = load()?;
         keep_tenant(&mut app, &tenant)?;
         // The same engines as the server's: 0.2 components on one without concurrency
         // support, 0.3 ones on their own.
@@ -85,8 +89,9 @@ impl WorkerCommand {
                 metering,
             })
         })?;
-        let prepared = wasmhub_http::prepare_on(&engines, cache.cache().as_ref(), app, &options)
+        let prepared = wasmhub_http::prepare_from_snapshot(&engines, &snapshot, app, &options)
             .with_context(|| format!("the worker of tenant \"{tenant}\" cannot prepare it"))?;
+        drop(snapshot);
         // SAFETY: `serve` spawned this process with its socket at this descriptor, which
         // nothing else in this process owns.
         let socket = unsafe { UnixStream::from_raw_fd(wasmhub_http::WORKER_SOCKET_FD) };

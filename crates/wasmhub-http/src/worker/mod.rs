@@ -25,6 +25,7 @@ mod outbound;
 mod pool;
 mod report;
 mod serve;
+mod snapshot;
 mod sockets;
 mod spawn;
 mod usage;
@@ -40,6 +41,8 @@ pub(crate) use pool::Pools;
 pub(crate) use report::Reports;
 pub use serve::serve_worker;
 pub use sockets::WORKER_SOCKETS_ENV;
+pub(crate) use snapshot::Code;
+pub use snapshot::{WORKER_SNAPSHOT_ENV, WorkerSnapshot, prepare_from_snapshot};
 pub use spawn::{
     TENANT_MAX_TASKS, TENANT_MEMORY_LIMIT, WORKER_SANDBOX_ENV, WORKER_SOCKET_FD, sandbox_name,
     worker_policy,
@@ -57,6 +60,7 @@ pub(crate) const ID_HEADER: &str = "x-wasmhub-worker-request-id";
 pub struct Launcher {
     make: Arc<dyn Fn(&str) -> std::process::Command + Send + Sync>,
     reports: Arc<Reports>,
+    snapshots: Arc<snapshot::Store>,
 }
 
 impl Launcher {
@@ -65,7 +69,27 @@ impl Launcher {
         Self {
             make: Arc::new(make),
             reports: Arc::default(),
+            snapshots: Arc::default(),
         }
+    }
+
+    /// This launcher, its workers given `snapshot` (their generation's app).
+    pub(crate) fn with_snapshot(&self, snapshot: &snapshot::Snapshot) -> Self {
+        let make = self.make.clone();
+        let path = snapshot.path().to_owned();
+        Self {
+            make: Arc::new(move |tenant| {
+                let mut cmd = make(tenant);
+                cmd.env(WORKER_SNAPSHOT_ENV, &path);
+                cmd
+            }),
+            ..self.clone()
+        }
+    }
+
+    /// Where its workers' snapshots are written.
+    pub(crate) fn snapshots(&self) -> &snapshot::Store {
+        &self.snapshots
     }
 
     /// The command for `tenant`'s worker.

@@ -23,6 +23,7 @@ use super::Launcher;
 use super::kv::TenantStores;
 use super::outbound::Reach;
 use super::report::Reporter;
+use super::snapshot::{Code, Snapshot};
 use super::spawn::Child;
 
 /// The first wait before a respawn; doubled for each worker that dies young.
@@ -82,6 +83,8 @@ struct Worker {
 
 struct Inner {
     tenant: Arc<str>,
+    /// What its workers serve (removed with the pool).
+    _snapshot: Snapshot,
     launcher: Launcher,
     recycle_after: Option<u64>,
     /// What its guests may ask the server for (the union of its components' grants).
@@ -103,6 +106,7 @@ pub struct Pool {
 impl Pool {
     fn new(
         tenant: &str,
+        snapshot: Snapshot,
         launcher: Launcher,
         recycle_after: Option<u64>,
         reach: Arc<Reach>,
@@ -112,7 +116,8 @@ impl Pool {
         Self {
             inner: Arc::new(Inner {
                 tenant: tenant.into(),
-                launcher,
+                launcher: launcher.with_snapshot(&snapshot),
+                _snapshot: snapshot,
                 recycle_after,
                 reach,
                 components,
@@ -178,15 +183,22 @@ impl Pool {
 pub(crate) struct Pools(HashMap<String, Arc<Pool>>);
 
 impl Pools {
-    /// `tenant`'s pool in `app`, made on first use.
+    /// `tenant`'s pool in `app`, made on first use: its workers serve `app` with `code`
+    /// (each component's, as the server loaded it), written to their snapshot.
     pub(crate) fn get(
         &mut self,
         app: &App,
         tenant: &str,
         launcher: &Launcher,
         recycle_after: Option<u64>,
-    ) -> Arc<Pool> {
-        self.0
+        code: &HashMap<String, Code>,
+    ) -> anyhow::Result<Arc<Pool>> {
+        if let Some(pool) = self.0.get(tenant) {
+            return Ok(pool.clone());
+        }
+        let snapshot = launcher.snapshots().write(app, tenant, code)?;
+        let pool = self
+            .0
             .entry(tenant.to_owned())
             .or_insert_with(|| {
                 let members = app.tenant_members(tenant);
@@ -211,13 +223,15 @@ impl Pools {
                 let launcher = launcher.clone();
                 Arc::new(Pool::new(
                     tenant,
+                    snapshot,
                     launcher,
                     recycle_after,
                     Arc::new(reach),
                     components,
                 ))
             })
-            .clone()
+            .clone();
+        Ok(pool)
     }
 }
 

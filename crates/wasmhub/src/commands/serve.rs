@@ -10,7 +10,7 @@ use wasmhub_core::{EngineKind, Engines, Metering};
 use wasmhub_http::ServeOptions;
 
 use crate::budget::ServeBudgetFlags;
-use crate::common::{CacheFlags, GrantFlags, IsolationFlag, StrictFlag, WasiFlag, load_app};
+use crate::common::{CacheFlags, GrantFlags, IsolationFlag, StrictFlag, WasiFlag, load_app_in};
 
 /// Serve wasi:http components: one component, or an app manifest (wasmhub.toml or spin.toml).
 ///
@@ -138,9 +138,27 @@ impl ServeCommand {
         Ok(0)
     }
 
-    /// What `serve` and its workers share: the options, how the app is read (at start and
-    /// at each reload: the manifest, or the component and flags) and the compile cache.
+    /// What `serve` shares with its reloads: the options, how the app is read (at start
+    /// and at each reload: the manifest, or the component and flags) and the compile cache.
     pub fn into_parts(self) -> Result<(ServeOptions, wasmhub_http::LoadApp, CacheFlags)> {
+        let (options, source, cache) = self.split()?;
+        let load = move || source.read(&mut wasmhub_app::Texts::from_disk());
+        Ok((options, Box::new(load), cache))
+    }
+
+    /// What a tenant's worker starts from: the options, the app of its server's generation
+    /// (read from the manifest `texts` the server parsed, never from the disk) and the
+    /// compile cache.
+    pub fn into_worker_parts(
+        self,
+        texts: wasmhub_app::Texts,
+    ) -> Result<(ServeOptions, wasmhub_app::App, CacheFlags)> {
+        let (options, source, cache) = self.split()?;
+        let app = source.read(&mut { texts })?;
+        Ok((options, app, cache))
+    }
+
+    fn split(self) -> Result<(ServeOptions, AppSource, CacheFlags)> {
         self.state.apply()?;
         let options = ServeOptions {
             addr: self.addr,
@@ -158,37 +176,59 @@ impl ServeCommand {
             reuse_idle: self.reuse_idle,
             ..ServeOptions::default()
         };
-        let (target, grants, strict, wasi) = (self.target, self.grants, self.strict, self.wasi);
-        let (budget, isolation, reuse) = (self.budget, self.isolation, self.reuse);
-        // Read at start and again at each reload: the manifest, or the component and flags.
-        let load = move || -> Result<wasmhub_app::App> {
-            let mut app = load_app(&target, grants.clone())?;
-            strict.apply(&mut app);
-            budget.apply(&mut app);
-            isolation.apply(&mut app);
-            if wasi.is_wasi3() {
-                if crate::graph::is_manifest(&target) {
-                    anyhow::bail!(
-                        "--wasi applies to a lone component; opt a manifest's components in \
-                         with wasi = \"0.3\" under [component.NAME] in {}",
-                        target.display()
-                    );
-                }
-                app.components[0].wasi = wasmhub_app::WasiVersion::P3;
-            }
-            if let Some(reuse) = reuse {
-                if crate::graph::is_manifest(&target) {
-                    anyhow::bail!(
-                        "--reuse applies to a lone component; let a manifest's component reuse \
-                         its instances with reuse = N under [component.NAME] in {}",
-                        target.display()
-                    );
-                }
-                app.components[0].reuse = reuse;
-            }
-            Ok(app)
+        let source = AppSource {
+            target: self.target,
+            grants: self.grants,
+            strict: self.strict,
+            wasi: self.wasi,
+            budget: self.budget,
+            isolation: self.isolation,
+            reuse: self.reuse,
         };
-        Ok((options, Box::new(load), self.cache))
+        Ok((options, source, self.cache))
+    }
+}
+
+/// What `serve` reads its app from: the manifest, or the component and flags.
+struct AppSource {
+    target: PathBuf,
+    grants: GrantFlags,
+    strict: StrictFlag,
+    wasi: WasiFlag,
+    budget: ServeBudgetFlags,
+    isolation: IsolationFlag,
+    reuse: Option<wasmhub_app::Reuse>,
+}
+
+impl AppSource {
+    /// The app, its manifest texts from `texts`.
+    fn read(&self, texts: &mut wasmhub_app::Texts) -> Result<wasmhub_app::App> {
+        let target = &self.target;
+        let mut app = load_app_in(texts, target, self.grants.clone())?;
+        self.strict.apply(&mut app);
+        self.budget.apply(&mut app);
+        self.isolation.apply(&mut app);
+        if self.wasi.is_wasi3() {
+            if crate::graph::is_manifest(target) {
+                anyhow::bail!(
+                    "--wasi applies to a lone component; opt a manifest's components in \
+                     with wasi = \"0.3\" under [component.NAME] in {}",
+                    target.display()
+                );
+            }
+            app.components[0].wasi = wasmhub_app::WasiVersion::P3;
+        }
+        if let Some(reuse) = self.reuse {
+            if crate::graph::is_manifest(target) {
+                anyhow::bail!(
+                    "--reuse applies to a lone component; let a manifest's component reuse \
+                     its instances with reuse = N under [component.NAME] in {}",
+                    target.display()
+                );
+            }
+            app.components[0].reuse = reuse;
+        }
+        Ok(app)
     }
 }
 

@@ -335,3 +335,50 @@ fn a_worker_is_locked_down_as_seen_from_outside() {
 fn a_worker_serves_its_granted_files_and_nothing_else() {
     super::caps_files::served_files_are_confined(Some("process"));
 }
+
+/// A worker started after the files on disk changed (the manifest broken, the component
+/// file rewritten with another component), with no reload, serves its generation's app:
+/// the manifest and code its server prepared, never what the disk holds now.
+#[test]
+fn a_worker_started_after_the_files_changed_serves_its_generations_app() {
+    let hub = Hub::new();
+    let wasm = hub.tmp.path().join("app.wasm");
+    std::fs::copy(g(HELLO_HTTP), &wasm).unwrap();
+    let app = manifest(
+        &hub,
+        &format!(
+            "[app]\nname = \"snap\"\n\n[component.hello]\nsource = {}\nroute = \"/...\"\n",
+            toml_path(wasm.to_str().unwrap())
+        ),
+    );
+    let served = Served::start(
+        &hub,
+        &["--isolation", "process", "--recycle-after", "2", &app],
+    );
+    let hello = || {
+        let r = request(served.addr, "POST", "/", b"an echo would say this");
+        assert_eq!(r.status, 200, "{}\n{}", r.text(), served.log());
+        assert_eq!(r.text(), "Hello, wasm!", "{}", served.log());
+    };
+    hello();
+    let first = worker_of(&served, "hello");
+    std::fs::write(&app, "[app]\nname = ").unwrap();
+    std::fs::write(&wasm, std::fs::read(g(ECHO_HTTP)).unwrap()).unwrap();
+    // Recycled after 2 requests: the next workers start with the disk changed.
+    for _ in 0..5 {
+        hello();
+    }
+    served.wait_log("recycling the worker after 2 requests");
+    gone(first);
+    // Killed: its respawn starts with the disk changed too.
+    let victim = worker_of(&served, "hello");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    served.wait_log("killed by signal 9 (SIGKILL)");
+    hello();
+    assert_ne!(worker_of(&served, "hello"), victim);
+    assert!(!served.log().contains("cannot prepare"), "{}", served.log());
+}

@@ -26,7 +26,7 @@ pub(super) fn app(version: &str, hello: &str, extra: &str) -> String {
 }
 
 /// Serves the manifest `text` with an admin and a metrics listener, its compile-cache loads
-/// logged (`component loaded`), and `extra` flags.
+/// logged (`component loaded`; a worker's code mapped from its snapshot), and `extra` flags.
 pub(super) fn start(hub: &Hub, text: &str, extra: &[&str]) -> Served {
     let path = manifest(hub, text);
     let mut args = vec![
@@ -37,7 +37,8 @@ pub(super) fn start(hub: &Hub, text: &str, extra: &[&str]) -> Served {
     ];
     args.extend_from_slice(extra);
     args.push(&path);
-    Served::start_logging(hub, &args, "info,wasmhub_core=debug")
+    let filter = "info,wasmhub_core=debug,wasmhub_http::worker::snapshot=debug";
+    Served::start_logging(hub, &args, filter)
 }
 
 /// `POST /-/reload`.
@@ -100,13 +101,19 @@ fn load_lines(s: &Served) -> impl Iterator<Item = String> {
     loads.map(String::from).collect::<Vec<_>>().into_iter()
 }
 
-/// Waits (up to 20 s) until the workers have logged `n` loads of `path`; how many they
-/// logged.
-fn worker_loads_of(s: &Served, path: &str, n: usize) -> usize {
+/// Waits (up to 20 s) until the workers have logged `n` mappings of `component`'s code
+/// (the server's, from their snapshots: a worker never loads a component file); how many
+/// they logged.
+fn worker_maps_of(s: &Served, component: &str, n: usize) -> usize {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let count = load_lines(s)
-            .filter(|l| l.contains(WORKER_SPAN) && l.contains(&format!("path={path} ")))
+        let log = s.log();
+        let count = log
+            .lines()
+            .filter(|l| {
+                l.contains(WORKER_SPAN) && l.contains("code mapped from the worker's snapshot")
+            })
+            .filter(|l| l.contains(&format!("component={component} ")))
             .count();
         if count >= n || std::time::Instant::now() > until {
             return count;
@@ -128,10 +135,11 @@ fn a_reload_serves_the_changed_app_and_loads_only_new_code() {
     // Logged once the app is prepared, after its loads.
     s.wait_log("memory reset between requests");
     assert_eq!(loads(&s), 2, "{}", s.log());
-    // In process mode each tenant's worker loads its code again, told apart in the log.
+    // In process mode each tenant's worker maps the code its server loaded, told apart in
+    // the log.
     let process = super::server::isolation(&[]).iter().any(|a| a == "process");
     if process {
-        assert!(worker_loads_of(&s, &svc, 1) >= 1, "{}", s.log());
+        assert!(worker_maps_of(&s, "hello", 1) >= 1, "{}", s.log());
     }
 
     // A grant changes: the component is changed, its code is reused.
@@ -167,8 +175,8 @@ fn a_reload_serves_the_changed_app_and_loads_only_new_code() {
     assert_eq!(s.get("/v/x").text(), "v2");
     assert_eq!(loads(&s), 3, "{}", s.log());
     if process {
-        // The worker that answered /hello in generation 3 loaded it too.
-        assert!(worker_loads_of(&s, &svc, 2) >= 2, "{}", s.log());
+        // The worker that answered /hello in generation 3 mapped its code too.
+        assert!(worker_maps_of(&s, "hello", 2) >= 2, "{}", s.log());
     }
 
     // Nothing changed: a new generation, every component unchanged, nothing loaded.
