@@ -44,6 +44,6 @@ pub use reload::{LoadApp, ReloadError, ReloadHandle, Reloaded, Reloader};
 pub use server::{Server, print_addresses, serve, serve_then, shutdown_signal};
 pub use worker::{
     Launcher, Pool, ServerStores, TENANT_MAX_TASKS, TENANT_MEMORY_LIMIT, WORKER_OUTBOUND_FD,
-    WORKER_SANDBOX_ENV, WORKER_SNAPSHOT_ENV, WORKER_SOCKET_FD, WORKER_SOCKETS_ENV,
-    WorkerSnapshot, prepare_from_snapshot, sandbox_name, serve_worker, worker_policy,
+    WORKER_SANDBOX_ENV, WORKER_SNAPSHOT_ENV, WORKER_SOCKET_FD, WORKER_SOCKETS_ENV, WorkerSnapshot,
+    prepare_from_snapshot, sandbox_name, serve_worker, worker_policy,
 };

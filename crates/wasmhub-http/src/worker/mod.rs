@@ -40,9 +40,9 @@ pub use pool::Pool;
 pub(crate) use pool::Pools;
 pub(crate) use report::Reports;
 pub use serve::serve_worker;
-pub use sockets::WORKER_SOCKETS_ENV;
 pub(crate) use snapshot::Code;
 pub use snapshot::{WORKER_SNAPSHOT_ENV, WorkerSnapshot, prepare_from_snapshot};
+pub use sockets::WORKER_SOCKETS_ENV;
 pub use spawn::{
     TENANT_MAX_TASKS, TENANT_MEMORY_LIMIT, WORKER_SANDBOX_ENV, WORKER_SOCKET_FD, sandbox_name,
     worker_policy,

@@ -75,3 +75,43 @@ fn usage(u: &SocketUse) -> SocketAddrUse {
         (SocketOp::Listen, _) => SocketAddrUse::TcpListen,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmhub_caps::Origin;
+
+    #[test]
+    fn a_workers_socket_calls_are_checked_as_wasmtime_checks_a_components() {
+        let rule = |s: &str| Granted::new(s.parse().unwrap(), Origin::Flag("--connect".into()));
+        let policy = SocketPolicy::new(
+            &[rule("tcp://127.0.0.1:80"), rule("udp://10.0.0.1:53")],
+            &[rule("tcp://0.0.0.0:8080")],
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ok = |op, tcp, addr: &str| {
+            let addr = addr.parse().unwrap();
+            rt.block_on(policy.check(addr, usage(&SocketUse { op, tcp, addr })))
+        };
+        use SocketOp::{Bind, Connect, Listen, Send};
+        assert!(ok(Connect, true, "127.0.0.1:80"));
+        assert!(!ok(Connect, true, "127.0.0.1:81"));
+        assert!(!ok(Connect, false, "127.0.0.1:80"), "UDP to a TCP rule");
+        assert!(ok(Connect, false, "10.0.0.1:53"));
+        assert!(ok(Send, false, "10.0.0.1:53"));
+        assert!(
+            !ok(Send, true, "10.0.0.1:53"),
+            "a TCP fast open to a UDP rule"
+        );
+        assert!(ok(Bind, true, "0.0.0.0:8080"));
+        assert!(ok(Listen, true, "0.0.0.0:8080"));
+        assert!(!ok(Listen, true, "0.0.0.0:9090"));
+        assert!(!ok(Bind, true, "127.0.0.1:9090"));
+        assert!(
+            ok(Bind, false, "0.0.0.0:0"),
+            "the implicit bind before a send"
+        );
+    }
+}
