@@ -1,7 +1,7 @@
 //! [`SocketBroker`]: the supervisor's side of a worker's socket calls.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::remote::{MAX_SEND, Socket, Task, parse, raw};
@@ -139,12 +139,12 @@ impl SocketBroker {
                 let sock = inet(task.socket(a[0])?)?;
                 self.still_waiting(n.id)?;
                 let local = sock.local_addr()?;
-                let mut wildcard = local;
-                wildcard.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
-                if local.is_ipv6() {
-                    wildcard.set_ip(std::net::Ipv6Addr::UNSPECIFIED.into());
-                }
-                wildcard.set_port(0);
+                let any: IpAddr = if local.is_ipv6() {
+                    Ipv6Addr::UNSPECIFIED.into()
+                } else {
+                    Ipv4Addr::UNSPECIFIED.into()
+                };
+                let wildcard = SocketAddr::new(any, 0);
                 if self.allow(SocketOp::Listen, &sock, local).is_err() {
                     self.allow(SocketOp::Listen, &sock, wildcard)?;
                 }

@@ -118,6 +118,15 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Sends SIGKILL to process `pid`.
+fn kill9(pid: u32) {
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -9 {pid}");
+}
+
 /// The pid of the server's worker for `tenant` (a child of its keeper, the server's child).
 fn worker_of(served: &Served, tenant: &str) -> u32 {
     let until = Instant::now() + Duration::from_secs(30);
@@ -194,11 +203,7 @@ fn the_servers_metrics_keep_what_recycled_and_killed_workers_counted() {
     assert!(m.contains("wasmhub_live_instances 1\n"), "{m}");
     let victim = worker_of(&served, "misbehave-http");
     assert_ne!(victim, first);
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &victim.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill9(victim);
     assert_eq!(looping.join().unwrap().status, 502);
     served.wait_log("killed by signal 9 (SIGKILL)");
     let m = scrape();
@@ -236,11 +241,7 @@ fn a_killed_worker_fails_only_its_own_requests_and_comes_back() {
     let looping = std::thread::spawn(move || request(addr, "GET", "/bad/loop", b""));
     std::thread::sleep(Duration::from_secs(1));
     let victim = worker_of(&served, "bad");
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &victim.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill9(victim);
     let lost = looping.join().unwrap();
     assert_eq!(lost.status, 502, "{}", lost.text());
     let id = lost
@@ -372,11 +373,7 @@ fn a_worker_started_after_the_files_changed_serves_its_generations_app() {
     gone(first);
     // Killed: its respawn starts with the disk changed too.
     let victim = worker_of(&served, "hello");
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &victim.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill9(victim);
     served.wait_log("killed by signal 9 (SIGKILL)");
     hello();
     assert_ne!(worker_of(&served, "hello"), victim);
